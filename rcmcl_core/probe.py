@@ -1,0 +1,110 @@
+"""Linear probe (paper Sec. IV-A-2-b): encoders and AMG frozen, a linear classifier on Z_fusion.
+
+With frozen encoders each modality's feature Z_M of a clip is fixed, and modality dropout only removes rows
+of z (Eq.5 sums over present modalities), so the features are computed once per clip view and the 50
+probe epochs run on the cache: the same result as re-encoding every epoch, minutes faster on a CPU.
+Training-time dropout patterns are drawn per step so the classifier learns every subset of modalities.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from rcmcl_core.checkpoint import save_checkpoint
+from rcmcl_core.config import RCMCLConfig
+from rcmcl_core.data.dataset import collate
+from rcmcl_core.models.rcmcl import RCMCL
+
+
+@dataclass
+class FeatureCache:
+    """z: (V*C, 3, D) frozen encoder features of V views of C clips; present: (V*C, 3); label: (V*C,)."""
+
+    z: torch.Tensor
+    present: torch.Tensor
+    label: torch.Tensor
+
+
+@torch.no_grad()
+def cache_features(model: RCMCL, dataset: Dataset, *, views: int, batch_size: int, device: torch.device,
+                   progress: bool = True) -> FeatureCache:
+    """Encode every clip `views` times (a different random window per view when the dataset trains)."""
+    model.eval()
+    zs, presents, labels = [], [], []
+    for view in range(views):
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(view)
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+        for batch in tqdm(loader, desc=f"probe features {view + 1}/{views}", disable=not progress, leave=False):
+            batch = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+            z, present = model.encode(batch)
+            zs.append(z.cpu())
+            presents.append(present.cpu())
+            labels.append(batch["label"].cpu())
+    return FeatureCache(torch.cat(zs), torch.cat(presents), torch.cat(labels))
+
+
+def random_presence(present: torch.Tensor, *, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """(B, 3) bool -> same with, per sample and with `probability`, one or two present modalities removed;
+    at least one present modality always stays."""
+    batch = present.shape[0]
+    drop = torch.rand(batch, generator=generator) < probability
+    scores = torch.rand(batch, 3, generator=generator).masked_fill(~present, 2.0)     # absent ones never kept
+    keep_count = torch.randint(1, 3, (batch,), generator=generator)                    # keep 1 or 2
+    ranks = scores.argsort(dim=1).argsort(dim=1)
+    kept = present & (ranks < keep_count[:, None])
+    kept = torch.where(kept.any(dim=1, keepdim=True), kept, present)
+    return torch.where(drop[:, None], kept, present)
+
+
+def linear_probe(model: RCMCL, cache: FeatureCache, *, config: RCMCLConfig, epochs: int | None = None,
+                 seed: int = 0, progress: bool = True) -> list[float]:
+    """Train model.classifier on cached features (in place). Returns the mean loss per epoch."""
+    epochs = config.optim.probe_epochs if epochs is None else epochs
+    generator = torch.Generator().manual_seed(seed)
+    classifier = model.classifier.cpu().train()
+    gate = model.gate.cpu().eval()
+    optimizer = torch.optim.AdamW(classifier.parameters(), lr=config.optim.probe_lr,
+                                  weight_decay=config.optim.weight_decay)
+    steps_per_epoch = max(1, len(cache.label) // config.optim.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
+    history = []
+    for _ in tqdm(range(epochs), desc="probe", disable=not progress):
+        order = torch.randperm(len(cache.label), generator=generator)
+        losses = []
+        for start in range(0, steps_per_epoch * config.optim.batch_size, config.optim.batch_size):
+            rows = order[start:start + config.optim.batch_size]
+            present = random_presence(cache.present[rows], probability=config.augment.modality_dropout,
+                                      generator=generator)
+            with torch.no_grad():
+                z = cache.z[rows]
+                fused = model.fuse(z, model.gates(z, present), present)
+            loss = F.cross_entropy(classifier(fused), cache.label[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(float(loss.detach()))
+        history.append(sum(losses) / len(losses))
+    del gate
+    return history
+
+
+def probe_stage(*, config: RCMCLConfig, model: RCMCL, dataset: Dataset, labels: Sequence[str], out_dir: Path,
+                device: torch.device, views: int = 2, seed: int = 0, progress: bool = True) -> Path:
+    """Cache features, train the classifier, save `<out_dir>/probe.pt` (atomic). Returns its path."""
+    torch.manual_seed(seed)
+    model = model.to(device)
+    cache = cache_features(model, dataset, views=views, batch_size=config.optim.batch_size, device=device,
+                           progress=progress)
+    history = linear_probe(model.cpu(), cache, config=config, seed=seed, progress=progress)
+    path = Path(out_dir) / "probe.pt"
+    save_checkpoint(path, model_state=model.state_dict(), config=config, labels=list(labels),
+                    metrics={"probe_final_loss": history[-1], "probe_epochs": len(history)})
+    return path
