@@ -2,6 +2,7 @@
 arguments and sets `handler` (args -> exit code); add a new one to SUBCOMMANDS.
 
     rcmcl generate --preset lite --out data/synth [--seed S] [--workers N]
+    rcmcl pretrain | probe | finetune | evaluate | export ...   (rcmcl_core/commands.py)
 """
 from __future__ import annotations
 
@@ -58,7 +59,13 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (add_generate,)
+def add_training_commands(subparsers: argparse._SubParsersAction) -> None:
+    """pretrain, probe, finetune, evaluate, export (rcmcl_core/commands.py)."""
+    from rcmcl_core.commands import register
+    register(subparsers)
+
+
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (add_generate, add_training_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,13 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse argv (default sys.argv[1:]) and run the subcommand; returns the exit code (2 on bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except (ConfigError, ValueError) as err:
-        print(f"rcmcl {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    from rcmcl_core.commands import run_handler
+    args = build_parser().parse_args(argv)
+    return run_handler(args)
 
 
 if __name__ == "__main__":

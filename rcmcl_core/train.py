@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,16 @@ def build_model(config: RCMCLConfig, *, init_checkpoint: Path | None, device: to
     return model.to(device)
 
 
+def _remove_stale_temp_files(out_dir: Path) -> None:
+    """Delete `.NAME.*.tmp` files that a killed run (SIGKILL mid-save) left behind; the files they were
+    meant to replace are intact because saves are atomic renames."""
+    stale = sorted(out_dir.glob(".*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        print(f"[rcmcl] removed {len(stale)} temp file(s) left by an interrupted save in {out_dir}", file=sys.stderr)
+
+
 def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: Sequence[str], out_dir: Path,
                 device: str = "auto", seed: int = 0, init_checkpoint: Path | None = None, resume: bool = False,
                 checkpoint_every: int = 50, progress: bool = True, max_steps: int | None = None,
@@ -116,6 +127,8 @@ def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: 
                                                                             warmup_steps=warmup))
     generator = torch.Generator().manual_seed(seed * 1000 + world.rank)
     position = {"epoch": 0, "batch": 0, "step": 0}
+    if world.is_main:
+        _remove_stale_temp_files(out_dir)
     if resume and (out_dir / LAST).is_file():
         position = _restore(out_dir / LAST, stage=stage, config=config, model=model, optimizer=optimizer,
                             scheduler=scheduler, generator=generator)
