@@ -3,6 +3,7 @@ arguments and sets `handler` (args -> exit code); add a new one to SUBCOMMANDS.
 
     rcmcl generate --preset lite --out data/synth [--seed S] [--workers N]
     rcmcl pretrain | probe | finetune | evaluate | export ...   (rcmcl_core/commands.py)
+    rcmcl plot tsne | gates | robustness ...                   (rcmcl_core/commands_plot.py)
 """
 from __future__ import annotations
 
@@ -65,7 +66,14 @@ def add_training_commands(subparsers: argparse._SubParsersAction) -> None:
     register(subparsers)
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (add_generate, add_training_commands)
+def add_plot_commands(subparsers: argparse._SubParsersAction) -> None:
+    """plot tsne | gates | robustness (rcmcl_core/commands_plot.py)."""
+    from rcmcl_core.commands_plot import register
+    register(subparsers)
+
+
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (add_generate, add_training_commands,
+                                                                       add_plot_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

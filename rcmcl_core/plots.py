@@ -1,4 +1,6 @@
-"""Figures (matplotlib, Agg backend: no display needed)."""
+"""Figures (matplotlib, Agg backend: no display needed): the dataset contact sheet here; the result figures
+(t-SNE Fig.6, gate timeline Fig.7, robustness bars) live in rcmcl_core/plots_results.py and are
+re-exported."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +10,7 @@ import numpy as np
 
 from rcmcl_core.data.shards import Intrinsics
 from rcmcl_core.geometry import project_points
+from rcmcl_core.plots_results import gate_timeline, robustness_bars, tsne_figure  # noqa: F401 (re-exported)
 from rcmcl_core.skeleton import NTU_BONES
 
 CONTACT_SHEET_RGB_FRAMES = 3

@@ -60,3 +60,30 @@ def test_probe_from_a_checkpoint_of_another_preset_is_refused(synth, tmp_path, c
     save_checkpoint(other, model_state=RCMCL(config=config).state_dict(), config=config, labels=[f"c{i}" for i in range(config.model.num_classes)])
     assert main(["probe", *_common(synth, tmp_path / "p"), "--init", str(other)]) == 2
     assert "preset" in capsys.readouterr().err
+
+
+def test_protocol_writes_the_paper_tables_and_a_rerun_only_reuses_finished_steps(synth, tmp_path):
+    out = tmp_path / "protocol"
+    args = ["protocol", *_common(synth, out), "--only", "rcmcl_finetune", "supervised", "rcmcl_probe",
+            "ablation3_probe"]
+    assert main(args) == 0
+    for step in ("rcmcl_pretrain/pretrain.pt", "rcmcl_finetune/finetune.pt", "supervised/finetune.pt",
+                 "rcmcl_probe/probe.pt", "ablation3_pretrain/pretrain.pt", "ablation3_probe/probe.pt"):
+        assert (out / step).is_file(), step
+    assert not (out / "cmkm_pretrain").exists(), "--only limits the run"
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == {"rcmcl_finetune", "supervised", "rcmcl_probe", "ablation3_probe"}
+    markdown = (out / "results.md").read_text()
+    for heading in ("Table I analog", "Table II analog", "Table III analog", "Table IV analog", "Mean gates",
+                    "| 3 | L_CM only |", "RCMCL beats supervised fusion in", "Gates of dropped modalities"):
+        assert heading in markdown, heading
+    timings = (out / "timings.json").read_text()
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")}
+    assert main(args) == 0
+    assert (out / "timings.json").read_text() == timings, "nothing retrained or re-evaluated"
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.rglob("*.pt")}
+
+
+def test_protocol_rejects_an_unknown_step(synth, tmp_path, capsys):
+    assert main(["protocol", *_common(synth, tmp_path / "p"), "--only", "rcmcl_finetuned"]) == 2
+    assert "unknown step(s) ['rcmcl_finetuned']" in capsys.readouterr().err
