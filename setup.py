@@ -30,6 +30,7 @@ setup(
             "rcmcl = rcmcl_core.cli:main",
             "rcmcl-ros = rcmcl_ros.__main__:main",
             "rcmcl_node = rcmcl_ros.__main__:node_main",
+            "rcmcl_play = rcmcl_ros.__main__:play_main",
         ],
     },
 )

@@ -204,9 +204,17 @@ def _save_last(out_dir: Path, world: World, stage: str, config: RCMCLConfig, lab
                     metrics={"step": position["step"]}, train_state=train_state)
 
 
+SCHEDULE_LENGTHS = ("optim.pretrain_epochs:", "optim.finetune_epochs:", "optim.probe_epochs:")
+"""Config lines a resumed run may change: extending or shortening a schedule is allowed, nothing else."""
+
+
 def _restore(path: Path, *, stage: str, config: RCMCLConfig, model: RCMCL, optimizer, scheduler,
              generator: torch.Generator) -> dict:
-    checkpoint = load_checkpoint(path, expected_config=config)
+    checkpoint = load_checkpoint(path, expected_config=config, ignore=SCHEDULE_LENGTHS)
+    lengths = [line for line in checkpoint.config.diff(config) if line.startswith(SCHEDULE_LENGTHS)]
+    if lengths:
+        print(f"[rcmcl] resuming {path} with another schedule length (was != now: {'; '.join(lengths)}): the learning rate "
+              f"follows the new schedule from step {checkpoint.train_state['step']}", file=sys.stderr)
     state = checkpoint.train_state or {}
     if state.get("stage") != stage:
         raise ValueError(f"cannot resume {stage} from {path}: it holds stage {state.get('stage')!r}; "

@@ -135,3 +135,63 @@ def test_rviz_config_shows_image_cloud_skeleton_gates_and_label():
     assert by_topic[f"/{defaults.skeleton_topic}"] == "rviz_default_plugins/MarkerArray"
     assert by_topic["/rcmcl_node/gate_markers"] == "rviz_default_plugins/MarkerArray"   # bars + label text
     assert config["Visualization Manager"]["Global Options"]["Fixed Frame"] == defaults.marker_frame_id
+
+
+# -- launch/replay.launch.py: the bag player and the node on sim time --------------------------------
+REPLAY = ROOT / "launch" / "replay.launch.py"
+REPLAY_ARGUMENTS = {"bag", "rate", "loop", "params_file", "checkpoint", "device"}
+
+
+def replay_tree() -> ast.Module:
+    return ast.parse(REPLAY.read_text(), filename=str(REPLAY))
+
+
+def replay_nodes() -> dict[str, ast.Call]:
+    tree = replay_tree()
+    constants = module_constants(tree)
+    return {keyword(call, "executable", constants): call for call in calls(tree, "Node")}
+
+
+def test_replay_launch_starts_the_node_and_the_player_that_setup_py_installs():
+    nodes = replay_nodes()
+    assert set(nodes) == {"rcmcl_node", "rcmcl_play"}
+    scripts = console_scripts()
+    assert scripts["rcmcl_node"] == "rcmcl_ros.__main__:node_main"
+    assert scripts["rcmcl_play"] == "rcmcl_ros.__main__:play_main"
+    constants = module_constants(replay_tree())
+    assert all(keyword(call, "package", constants) == "rcmcl_ros" for call in nodes.values())
+    assert any(k.arg == "arguments" for k in nodes["rcmcl_play"].keywords)       # the bag path and --rate
+
+
+def test_replay_launch_runs_the_node_on_sim_time_with_declared_parameters_only():
+    assigned = {n.targets[0].slice.value: n.value for n in ast.walk(replay_tree())
+                if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript)
+                and isinstance(n.targets[0].value, ast.Name) and n.targets[0].value.id == "overrides"}
+    assert set(assigned) == {"checkpoint", "device", "use_sim_time"}
+    assert set(assigned) <= set(PARAMETER_NAMES) | RCL_PARAMETERS
+    assert ast.literal_eval(assigned["use_sim_time"]) is True
+
+
+def test_replay_launch_arguments_are_the_documented_six():
+    declared = {ast.literal_eval(c.args[0]) for c in calls(replay_tree(), "DeclareLaunchArgument")}
+    assert declared == REPLAY_ARGUMENTS
+    documented = REPLAY.read_text().split("Arguments:", 1)[1]
+    assert all(f"  {name} " in documented for name in REPLAY_ARGUMENTS)
+
+
+def test_player_accepts_the_arguments_the_replay_launch_passes(tmp_path):
+    from rcmcl_ros.player import parse_arguments
+
+    args, ros_args = parse_arguments([str(tmp_path), "--rate", "0.5", "--loop",
+                                      "--ros-args", "-r", "__node:=rcmcl_bag_player"])
+    assert (args.bag, args.rate, args.loop) == (tmp_path, 0.5, True)
+    assert ros_args == ["--ros-args", "-r", "__node:=rcmcl_bag_player"]
+
+
+def test_replay_launch_description_builds_where_launch_ros_is_installed():
+    pytest.importorskip("launch_ros")
+    spec = importlib.util.spec_from_file_location("rcmcl_replay_launch", REPLAY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    description = module.generate_launch_description()
+    assert {a.name for a in description.get_launch_arguments()} == REPLAY_ARGUMENTS

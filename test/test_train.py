@@ -13,7 +13,7 @@ import torch
 
 from clip_factory import make_clip_root
 from rcmcl_core.baselines import CMKMObjective
-from rcmcl_core.checkpoint import load_checkpoint
+from rcmcl_core.checkpoint import CheckpointError, load_checkpoint
 from rcmcl_core.config import preset
 from rcmcl_core.data.dataset import ClipDataset, collate
 from rcmcl_core.models.rcmcl import RCMCL
@@ -128,6 +128,22 @@ def test_a_run_stopped_mid_epoch_resumes_to_the_same_weights(root, config, tmp_p
     assert all(torch.equal(a[k], b[k]) for k in a)
     steps = [line.split(",")[2] for line in resumed.metrics_csv.read_text().splitlines()[1:]]
     assert steps == [str(k) for k in range(1, 9)], "each step logged exactly once across the stop"
+
+
+def test_a_resumed_run_may_change_its_schedule_length_but_nothing_else(root, config, tmp_path, capsys):
+    dataset = _dataset(root, config)
+    long = dataclasses.replace(config, optim=dataclasses.replace(config.optim, pretrain_epochs=4))
+    train_stage(stage="pretrain", config=long, dataset=dataset, labels=dataset.class_names, out_dir=tmp_path,
+                device="cpu", progress=False, max_steps=3)
+    other_loss = dataclasses.replace(config, loss=dataclasses.replace(config.loss, lambda_cm=0.5))
+    with pytest.raises(CheckpointError, match="loss.lambda_cm"):
+        train_stage(stage="pretrain", config=other_loss, dataset=dataset, labels=dataset.class_names,
+                    out_dir=tmp_path, device="cpu", progress=False, resume=True)
+    short = train_stage(stage="pretrain", config=config, dataset=dataset, labels=dataset.class_names,
+                        out_dir=tmp_path, device="cpu", progress=False, resume=True)
+    assert short.steps == 8, "2 epochs of 4 batches: the shortened schedule, counted from step 3"
+    assert "another schedule length (was != now: optim.pretrain_epochs: 4 != 2)" in capsys.readouterr().err
+    assert load_checkpoint(short.checkpoint).config.optim.pretrain_epochs == 2
 
 
 def test_training_killed_with_sigkill_resumes_without_losing_progress(root, tmp_path):
