@@ -166,11 +166,16 @@ def _archive_damage(path: Path) -> str | None:
 
 
 def _weights_only_reason(error: Exception) -> str:
-    """The informative part of torch's long weights_only message, e.g. 'Unsupported global: GLOBAL x.Y'."""
+    """The informative part of torch's long weights_only message, e.g. 'Unsupported global: GLOBAL x.Y' or
+    'Trying to load unsupported GLOBAL posix.system whose module posix is blocked' (never its first line,
+    which suggests retrying with weights_only=False: exactly what must not be done with such a file)."""
     text = str(error)
     if "WeightsUnpickler error:" in text:
-        text = text.split("WeightsUnpickler error:", 1)[1]
-    return _first_line(text).split(" Please use", 1)[0] or type(error).__name__
+        return _first_line(text.split("WeightsUnpickler error:", 1)[1]).split(" Please use", 1)[0] or \
+            type(error).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    named = [line for line in lines[1:] if "global" in line.lower()]
+    return named[0] if named else (lines[-1] if lines else type(error).__name__)
 
 
 def _first_line(text: str) -> str:

@@ -103,6 +103,14 @@ def backproject_torch(depth_m, *, intrinsics: Intrinsics):
 
 
 # -- person cropping ---------------------------------------------------------------------------------
+PERSON_CROP_MARGIN_M = 0.2
+"""Margin (m) around the tracked joints' box when cropping a cloud to the person: holds hand-held objects
+and a few cm of depth/skeleton misalignment. Training data and the node crop alike (the model learns
+the crop's look)."""
+PERSON_FLOOR_CLEARANCE_M = 0.03
+"""Points more than this (m) below the lowest joint (camera y down) are floor, not person."""
+
+
 def person_mask(points: np.ndarray, *, skeleton: np.ndarray | None, margin_m: float,
                 floor_clearance_m: float | None = None) -> np.ndarray:
     """(K,) bool: points of the person. With a skeleton ((25, 3) or (M, 25, 3) metres, all-zero bodies =

@@ -26,6 +26,9 @@ CLOUD_LAYOUTS = {
 }
 
 _WINDOW = 16   # bytes moved per point by the fast gather
+SUBGRID_OVERSAMPLING = 2
+"""pointcloud2_to_xyz(max_points=K) first looks at a subgrid of ~2 K points: enough when >= 1/2 are valid
+(Azure NFOV clouds are ~70 % valid). A denser subgrid reads more of the buffer: 4 K costs 2.5x as much."""
 
 
 def _xyz_offsets(msg: Any, *, point_step: int) -> tuple[int, int, int]:
@@ -79,7 +82,10 @@ def pointcloud2_to_xyz(msg: Any, *, max_points: int | None = None,
     """PointCloud2 -> (K, 3) float32 finite points in the message frame (metres), row-major point order.
 
     Points with any NaN/inf coordinate are dropped. max_points: when more points are valid, keep
-    max_points evenly spaced ones (deterministic, covering the whole cloud rather than its first rows)."""
+    max_points of them spread evenly over the cloud (deterministic, covering the whole cloud rather than
+    its first rows): evenly spaced among the valid points of every s-th point, s = total //
+    (SUBGRID_OVERSAMPLING * max_points), when rows are unpadded and those hold enough valid points (only
+    they are checked then: a 368k-point Azure cloud capped at 20k costs ~1/8), else among all valid points."""
     data, height, width, point_step, row_step = _cloud_geometry(msg, limits=limits)
     offsets = _xyz_offsets(msg, point_step=point_step)
     if max_points is not None and max_points < 0:
@@ -92,6 +98,38 @@ def pointcloud2_to_xyz(msg: Any, *, max_points: int | None = None,
         return np.ndarray((height, width), column_dtype, buffer=data, offset=offset,
                           strides=(row_step, point_step))
 
+    def gather(select: Any, count: int) -> np.ndarray:
+        """(count, 3) float32 of the points picked by `select` (a (H, W) bool mask or an index pair)."""
+        out = np.empty((count, 3), np.float32)
+        if count == 0:
+            return out
+        start = min(offsets)
+        last_window_end = (height - 1) * row_step + (width - 1) * point_step + start + _WINDOW
+        if max(offsets) + 4 - start <= _WINDOW and last_window_end <= data.size:
+            # Move each point as one 16-byte item (numpy's fastest gather), then split the columns.
+            windows = column(start, np.dtype(f"V{_WINDOW}"))[select]
+            for axis, offset in enumerate(offsets):
+                out[:, axis] = np.ndarray((count,), dtype, buffer=windows, offset=offset - start,
+                                          strides=(_WINDOW,))
+        else:
+            for axis, offset in enumerate(offsets):
+                out[:, axis] = column(offset)[select]
+        return out
+
+    total = width * height
+    if max_points and total >= 2 * SUBGRID_OVERSAMPLING * max_points and row_step == width * point_step:
+        # Rows are back to back: every s-th point is a strided view, checked without touching the rest.
+        stride = total // (SUBGRID_OVERSAMPLING * max_points)
+        count = (total - 1) // stride + 1
+        x, y, z = (np.ndarray((count,), dtype, buffer=data, offset=offset, strides=(stride * point_step,))
+                   for offset in offsets)
+        valid = np.isfinite(x)
+        valid &= np.isfinite(y)
+        valid &= np.isfinite(z)
+        good = np.flatnonzero(valid)
+        if len(good) >= max_points:
+            keep = good[(np.arange(max_points) * len(good)) // max_points] * stride
+            return gather(np.unravel_index(keep, (height, width)), max_points)
     x, y, z = (column(offset) for offset in offsets)
     valid = np.isfinite(x)
     valid &= np.isfinite(y)
@@ -99,25 +137,8 @@ def pointcloud2_to_xyz(msg: Any, *, max_points: int | None = None,
     count = int(np.count_nonzero(valid))
     if max_points is not None and count > max_points:
         keep = np.flatnonzero(valid)[(np.arange(max_points) * count) // max_points]
-        select = np.unravel_index(keep, (height, width))
-        count = max_points
-    else:
-        select = valid                                     # boolean gather keeps row-major order
-    out = np.empty((count, 3), np.float32)
-    if count == 0:
-        return out
-    start = min(offsets)
-    last_window_end = (height - 1) * row_step + (width - 1) * point_step + start + _WINDOW
-    if max(offsets) + 4 - start <= _WINDOW and last_window_end <= data.size:
-        # Move each finite point as one 16-byte item (numpy's fastest gather), then split the columns.
-        windows = column(start, np.dtype(f"V{_WINDOW}"))[select]
-        for axis, offset in enumerate(offsets):
-            out[:, axis] = np.ndarray((count,), dtype, buffer=windows, offset=offset - start,
-                                      strides=(_WINDOW,))
-    else:
-        for axis, axis_column in enumerate((x, y, z)):
-            out[:, axis] = axis_column[select]
-    return out
+        return gather(np.unravel_index(keep, (height, width)), max_points)
+    return gather(valid, count)                            # boolean gather keeps row-major order
 
 
 def xyz_to_pointcloud2(points: np.ndarray, *, stamp: Any = 0.0, frame_id: str = "",
@@ -164,6 +185,8 @@ def pointcloud2_to_rgb(msg: Any, *, limits: ConversionLimits = DEFAULT_LIMITS) -
     field = fields.get("rgb", fields.get("rgba"))
     if field is None or int(field.offset) + 4 > point_step:
         raise ConversionError("PointCloud2 has no usable rgb/rgba field", reason="fields")
+    if height * width == 0:
+        return np.zeros((0, 3), np.uint8)
     order = ">" if msg.is_bigendian else "<"
     packed = np.ndarray((height, width), np.dtype(f"{order}u4"), buffer=data, offset=int(field.offset),
                         strides=(row_step, point_step)).reshape(-1)

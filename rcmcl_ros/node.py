@@ -1,10 +1,11 @@
 """The rclpy node: a thin shell over Pipeline (DESIGN.md sections 4-6).
 
 Subscription callbacks only convert and push (Pipeline.ingest); a timer polls complete windows and puts
-the newest into a one-slot queue (older ones are counted as replaced); ONE worker thread runs the model and
-publishes, so a slow model delays decisions but never the callbacks. Inputs use sensor-data QoS (best
-effort), outputs are reliable; ~/labels is latched (transient local). Stamps come from the node clock, so
-`use_sim_time` replays run on the bag's /clock.
+those of one poll (the newest MAX_WINDOWS_PER_POLL) into a one-slot queue, where a newer batch replaces one
+not yet taken (replaced windows are counted); ONE worker thread runs the model and publishes, so a slow model
+delays decisions but never the callbacks. Inputs use sensor-data QoS (best effort), outputs are reliable;
+~/labels is latched (transient local). Stamps come from the node clock, so `use_sim_time` replays run on the
+bag's /clock.
 """
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ WORKER_POLL_S = 0.1
 """How often the idle worker checks for shutdown."""
 WORKER_JOIN_S = 5.0
 """Longest wait for an inference in flight at shutdown."""
+MAX_WINDOWS_PER_POLL = 4
+"""Windows completed by one poll that are all inferred. A reference camera slower than 1 / stride (5 fps:
+two windows per frame) and the catch-up after a dead reference stream (stale_after_s / stride) complete
+several at once, and each is a decision the node owes; beyond that, only the newest are worth the latency."""
 
 
 class NodeStartError(RuntimeError):
@@ -84,6 +89,7 @@ class RCMCLNode(Node):
             raise NodeStartError(str(error)) from error
         self._tf = _attach_tf(self) if self.settings.use_tf else None
         self._slot = LatestSlot()
+        self._pending = 0            # windows in the batch last put into the slot
         self._stop = threading.Event()
         self._decision_lock = threading.Lock()
         self._last_decision: Decision | None = None
@@ -150,24 +156,29 @@ class RCMCLNode(Node):
             return
         windows = self.pipeline.ready_windows(now_s)
         if windows:
-            replaced = len(windows) - 1 + int(self._slot.put(windows[-1]))
+            batch = tuple(windows[-MAX_WINDOWS_PER_POLL:])
+            replaced = len(windows) - len(batch)
+            if self._slot.put(batch):
+                replaced += self._pending
+            self._pending = len(batch)
             if replaced:
                 self.pipeline.stats.count_replaced(replaced)
 
     # -- worker thread: infer + publish -------------------------------------------------------------
     def _work(self) -> None:
         while not self._stop.is_set():
-            window = self._slot.take(timeout_s=WORKER_POLL_S)
-            if window is None or self._stop.is_set():
-                continue
-            try:
-                decision = self.pipeline.infer(window)
-                self._publish(decision, window)
-            except Exception as error:  # keep deciding on the next window; say what failed
-                if self._stop.is_set() or not rclpy.ok(context=self.context):
+            batch = self._slot.take(timeout_s=WORKER_POLL_S)
+            for window in batch or ():
+                if self._stop.is_set():
                     return
-                self._log_once("inference", f"inference failed on the window ending {window.end_s:.3f} s: "
-                                            f"{type(error).__name__}: {error}")
+                try:
+                    decision = self.pipeline.infer(window)
+                    self._publish(decision, window)
+                except Exception as error:  # keep deciding on the next window; say what failed
+                    if self._stop.is_set() or not rclpy.ok(context=self.context):
+                        return
+                    self._log_once("inference", f"inference failed on the window ending {window.end_s:.3f} s: "
+                                                f"{type(error).__name__}: {error}")
 
     def _publish(self, decision: Decision, window: Window) -> None:
         stamp = seconds_to_stamp(max(0.0, decision.stamp_s))

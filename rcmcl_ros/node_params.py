@@ -66,7 +66,7 @@ PARAMETERS: tuple[Param, ...] = (
                              "Its T, window_s, image size and point count override everything here."),
     _p("device", "pipeline", "inference device: auto (CUDA when available), cpu or cuda"),
     _p("amp", "pipeline", "autocast (mixed precision) on CUDA; ignored on CPU"),
-    _p("torch_threads", "pipeline", "intra-op CPU threads for torch; 0 keeps torch's default"),
+    _p("torch_threads", "pipeline", "intra-op CPU threads for torch (default 1); 0 keeps torch's default"),
     _p("rgb_topic", "node", "sensor_msgs/Image colour input (bgra8/bgr8/rgb8/...)"),
     _p("depth_topic", "node", "sensor_msgs/Image depth registered to rgb (16UC1 mm or 32FC1 m)"),
     _p("points_topic", "node", "sensor_msgs/PointCloud2 input (float32 x, y, z; NaN = invalid)"),
@@ -88,12 +88,19 @@ PARAMETERS: tuple[Param, ...] = (
     _p("min_range_m", "preprocess", "points nearer than this to the sensor are dropped (m)"),
     _p("max_range_m", "preprocess", "points farther than this from the sensor are dropped (m)"),
     _p("max_joint_range_m", "preprocess", "skeletons with a joint farther than this are dropped (m)"),
-    _p("crop_margin_m", "preprocess", "margin around the skeleton when cropping the cloud (m)"),
+    _p("crop_margin_m", "preprocess", "margin around the skeleton when cropping the cloud (m); as in training"),
+    _p("crop_floor_clearance_m", "preprocess", "points this far below the lowest joint (camera y down) are floor "
+                                               "and dropped (m); negative keeps the floor"),
     _p("crop_skeleton_max_age_s", "preprocess", "crop with the latest skeleton this recent (s) when a set "
                                                 "has none"),
     _p("point_sampling", "preprocess", "how clouds are reduced to N points: random or fps"),
     _p("camera_extrinsic", "preprocess", "skeleton frame -> points frame when tf2 has none: 6 values x y z "
                                          "roll pitch yaw (m, rad) or 16 (4x4 row-major)"),
+    _p("max_image_pixels", "preprocess", "images with more pixels (width * height) are dropped unread "
+                                         "(reason limits)"),
+    _p("max_input_points", "preprocess", "point clouds with more points (width * height) are dropped unread "
+                                         "(reason limits)"),
+    _p("max_markers", "preprocess", "MarkerArrays with more markers are dropped unread (reason limits)"),
     _p("use_tf", "node", "look the skeleton -> points transform up in tf2 when tf2_ros is importable"),
     _p("max_future_s", "pipeline", "messages stamped this far (s) ahead of the clock are dropped"),
     _p("max_age_s", "pipeline", "messages stamped this far (s) behind the clock are dropped"),

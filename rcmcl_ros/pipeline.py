@@ -52,7 +52,7 @@ class PipelineConfig:
 
     device: str = "auto"              # "auto" (CUDA when available), "cpu" or "cuda"
     amp: bool = True                  # autocast on CUDA (ignored on CPU)
-    torch_threads: int = 0            # intra-op CPU threads; 0 keeps torch's default
+    torch_threads: int = 1            # intra-op CPU threads (1: no contention with DDS threads); 0 = torch default
     max_future_s: float = 1.0         # a stamp this far ahead of the clock is dropped ("stamp_future")
     max_age_s: float = 5.0            # a stamp this far behind the clock is dropped ("stamp_past")
     latency_history: int = 256        # decisions kept for the latency percentiles

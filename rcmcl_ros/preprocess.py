@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from rcmcl_core.config import ClipConfig
-from rcmcl_core.geometry import crop_to_person, sample_points
-from rcmcl_ros.conversions import (ConversionError, centre_square_roi, depth_to_metres, image_to_rgb,
-                                   markers_to_skeleton, pointcloud2_to_xyz)
+from rcmcl_core.geometry import PERSON_CROP_MARGIN_M, PERSON_FLOOR_CLEARANCE_M, crop_to_person, sample_points
+from rcmcl_ros.conversions import (DEFAULT_LIMITS, ConversionError, ConversionLimits, centre_square_roi,
+                                   depth_to_metres, image_to_rgb, markers_to_skeleton, pointcloud2_to_xyz)
 
 STREAMS = ("rgb", "depth", "points", "skeleton")
 """Input streams, in the synchroniser's order."""
@@ -66,11 +66,20 @@ class PreprocessConfig:
     min_range_m: float = 0.2                    # points closer to the sensor than this are dropped
     max_range_m: float = 8.0                    # ... and farther than this (Azure NFOV reaches ~5.5 m)
     max_joint_range_m: float = 10.0             # a tracked joint farther than this is a tracker glitch
-    crop_margin_m: float = 0.3                  # around the skeleton's box; tolerates cm of misalignment
+    crop_margin_m: float = PERSON_CROP_MARGIN_M  # around the skeleton's box: the training data's crop
+    crop_floor_clearance_m: float = PERSON_FLOOR_CLEARANCE_M  # below the lowest joint = floor; < 0: keep it
     crop_skeleton_max_age_s: float = 0.5        # crop with the latest skeleton this recent if the set has none
     point_sampling: str = "random"              # "random" or "fps" (farthest point sampling)
     camera_extrinsic: tuple[float, ...] = IDENTITY_EXTRINSIC  # skeleton -> points frame: 6 (xyz rpy) or 16 (4x4)
     seed: int = 0                               # point sampling RNG
+    max_image_pixels: int = DEFAULT_LIMITS.max_pixels        # larger images are dropped ("limits") unread
+    max_input_points: int = DEFAULT_LIMITS.max_cloud_points  # larger clouds (width * height) likewise
+    max_markers: int = DEFAULT_LIMITS.max_markers            # larger MarkerArrays likewise
+
+    def limits(self) -> ConversionLimits:
+        """The conversion limits these settings ask for (ValueError naming a non-positive one)."""
+        return ConversionLimits(max_pixels=self.max_image_pixels, max_cloud_points=self.max_input_points,
+                                max_point_step=DEFAULT_LIMITS.max_point_step, max_markers=self.max_markers)
 
     def validate(self) -> "PreprocessConfig":
         checks = (
@@ -94,6 +103,10 @@ class PreprocessConfig:
         for ok, message in checks:
             if not ok:
                 raise PreprocessConfigError(message)
+        try:
+            self.limits()
+        except ValueError as error:
+            raise PreprocessConfigError(str(error)) from error
         extrinsic_matrix(self.camera_extrinsic)
         return self
 
@@ -133,11 +146,13 @@ class Preprocessor:
     config: PreprocessConfig
     _rng: np.random.Generator = field(init=False, repr=False)
     _extrinsic: np.ndarray = field(init=False, repr=False)
+    _limits: ConversionLimits = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.config.validate()
         self._rng = np.random.default_rng(self.config.seed)
         self._extrinsic = extrinsic_matrix(self.config.camera_extrinsic)
+        self._limits = self.config.limits()
 
     @property
     def default_extrinsic(self) -> np.ndarray:
@@ -147,7 +162,7 @@ class Preprocessor:
     def convert(self, stream: str, msg: Any) -> Any:
         """One message -> the per-frame payload of `stream` (table above). Raises ConversionError."""
         if stream == "rgb":
-            return image_to_rgb(msg, size=self.config.image_size, roi=self._roi(msg))
+            return image_to_rgb(msg, size=self.config.image_size, roi=self._roi(msg), limits=self._limits)
         if stream == "depth":
             return self.depth(msg)
         if stream == "points":
@@ -167,8 +182,8 @@ class Preprocessor:
 
     def depth(self, msg: Any) -> np.ndarray:
         """(S, S) float32 metres; NaN, inf and negative depths become 0 (invalid)."""
-        depth = np.asarray(depth_to_metres(msg, size=self.config.image_size, roi=self._roi(msg)),
-                           dtype=np.float32)
+        depth = np.asarray(depth_to_metres(msg, size=self.config.image_size, roi=self._roi(msg),
+                                           limits=self._limits), dtype=np.float32)
         bad = ~np.isfinite(depth) | (depth < 0)
         if bad.any():
             depth = np.where(bad, np.float32(0.0), depth)
@@ -177,9 +192,11 @@ class Preprocessor:
     def points(self, msg: Any) -> np.ndarray:
         """(K, 3) float32 metres, 0 < K <= max_cloud_points, within [min_range_m, max_range_m] of the sensor."""
         cfg = self.config
-        xyz = np.asarray(pointcloud2_to_xyz(msg, max_points=cfg.max_cloud_points), dtype=np.float32)
+        xyz = np.asarray(pointcloud2_to_xyz(msg, max_points=cfg.max_cloud_points, limits=self._limits),
+                         dtype=np.float32)
         total = len(xyz)
-        distance = np.linalg.norm(xyz, axis=1)
+        with np.errstate(over="ignore"):        # |p| of ~1e20 m overflows float32 to inf: out of range anyway
+            distance = np.linalg.norm(xyz, axis=1)
         xyz = xyz[np.isfinite(distance) & (distance >= cfg.min_range_m) & (distance <= cfg.max_range_m)]
         if len(xyz) == 0:
             raise FrameRejected(f"point cloud has no point within {cfg.min_range_m}-{cfg.max_range_m} m of the "
@@ -190,7 +207,7 @@ class Preprocessor:
         """((M, 25, 3) float32 metres NTU order, (M,) bool valid); untracked bodies are zeros. A tracked body
         with a non-finite joint or one beyond max_joint_range_m rejects the message (FrameRejected)."""
         joints, valid, stats = markers_to_skeleton(msg, layout=self.config.skeleton_format,
-                                                   max_bodies=self.config.max_bodies)
+                                                   max_bodies=self.config.max_bodies, limits=self._limits)
         joints = np.asarray(joints, dtype=np.float32)
         valid = np.asarray(valid, dtype=bool)
         if stats.nan_bodies and not valid.any():
@@ -215,6 +232,8 @@ class Preprocessor:
             tracked = skeleton[0][skeleton[1]].astype(np.float64)                     # (M', 25, 3)
             matrix = self._extrinsic if extrinsic is None else extrinsic
             bodies = (tracked @ matrix[:3, :3].T + matrix[:3, 3]).astype(np.float32)
-        cropped = crop_to_person(points, skeleton=bodies, margin_m=self.config.crop_margin_m)
+        clearance = self.config.crop_floor_clearance_m
+        cropped = crop_to_person(points, skeleton=bodies, margin_m=self.config.crop_margin_m,
+                                 floor_clearance_m=clearance if clearance >= 0 else None)
         return sample_points(cropped, self.config.num_points, rng=self._rng,
                              method=self.config.point_sampling).astype(np.float32)

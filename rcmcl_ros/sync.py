@@ -14,6 +14,11 @@ not waited for, so the very first set after start-up may miss a stream whose fir
 
 Clock: `now_s` and stamps are on the same clock. The node passes ROS time (choose max_wait_s above the
 driver's stamp-to-arrival latency); a bag evaluator passes the newest message stamp.
+
+Time going back (a bag loop, a clock reset) resets everything: when `now_s` goes back by more than
+`reset_backwards_s`, or when `confirm_backwards` messages in a row of one stream do. A message that goes
+back alone is held and, once its stream carries on forward, counted as late: one forged or stale stamp
+must not wipe the windows of a live node (with a 2 s window that would cost ~2 s of decisions).
 """
 from __future__ import annotations
 
@@ -43,6 +48,8 @@ class SyncConfig:
                                      # enough for a 5 fps driver (0.2 s between frames) to stay alive
     buffer_size: int = 64            # messages kept per stream (oldest dropped first)
     reset_backwards_s: float = 1.0   # stamps or now going back more than this reset everything
+    confirm_backwards: int = 3       # ... once this many messages in a row of one stream went back (or now
+                                     # did): one late or forged message is dropped, not taken for a bag loop
 
     def __post_init__(self) -> None:
         if isinstance(self.streams, str) or not isinstance(self.streams, (tuple, list)):
@@ -65,6 +72,10 @@ class SyncConfig:
                 raise ValueError(f"SyncConfig.{name} must be a finite number > 0, got {value!r}")
         if isinstance(self.buffer_size, bool) or not isinstance(self.buffer_size, int) or self.buffer_size < 2:
             raise ValueError(f"SyncConfig.buffer_size must be an integer >= 2, got {self.buffer_size!r}")
+        if isinstance(self.confirm_backwards, bool) or not isinstance(self.confirm_backwards, int) \
+                or not 1 <= self.confirm_backwards <= self.buffer_size:
+            raise ValueError(f"SyncConfig.confirm_backwards must be an integer in [1, buffer_size], "
+                             f"got {self.confirm_backwards!r}")
 
 
 @dataclass(frozen=True)
@@ -136,34 +147,45 @@ class Synchroniser:
         if not math.isfinite(stamp_s):
             raise ValueError(f"stamp of stream {stream!r} must be finite, got {stamp_s!r}")
         with self._lock:
-            stats = self._stats[stream]
-            stats.received += 1
+            self._stats[stream].received += 1
+            held = self._held[stream]
             if self._max_stamp is not None and stamp_s < self._max_stamp - self.config.reset_backwards_s:
-                self._reset_locked()                          # bag loop or clock reset
-            key = round(stamp_s * 1e9)
-            seen = self._seen_keys[stream]
-            if key in seen:
-                stats.duplicates += 1
+                held.append((stamp_s, payload))               # a bag loop / clock reset, or one late message
+                if len(held) >= self.config.confirm_backwards:
+                    self._restart_locked()
                 return
-            if len(self._seen_order[stream]) == self._seen_order[stream].maxlen:
-                seen.discard(self._seen_order[stream][0])
-            self._seen_order[stream].append(key)
-            seen.add(key)
-            if self._last_emitted is not None and stamp_s < self._last_emitted - self.config.slop_s:
-                stats.dropped_late += 1
-                return
-            buffer = self._buffers[stream]
-            message = _Message(stamp_s, payload)
-            if not buffer or stamp_s >= buffer[-1].stamp:
-                buffer.append(message)
-            else:
-                buffer.insert(bisect.bisect_right(buffer, stamp_s, key=_stamp), message)
-            if len(buffer) > self.config.buffer_size:
-                stats.overflow += int(not buffer.pop(0).used)
-            latest = self._latest[stream]
-            self._latest[stream] = stamp_s if latest is None else max(latest, stamp_s)
-            self._max_stamp = stamp_s if self._max_stamp is None else max(self._max_stamp, stamp_s)
-            stats.last_stamp_s = self._latest[stream]
+            if held:                                          # the stream went on forward: those were late
+                self._stats[stream].dropped_late += len(held)
+                held.clear()
+            self._push_locked(stream, stamp_s, payload)
+
+    def _push_locked(self, stream: str, stamp_s: float, payload: Any) -> None:
+        """Buffer one message on the current timeline (lock held): duplicates and late ones are counted."""
+        stats = self._stats[stream]
+        key = round(stamp_s * 1e9)
+        seen = self._seen_keys[stream]
+        if key in seen:
+            stats.duplicates += 1
+            return
+        if len(self._seen_order[stream]) == self._seen_order[stream].maxlen:
+            seen.discard(self._seen_order[stream][0])
+        self._seen_order[stream].append(key)
+        seen.add(key)
+        if self._last_emitted is not None and stamp_s < self._last_emitted - self.config.slop_s:
+            stats.dropped_late += 1
+            return
+        buffer = self._buffers[stream]
+        message = _Message(stamp_s, payload)
+        if not buffer or stamp_s >= buffer[-1].stamp:
+            buffer.append(message)
+        else:
+            buffer.insert(bisect.bisect_right(buffer, stamp_s, key=_stamp), message)
+        if len(buffer) > self.config.buffer_size:
+            stats.overflow += int(not buffer.pop(0).used)
+        latest = self._latest[stream]
+        self._latest[stream] = stamp_s if latest is None else max(latest, stamp_s)
+        self._max_stamp = stamp_s if self._max_stamp is None else max(self._max_stamp, stamp_s)
+        stats.last_stamp_s = self._latest[stream]
 
     # -- output ----------------------------------------------------------------------------------
     def poll(self, now_s: float) -> list[SyncedSet]:
@@ -173,7 +195,7 @@ class Synchroniser:
             raise ValueError(f"now_s must be finite, got {now_s!r}")
         with self._lock:
             if self._last_now is not None and now_s < self._last_now - self.config.reset_backwards_s:
-                self._reset_locked()
+                self._restart_locked()
             self._last_now = now_s
             return self._emit_locked(now_s, force=False)
 
@@ -205,6 +227,7 @@ class Synchroniser:
         self._latest: dict[str, float | None] = {name: None for name in names}
         self._seen_keys: dict[str, set[int]] = {name: set() for name in names}
         self._seen_order: dict[str, deque[int]] = {name: deque(maxlen=self.config.buffer_size) for name in names}
+        self._held: dict[str, list[Frame]] = {name: [] for name in names}   # went back; see push()
         self._last_emitted: float | None = None
         self._max_stamp: float | None = None
         self._last_now: float | None = None
@@ -214,6 +237,14 @@ class Synchroniser:
     def _reset_locked(self) -> None:
         self._resets += 1
         self._clear()
+
+    def _restart_locked(self) -> None:
+        """The clock went back: reset, then push the messages held as the first ones of the new timeline."""
+        held = sorted(((stamp, stream, payload) for stream, frames in self._held.items()
+                       for stamp, payload in frames), key=lambda item: (item[0], item[1]))
+        self._reset_locked()
+        for stamp, stream, payload in held:
+            self._push_locked(stream, stamp, payload)
 
     def _alive(self, now_s: float) -> dict[str, bool]:
         return {name: latest is not None and now_s - latest <= self.config.stale_after_s

@@ -273,6 +273,24 @@ def test_max_points_keeps_evenly_spaced_valid_points_deterministically():
     assert len(cv.pointcloud2_to_xyz(msg, max_points=1000)) == 100
 
 
+def test_max_points_on_a_large_cloud_keeps_valid_points_spread_over_all_of_it():
+    rng = np.random.default_rng(3)
+    points = np.repeat(np.arange(4000, dtype=np.float32), 3).reshape(4000, 3)   # x = point index
+    points[rng.random(4000) < 0.3] = np.nan                    # the subgrid of every 20th point suffices
+    kept = cv.pointcloud2_to_xyz(cv.xyz_to_pointcloud2(points, layout="azure"), max_points=100)
+    index = kept[:, 0].astype(int)
+    assert len(kept) == 100 and np.isfinite(kept).all() and np.all(np.diff(index) > 0)
+    np.testing.assert_array_equal(kept, points[index])
+    assert index[0] < 100 and index[-1] > 3800 and np.diff(index).max() < 120
+
+
+def test_max_points_falls_back_to_every_point_when_the_subgrid_is_mostly_invalid():
+    points = np.repeat(np.arange(4000, dtype=np.float32), 3).reshape(4000, 3)
+    points[::2] = np.nan                                       # the subgrid (every 20th point) is all NaN
+    kept = cv.pointcloud2_to_xyz(cv.xyz_to_pointcloud2(points), max_points=100)
+    np.testing.assert_array_equal(kept[:, 0], np.arange(1, 4000, 40))
+
+
 def test_all_nan_cloud_gives_an_empty_array():
     msg = cv.xyz_to_pointcloud2(np.full((5, 3), np.nan, np.float32), layout="azure")
     assert cv.pointcloud2_to_xyz(msg).shape == (0, 3)

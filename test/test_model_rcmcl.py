@@ -130,6 +130,14 @@ def test_fused_feature_is_the_gate_weighted_mean_of_present_modalities(model):
     assert torch.allclose(out.fused[0], expected, atol=1e-6)
 
 
+def test_the_all_present_fast_path_equals_forward(model):
+    batch = make_batch([(True, True, True)] * 2, seed=5)
+    with torch.no_grad():
+        reference, fast = model(batch), model.forward_all_present(batch)
+    for field in ("logits", "gates", "z", "fused"):
+        torch.testing.assert_close(getattr(fast, field), getattr(reference, field), msg=field)
+
+
 def test_gate_has_one_linear_read_out_per_modality():
     gate = AdaptiveModalityGate(feature_dim=D)
     z = torch.randn(4, 3, D)

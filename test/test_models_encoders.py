@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from rcmcl_core.config import preset
 from rcmcl_core.models.pointnet_ops import ball_query, farthest_point_sample, gather_points, replace_missing_points
@@ -65,6 +66,25 @@ def test_rgbd_encoder_gives_finite_features_of_size_d(encoders):
     with torch.no_grad():
         z = encoders["rgbd"](rgb, depth)
     assert z.shape == (B, D) and torch.isfinite(z).all()
+
+
+def test_inference_convolutions_match_the_training_path_at_batch_one(encoders):
+    rgb, depth = _rgbd(batch=1, seed=4)
+    encoder = encoders["rgbd"]
+    with torch.inference_mode():                       # rgbd.Conv3d calls oneDNN directly here
+        fast = encoder(rgb, depth)
+    with torch.enable_grad():                          # nn.Conv3d's own choice of kernel
+        stock = encoder(rgb, depth).detach()
+    torch.testing.assert_close(fast, stock, rtol=1e-5, atol=1e-5)
+    conv = Conv2Plus1D.matched(in_planes=4, out_planes=8, temporal_stride=2, spatial_stride=2).eval()
+    clip = torch.randn(1, 4, 5, 9, 11)                 # odd sizes: padding and strides line up
+    spatial, temporal = conv[0], conv[3]
+    with torch.no_grad():
+        middle = spatial(clip)
+        torch.testing.assert_close(middle, F.conv3d(clip, spatial.weight, stride=(1, 2, 2), padding=(0, 1, 1)),
+                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(temporal(middle), F.conv3d(middle, temporal.weight, stride=(2, 1, 1),
+                                                              padding=(1, 0, 0)), rtol=1e-5, atol=1e-5)
 
 
 def test_depth_channel_is_relative_to_clip_mean_and_invalid_pixels_stay_zero():

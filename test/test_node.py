@@ -125,8 +125,12 @@ class Harness:
         return False
 
     def gates_after(self, t_s: float) -> np.ndarray:
+        """Gates of the decisions whose window ended at or after t_s. Each decision publishes ~/reliability
+        then ~/gate_markers (reliable QoS, in order), so the i-th of each belong together; the markers carry
+        the decision stamp. (Receipt time would misattribute windows queued behind a slow inference.)"""
         with self.lock:
-            return np.array([g for t, g in self.reliability if t >= t_s]).reshape(-1, 3)
+            pairs = zip(self.markers, self.reliability)
+            return np.array([g for (stamp, _), (_, g) in pairs if stamp >= t_s]).reshape(-1, 3)
 
     def decisions_between(self, start_s: float, stop_s: float) -> int:
         """Distinct decision stamps in [start_s, stop_s) (from the markers' header stamps)."""

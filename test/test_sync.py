@@ -192,6 +192,27 @@ def test_stamps_jumping_backwards_reset_the_state_and_synchronisation_keeps_work
     assert len(first) == 90
 
 
+def test_one_message_stamped_far_back_is_counted_late_and_resets_nothing():
+    sync = Synchroniser(config=SyncConfig(reset_backwards_s=1.0))
+    events = events_for(RATES_HZ, end_s=3.0)
+    events.append((2.0 + LATENCY_S + 1e-4, "rgb", 0.5))      # a stale or forged stamp 1.5 s back
+    sets = run(sync, sorted(events))
+    assert sync.stats.resets == 0 and sync.stats.streams["rgb"].dropped_late == 1
+    assert [s.stamp_s for s in sets] == stamps(30.0, 0.0, 3.0)
+
+
+def test_a_jump_back_pushed_before_any_poll_is_confirmed_by_consecutive_messages_and_replayed():
+    sync = Synchroniser(config=SyncConfig(reset_backwards_s=1.0, confirm_backwards=3))
+    run(sync, events_for(RATES_HZ, end_s=3.0))
+    restarted = [0.0, 1 / 30, 2 / 30]                       # a looped recording ingested in one go
+    for stamp in restarted[:2]:
+        sync.push("rgb", stamp, ("rgb", stamp))
+    assert sync.stats.resets == 0                           # two could still be stale messages
+    sync.push("rgb", restarted[2], ("rgb", restarted[2]))
+    assert sync.stats.resets == 1
+    assert [s.stamp_s for s in sync.flush()] == restarted, "the held first messages are replayed"
+
+
 def test_buffers_stay_bounded_under_a_flood():
     config = SyncConfig(buffer_size=16)
     sync = Synchroniser(config=config)
@@ -262,6 +283,7 @@ def test_unknown_stream_and_non_finite_stamp_are_rejected():
     ({"stale_after_s": 0.0}, "stale_after_s"),
     ({"buffer_size": 1}, "buffer_size"),
     ({"reset_backwards_s": -1.0}, "reset_backwards_s"),
+    ({"confirm_backwards": 0}, "confirm_backwards"),
 ])
 def test_invalid_sync_config_names_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):

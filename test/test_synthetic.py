@@ -1,5 +1,7 @@
 """The procedural tri-modal benchmark (rcmcl_core/data/synthetic*.py): determinism, formats and units,
 splits, and that each modality carries the information docs/DATASET.md says it does."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -120,6 +122,20 @@ def test_generated_manifest_splits_partition_the_clips(tmp_path):
         train, test = manifest.splits[split]["train"], manifest.splits[split]["test"]
         assert not set(train) & set(test)
         assert set(fields[field]) == set(train) | set(test)
+
+
+def test_the_data_does_not_depend_on_the_number_of_worker_processes(tmp_path):
+    synthetic = replace(SYNTHETIC_PRESETS["tiny"], shard_size=24)       # 72 clips -> 3 shards to share out
+    roots = {workers: tmp_path / f"workers_{workers}" for workers in (1, 2)}
+    manifests = {workers: generate(out=root, config=TINY, clips_per_class_per_view=1, subjects=2, seed=4,
+                                   workers=workers, progress=False, synthetic=synthetic)
+                 for workers, root in roots.items()}
+    assert manifests[1] == manifests[2] and len(manifests[1].shards) == 3
+    for shard in manifests[1].shards:
+        serial, parallel = read_shard(roots[1] / shard), read_shard(roots[2] / shard)
+        assert serial.keys() == parallel.keys()
+        for key in serial:
+            np.testing.assert_array_equal(serial[key], parallel[key], err_msg=f"{shard}: {key}")
 
 
 def test_make_clip_rejects_an_unknown_class():

@@ -106,10 +106,29 @@ def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+        _umask_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask_permissions(path: str) -> None:
+    """mkstemp makes 0600 files; give the result the permissions a plain open() would (0666 & ~umask)."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where /proc allows (os.umask(x) is process-wide)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def write_shard(root: str | Path, index: int, clips: dict[str, np.ndarray]) -> str:
@@ -122,6 +141,7 @@ def write_shard(root: str | Path, index: int, clips: dict[str, np.ndarray]) -> s
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez_compressed(handle, **clips)
+        _umask_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rcmcl_core.data.shards import Intrinsics
-from rcmcl_core.geometry import KINECT_V2_DEPTH, KINECT_V2_RANGE_M, backproject, crop_to_person, sample_points
+from rcmcl_core.geometry import (KINECT_V2_DEPTH, KINECT_V2_RANGE_M, PERSON_CROP_MARGIN_M, PERSON_FLOOR_CLEARANCE_M,
+                                 backproject, crop_to_person, sample_points)
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class SensorModel:
     frame_loss: float = 0.02             # per-frame probability that the tracker loses the body
     burst_probability: float = 0.3       # per-clip probability of one longer loss ...
     burst_max_frames: int = 6            # ... of 2 .. this many frames
-    crop_margin_m: float = 0.2           # person crop margin around the tracked skeleton ...
-    crop_floor_clearance_m: float = 0.03 # ... except below the lowest joint (the floor), camera near level
+    crop_margin_m: float = PERSON_CROP_MARGIN_M              # person crop margin around the skeleton ...
+    crop_floor_clearance_m: float = PERSON_FLOOR_CLEARANCE_M  # ... except below the lowest joint (floor)
     point_sampling: str = "random"       # geometry.sample_points method
 
 

@@ -46,4 +46,9 @@ def fuse(z: torch.Tensor, gates: torch.Tensor, present: torch.Tensor, *, eps: fl
     require_any_present(present)
     g = torch.where(present, gates, torch.zeros_like(gates))
     z_present = torch.where(present[..., None], z, torch.zeros_like(z))
-    return (g[..., None] * z_present).sum(dim=1) / (g.sum(dim=1, keepdim=True) + eps)
+    return gate_weighted_mean(z_present, g, eps=eps)
+
+
+def gate_weighted_mean(z: torch.Tensor, gates: torch.Tensor, *, eps: float) -> torch.Tensor:
+    """Eq.5's arithmetic, no checks: z (B, M, D) finite, gates (B, M) already 0 where absent -> (B, D)."""
+    return (gates[..., None] * z).sum(dim=1) / (gates.sum(dim=1, keepdim=True) + eps)

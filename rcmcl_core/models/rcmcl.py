@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from rcmcl_core.config import MODALITIES, RCMCLConfig
-from rcmcl_core.models.gating import AdaptiveModalityGate, fuse, require_any_present
+from rcmcl_core.models.gating import AdaptiveModalityGate, fuse, gate_weighted_mean, require_any_present
 from rcmcl_core.models.heads import Classifier, ProjectionHead, SkeletonDecoder
 from rcmcl_core.models.points import PointEncoder
 from rcmcl_core.models.rgbd import RGBDEncoder
@@ -157,6 +157,16 @@ class RCMCL(nn.Module):
         z, present = self.encode(batch)
         gates = self.gates(z, present)
         fused = self.fuse(z, gates, present)
+        return Output(logits=self.classifier(fused), gates=gates, z=z, fused=fused)
+
+    def forward_all_present(self, batch: Mapping[str, torch.Tensor]) -> Output:
+        """forward() for a batch in which every sample has all three modalities, without forward()'s checks
+        and presence branches (they read tensors back to the host): one static graph that a CUDA graph can
+        capture and torch.compile can take whole. The caller guarantees presence and shapes; the result
+        equals forward()'s."""
+        z = torch.stack([self.encoders[m](*(batch[key] for key in INPUTS[m])) for m in MODALITIES], dim=1)
+        gates = self.gates(z, torch.ones(z.shape[:2], dtype=torch.bool, device=z.device))
+        fused = gate_weighted_mean(z, gates, eps=self.config.model.gate_eps)
         return Output(logits=self.classifier(fused), gates=gates, z=z, fused=fused)
 
     def reconstruct_skeleton(self, z_skeleton: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,27 @@ STEM_KERNEL = (3, 7)                  # (temporal, spatial) kernel of the stem (
 STEM_SPATIAL_STRIDE = 2
 
 
+class Conv3d(nn.Conv3d):
+    """nn.Conv3d that, on CPU without autograd (inference), calls oneDNN directly. PyTorch's CPU heuristic
+    sends batch-1 clips with <= 3x3 kernels to its im2col path, ~1.5-2x slower for this encoder's early
+    layers (docs/PERFORMANCE.md); results agree to float rounding. Training, CUDA and torch.compile use
+    nn.Conv3d as is."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled()
+                and self.padding_mode == "zeros" and isinstance(self.padding, tuple) and _onednn_enabled()
+                and not torch.compiler.is_compiling()):       # the compiler picks its own kernels
+            if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last_3d)):
+                x = x.contiguous()
+            return torch.ops.aten.mkldnn_convolution(x, self.weight, self.bias, self.padding, self.stride,
+                                                     self.dilation, self.groups)
+        return super().forward(x)
+
+
+def _onednn_enabled() -> bool:
+    return torch.backends.mkldnn.is_available() and bool(torch.backends.mkldnn.enabled)
+
+
 def parameter_matched_midplanes(in_planes: int, out_planes: int, *, temporal_kernel: int,
                                 spatial_kernel: int) -> int:
     """R(2+1)D's M_i = floor(t d^2 N_{i-1} N_i / (d^2 N_{i-1} + t N_i)): the intermediate width at which
@@ -39,12 +60,12 @@ class Conv2Plus1D(nn.Sequential):
                  spatial_stride: int = 1, temporal_kernel: int = BLOCK_KERNEL[0],
                  spatial_kernel: int = BLOCK_KERNEL[1]) -> None:
         super().__init__(
-            nn.Conv3d(in_planes, midplanes, kernel_size=(1, spatial_kernel, spatial_kernel),
+            Conv3d(in_planes, midplanes, kernel_size=(1, spatial_kernel, spatial_kernel),
                       stride=(1, spatial_stride, spatial_stride), padding=(0, spatial_kernel // 2, spatial_kernel // 2),
                       bias=False),
             nn.BatchNorm3d(midplanes),
             nn.ReLU(inplace=True),
-            nn.Conv3d(midplanes, out_planes, kernel_size=(temporal_kernel, 1, 1), stride=(temporal_stride, 1, 1),
+            Conv3d(midplanes, out_planes, kernel_size=(temporal_kernel, 1, 1), stride=(temporal_stride, 1, 1),
                       padding=(temporal_kernel // 2, 0, 0), bias=False),
         )
 
@@ -90,7 +111,7 @@ class BasicBlock(nn.Module):
         self.downsample: nn.Module = nn.Identity()
         if temporal_stride != 1 or spatial_stride != 1 or in_planes != planes:
             self.downsample = nn.Sequential(
-                nn.Conv3d(in_planes, planes, kernel_size=1, stride=(temporal_stride, spatial_stride, spatial_stride),
+                Conv3d(in_planes, planes, kernel_size=1, stride=(temporal_stride, spatial_stride, spatial_stride),
                           bias=False),
                 nn.BatchNorm3d(planes))
         self.relu = nn.ReLU(inplace=True)

@@ -1,0 +1,122 @@
+"""Stamp-to-publish latency of the live node against the bare DDS transport, in one run (issue 6).
+
+    ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST .venv/bin/python benchmarks/node_latency.py [--seconds 30]
+
+Three processes: the publisher (benchmarks/traffic.py: Azure-sized frames at 30 Hz, 1280x720 bgra8 colour,
+640x576 16UC1 depth, 100k-point PointCloud2, 32-joint MarkerArray), a plain transport probe (now - stamp
+per message) and this one, which spins the real node (benchmarks/probed_node.py, lite preset, 1 torch
+thread). Per decision it measures publish time - stamp of the newest input in the window, and splits it:
+arrival (transport + the node's executor), waiting for the set and the poll, queue, inference. "Node adds"
+is what comes on top of the bare transport. The goal: <= 20 ms p95 beside the model's own inference, and
+no set dropped by the node itself (its drop counters are printed). Prints markdown; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GOAL_ADDED_P95_MS = 20.0
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured traffic (after --warmup)")
+    parser.add_argument("--warmup", type=float, default=5.0, help="traffic before measuring (first window)")
+    parser.add_argument("--sizes", choices=("azure", "small"), default="azure")
+    parser.add_argument("--rate", type=float, default=30.0, help="Hz of every stream")
+    parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 71))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    sys.path.insert(0, str(HERE))
+    import numpy as np
+
+    from conversion_speed import machine
+    from probed_node import LiveNode, lite_checkpoint, percentiles_ms
+    from traffic import SIZES, STREAMS, Segment, SensorFrames, TrafficRun, TrafficSpec
+
+    checkpoint, what = lite_checkpoint()
+    with LiveNode(domain_id=args.domain, checkpoint=checkpoint) as live:
+        start = time.time() + 4.0                         # children start and discover the node meanwhile
+        since = start + args.warmup
+        spec = TrafficSpec(domain_id=args.domain, segments=[Segment(seconds=args.warmup + args.seconds)],
+                           start_wall=start, rate_hz=args.rate, sizes=args.sizes)
+        run = TrafficRun(spec, probe=True, probe_since_s=since)
+        run.wait(desc="node_latency")
+        time.sleep(1.0)                                   # the last windows finish
+        published, transport = run.results()
+        node = live.node
+        snapshot = node.pipeline.snapshot(node.now_s())
+        decisions = [d for d in node.decision_records() if d.newest_input_s >= since]
+        arrival = {s: node.message_latency(s, since_s=since) for s in STREAMS}
+        stride_s = node.pipeline.config.window.stride_s
+        alive = live.alive()
+
+    e2e = np.array([d.published_wall - d.newest_input_s for d in decisions])
+    after = np.array([d.published_wall - d.newest_arrival_wall for d in decisions])
+    ready = np.array([d.built_wall - d.newest_arrival_wall for d in decisions])
+    queue = np.array([d.queue_s for d in decisions])
+    inference = np.array([d.inference_s for d in decisions])
+    overhead = after - inference                          # set wait + poll + queue + publish, no model
+    newest_transport = np.concatenate([transport[s] for s in STREAMS])
+    executor_extra = {s: arrival[s][:, 0] for s in STREAMS}
+    sizes = SIZES[args.sizes]
+    frames = SensorFrames(sizes)
+
+    print(f"\n## Node latency vs bare transport ({args.seconds:.0f} s at {args.rate:.0f} Hz)\n")
+    print(f"- machine: {machine()}; load average while running "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} (shared CPU)")
+    print(f"- checkpoint: {what}; torch threads 1; stride {stride_s} s; node alive at the end: {alive}")
+    print(f"- frames: rgb {sizes.rgb[1]}x{sizes.rgb[0]} bgra8 ({frames.nbytes('rgb') / 1e6:.1f} MB), depth "
+          f"{sizes.depth[1]}x{sizes.depth[0]} 16UC1 ({frames.nbytes('depth') / 1e6:.2f} MB), cloud "
+          f"{sizes.points} points ({frames.nbytes('points') / 1e6:.1f} MB), skeleton {sizes.joints} joints\n")
+    print("| per message | stream | p50 ms | p95 ms | published | received by probe | received by node |")
+    print("|---|---|---|---|---|---|---|")
+    received = snapshot["received"]
+    for stream in STREAMS:
+        count = published["published"].get(stream, 0)
+        print(f"| bare transport (now - stamp) | {stream} | {' | '.join(percentiles_ms(transport[stream]))} | "
+              f"{count} | {len(transport[stream])} | {received.get(stream, 0)} |")
+    for stream in STREAMS:
+        print(f"| node callback entry - stamp | {stream} | {' | '.join(percentiles_ms(executor_extra[stream]))} "
+              f"| | | |")
+    for stream in STREAMS:
+        print(f"| node callback (convert + push) | {stream} | {' | '.join(percentiles_ms(arrival[stream][:, 1]))} "
+              f"| | | |")
+    print("\n| per decision | p50 ms | p95 ms |")
+    print("|---|---|---|")
+    for name, values in (("end to end: publish - newest input stamp", e2e),
+                         ("bare transport, all streams (for comparison)", newest_transport),
+                         ("node adds: publish - arrival of the newest input", after),
+                         ("  of which set wait + poll (arrival -> window ready)", ready),
+                         ("  of which queue (window ready -> inference starts)", queue),
+                         ("  of which model inference (lite, 1 thread)", inference),
+                         ("node adds beside the model (set wait + poll + queue + publish)", overhead)):
+        print(f"| {name} | {' | '.join(percentiles_ms(values))} |")
+    made = len(decisions)
+    nominal = args.seconds / stride_s
+    sync = snapshot["sync"]["streams"]
+    lost_sets = {s: (sync[s]["dropped_late"], sync[s]["overflow"]) for s in STREAMS}
+    print(f"\n- decisions: {made} in {args.seconds:.0f} s ({made / args.seconds:.2f}/s, nominal "
+          f"{1 / stride_s:.2f}/s = {100 * made / nominal:.0f} %)")
+    print(f"- node drops by reason: {snapshot['drops'] or 'none'}; windows replaced before inference: "
+          f"{snapshot['replaced']}; sync (late, overflow) per stream: {lost_sets}")
+    print(f"- DDS losses (published - received by node): "
+          f"{ {s: published['published'].get(s, 0) - received.get(s, 0) for s in STREAMS} } "
+          f"(includes the {args.warmup:.0f} s warm-up; best-effort sensor QoS)")
+    print(f"- publisher ticks more than one period late: {published['late_ticks']} of {published['ticks']}")
+    p95 = float(np.percentile(overhead, 95)) * 1e3 if len(overhead) else float("nan")
+    print(f"- goal (node adds <= {GOAL_ADDED_P95_MS:.0f} ms p95 beside inference): {p95:.1f} ms -> "
+          f"{'met' if p95 <= GOAL_ADDED_P95_MS else 'NOT met'}; node-side drops: "
+          f"{sum(snapshot['drops'].values()) + snapshot['replaced'] + sum(a + b for a, b in lost_sets.values())}")
+
+
+if __name__ == "__main__":
+    main()

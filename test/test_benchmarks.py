@@ -1,0 +1,53 @@
+"""benchmarks/*.py: the anchor is the architecture it claims to be, and the CPU paths of the speed scripts
+run end to end at tiny sizes (their GPU paths share the code). Nothing here asserts a timing."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module                      # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_the_anchor_has_torchvision_r2plus1d_18_parameters_and_outputs():
+    anchor = _load("r2plus1d_anchor").R2Plus1D18()
+    assert sum(p.numel() for p in anchor.parameters()) == 31_505_325       # torchvision r2plus1d_18
+    with torch.no_grad():
+        assert anchor.eval()(torch.rand(2, 3, 4, 32, 32)).shape == (2, 400)
+
+
+def test_model_speed_tiny_run_prints_both_issue_figures_against_the_anchor(capsys, one_thread):
+    _load("model_speed").main(["--tiny", "--threads", "1", "--iters", "2", "--train-batch", "2"])
+    out = capsys.readouterr().out
+    assert "| batch-1 inference p50 (2 runs) |" in out and "| pretraining, batch 2 (3 steps) |" in out
+    assert "tiny        0.19" in out                                          # the latency table row
+
+
+def test_pipeline_speed_splits_the_wall_time_of_real_pipeline_windows(capsys, one_thread):
+    _load("pipeline_speed").main(["--preset", "tiny", "--windows", "3", "--repeats", "1", "--threads", "1"])
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in out.splitlines()
+            if line.startswith("| ") and line.split("|")[2].strip().replace(".", "").isdigit()}
+    parts = ("conversion", "sync", "preprocess", "window", "model", "publish", "other")
+    assert all(rows[part] >= -0.05 for part in parts) and rows["model"] > 0 and rows["conversion"] > 0
+    assert rows["total"] == pytest.approx(sum(rows[part] for part in parts), abs=0.05)
+    assert rows["conversion"] == pytest.approx(sum(rows[f"- {s}"] for s in ("rgb", "depth", "points", "skeleton")),
+                                               abs=0.05)
