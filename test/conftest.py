@@ -129,3 +129,15 @@ class SyntheticScene:
 @pytest.fixture
 def scene() -> SyntheticScene:
     return SyntheticScene(seed=0)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one intra-op thread for a module (use via pytestmark): tiny models gain nothing from more,
+    and on a shared 2-core machine two threads that wait on each other run ~10x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from rcmcl_core.config import MODALITIES
 from rcmcl_ros.__main__ import main
@@ -22,18 +21,13 @@ from rcmcl_ros.bag_report import decision_times, segment_scores, write_report
 from rcmcl_ros.demo_bag import DemoBagConfig, make_demo_bag
 from rcmcl_ros.pipeline import Pipeline, PipelineConfig
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
+
 CLASSES = ("wave", "sit down", "kick", "bow")
 FAULTS = (Fault("skeleton_lost", 2.0, 4.5), Fault("rgbd_blackout", 6.0, 8.5), Fault("rgbd_dropped", 9.5, 11.5),
           Fault("points_dropped", 12.5, 15.0))
 """Longer than the tiny model's 1 s window, so most of each fault's windows lack the modality."""
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # the test machine is shared; tiny models gain nothing from more
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-import torch
 
 from rcmcl_core.config import MODALITIES
 from rcmcl_ros.pipeline import Decision, Pipeline, PipelineConfig
 from rcmcl_ros.window import WindowConfig
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 FPS = 30.0
 WINDOW_S = 1.0               # the checkpoint's clip: T=8 over 1 s
@@ -36,13 +37,6 @@ class Phase:
     def streams(self) -> list[str]:
         return [s for m, on in zip(MODALITIES, self.alive) if on for s in STREAMS_OF[m]]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.ros, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.ros, pytest.mark.timeout(90)]
 
 rclpy = pytest.importorskip("rclpy")
 from hostile import KINDS, STREAMS  # noqa: E402
@@ -18,15 +18,6 @@ from test_node import STRIDE_S, WINDOW_S, Harness  # noqa: E402
 HOSTILE_PER_TICK = 2           # spread out: the sensor subscriptions keep 5 messages per topic
 ROUNDS = 6                     # every hostile kind of every stream is sent this many times
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def diagnostic_values(h: Harness) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = [pytest.mark.ros, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.ros, pytest.mark.timeout(60)]
 
 rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
@@ -143,15 +143,6 @@ class Harness:
         self.node.destroy_node()
         self.probe.destroy_node()
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # the test machine is shared; tiny models gain nothing from more
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -15,17 +15,12 @@ from rcmcl_ros.pipeline import Pipeline, PipelineConfig, PipelineConfigError, me
 from rcmcl_ros.preprocess import (PreprocessConfig, PreprocessConfigError, Preprocessor, extrinsic_matrix)
 from rcmcl_ros.window import WindowConfig
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
+
 STREAMS = ("rgb", "depth", "points", "skeleton")
 FPS = 30.0
 STRIDE_S = 0.2
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # the test machine is shared; tiny models gain nothing from more
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
