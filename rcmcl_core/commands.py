@@ -46,26 +46,24 @@ def open_dataset(args: argparse.Namespace, config: RCMCLConfig, *, subset: str, 
                        seed=args.seed)
 
 
-def pretrain(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace, stage: str) -> int:
     from rcmcl_core.train import train_stage
     config = load_config(args)
     dataset = open_dataset(args, config, subset="train", train=True)
-    result = train_stage(stage="pretrain", config=config, dataset=dataset, labels=dataset.class_names,
+    result = train_stage(stage=stage, config=config, dataset=dataset, labels=dataset.class_names,
                          out_dir=args.out, device=args.device, seed=args.seed, resume=args.resume,
-                         method=args.method, progress=not args.no_progress)
-    print(f"pretrained {result.steps} steps in {result.seconds:.0f} s -> {result.checkpoint}")
+                         init_checkpoint=getattr(args, "init", None), method=getattr(args, "method", "rcmcl"),
+                         progress=not args.no_progress)
+    print(f"{stage}: {result.steps} steps in {result.seconds:.0f} s -> {result.checkpoint}")
     return 0
+
+
+def pretrain(args: argparse.Namespace) -> int:
+    return _train(args, "pretrain")
 
 
 def finetune(args: argparse.Namespace) -> int:
-    from rcmcl_core.train import train_stage
-    config = load_config(args)
-    dataset = open_dataset(args, config, subset="train", train=True)
-    result = train_stage(stage="finetune", config=config, dataset=dataset, labels=dataset.class_names,
-                         out_dir=args.out, device=args.device, seed=args.seed, resume=args.resume,
-                         init_checkpoint=args.init, progress=not args.no_progress)
-    print(f"fine-tuned {result.steps} steps in {result.seconds:.0f} s -> {result.checkpoint}")
-    return 0
+    return _train(args, "finetune")
 
 
 def probe(args: argparse.Namespace) -> int:
