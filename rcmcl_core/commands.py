@@ -124,7 +124,8 @@ def protocol(args: argparse.Namespace) -> int:
     runner = Protocol(base=config, root=root, out=args.out, split=args.split or DATA_SOURCES[args.data][1],
                       device=args.device, seed=args.seed, ablation_pretrain_epochs=args.ablation_pretrain_epochs,
                       progress=not args.no_progress)
-    steps = protocol_steps(ablations=not args.no_ablations)
+    steps = protocol_steps(ablations=not args.no_ablations,
+                           own_full_ablation=args.ablation_pretrain_epochs is not None)
     if args.only:
         unknown = set(args.only) - {s.name for s in steps}
         if unknown:
@@ -175,7 +176,8 @@ def register(subparsers) -> None:
                               "write <out>/results.md (Tables I-IV analogs) + results.json. Rerunning continues "
                               "where it stopped (finished steps are skipped, interrupted ones resume).")
     add_common(p)
-    p.add_argument("--ablation-pretrain-epochs", type=int, help="shorter pretraining for ablations 2-6")
+    p.add_argument("--ablation-pretrain-epochs", type=int, help="pretraining epochs of ablations 2-7 (then config 7, "
+                   "full RCMCL, is rerun on that budget so the rows compare)")
     p.add_argument("--no-ablations", action="store_true", help="skip Table IV ablations 2-6")
     p.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps (and what they start from)")
     p.set_defaults(handler=protocol)

@@ -52,8 +52,9 @@ class Step:
         return f"{self.stage}.pt"
 
 
-def protocol_steps(*, ablations: bool = True) -> list[Step]:
-    """Ordered so that the deployable model (rcmcl_finetune) exists as early as possible."""
+def protocol_steps(*, ablations: bool = True, own_full_ablation: bool = False) -> list[Step]:
+    """Ordered so that the deployable model (rcmcl_finetune) exists as early as possible. Ablation 7 (full
+    RCMCL) is the main RCMCL probe unless `own_full_ablation` (ablations on a budget of their own)."""
     steps = [
         Step("rcmcl_pretrain", "pretrain", evaluate=False),
         Step("rcmcl_finetune", "finetune", init="rcmcl_pretrain"),
@@ -65,7 +66,7 @@ def protocol_steps(*, ablations: bool = True) -> list[Step]:
     ]
     if ablations:
         for number in sorted(ABLATIONS):
-            if number in (1, 7):      # 1 = supervised, 7 = full RCMCL: already in the main steps
+            if number == 1 or (number == 7 and not own_full_ablation):   # already in the main steps
                 continue
             configure = partial(ablation_config, number=number)
             steps += [Step(f"ablation{number}_pretrain", "pretrain", configure, evaluate=False, group="ablation"),

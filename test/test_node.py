@@ -61,7 +61,7 @@ class Harness:
         self.started_wall = time.monotonic()
         self.streams = set(TOPICS)
         self.extra: list[tuple[str, object]] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()      # wait_for predicates may call the locked getters
         self.reliability: list[tuple[float, np.ndarray]] = []      # (receipt clock s, gates)
         self.markers: list[tuple[float, str]] = []                 # (decision stamp s, text)
         self.actions: list[str] = []
@@ -238,7 +238,8 @@ def test_malformed_messages_are_counted_by_reason_logged_and_do_not_stop_decisio
         return all(int(values.get(f"drops_{key}", 0)) >= 1 for key in expected)
 
     assert h.wait_for(counted, timeout_s=3.0), [kv for kv in h.status[-1].status[0].values if "drops" in kv.key]
-    assert len(h.gates_after(start)) >= 5 and np.all(h.gates_after(start) > 0)
+    assert h.wait_for(lambda: len(h.gates_after(start)) >= 5, timeout_s=10.0), "decisions stopped"
+    assert np.all(h.gates_after(start) > 0)
     assert any(array.status[0].level == DiagnosticStatus.WARN for array in h.status)
     err = capfd.readouterr().err
     assert "dropped rgb message (encoding" in err and "dropped skeleton message (joints_out_of_range" in err
