@@ -56,17 +56,17 @@ def score(result, mask: np.ndarray, name: str) -> SegmentScore:
 
 
 def segment_scores(result) -> list[SegmentScore]:
-    """'all', 'clean' (no fault active at the decision) and one row per fault."""
+    """'all', 'clean' (no fault overlaps the decision's window) and one row per fault (decisions stamped
+    inside it)."""
     times = decision_times(result)
-    in_fault = np.zeros(len(times), bool)
+    touched = np.zeros(len(times), bool)
     rows = []
     for fault in result.faults:
-        mask = (times >= fault.start_s) & (times < fault.end_s)
-        in_fault |= mask
-        rows.append(score(result, mask, str(fault)))
+        rows.append(score(result, (times >= fault.start_s) & (times < fault.end_s), str(fault)))
+        touched |= (times > fault.start_s) & (times - result.window_s < fault.end_s)
     head = [score(result, np.ones(len(times), bool), "all")]
     if result.faults:
-        head.append(score(result, ~in_fault, "clean (no fault)"))
+        head.append(score(result, ~touched, "clean (no fault)"))
     return head + rows
 
 
@@ -121,7 +121,8 @@ def report_markdown(result, *, figures: dict[str, Path]) -> str:
         lines += ["No ground truth in this bag (no `/rcmcl/ground_truth`): decisions and gates only.", ""]
     lines += ["## Accuracy and gates per segment", "",
               "Ground truth of a decision: the class performed over most of its window. Segments are by the "
-              "decision's stamp (window end); a fault's first windows still hold earlier frames.", "",
+              "decision's stamp (window end); a fault's first windows still hold earlier frames. 'clean' "
+              "counts only windows that no fault overlaps.", "",
               "| segment | windows | accuracy | " + " | ".join(f"gate {L}" for L in MODALITY_LETTERS) + " | "
               + " | ".join(f"present {L}" for L in MODALITY_LETTERS) + " |",
               "|---|---:|---:|" + "---:|" * (2 * len(MODALITIES))]
