@@ -25,7 +25,6 @@ import argparse
 import os
 import queue
 import threading
-import platform
 import sys
 import time
 from collections import defaultdict
@@ -37,6 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))     # sibling benchmarks (conversion_speed)
 
 from rcmcl_core.config import preset  # noqa: E402
 from rcmcl_core.data.shards import Intrinsics  # noqa: E402
@@ -70,16 +70,12 @@ GOAL_WINDOWS_PER_S = 15.0
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    """conversion_speed.machine() (CPU, cores, Python, numpy) plus the load and torch's threads."""
+    from conversion_speed import machine as cpu_and_versions
+
     load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (f"{cpu}, {cores} usable cores, load avg {load}, Python {platform.python_version()}, "
-            f"torch {torch.__version__} (default {torch.get_num_threads()} threads), numpy {np.__version__}")
+    return (f"{cpu_and_versions()}, load avg {load}, torch {torch.__version__} "
+            f"(default {torch.get_num_threads()} threads)")
 
 
 # -- inputs ----------------------------------------------------------------------------------------------
