@@ -11,7 +11,7 @@ from rcmcl_core.data.ntu_missing import missing_skeletons
 from rcmcl_core.data.ntu_skeleton import NTUFormatError, read_skeleton
 from rcmcl_core.data.ntu_splits import NTUNameError, NTUSample, ntu_splits, parse_sample_name
 
-K = media.KINECT_V2_DEPTH
+K = media.NTU_DEPTH_INTRINSICS
 
 
 # -- writers of the official formats -----------------------------------------------------------------

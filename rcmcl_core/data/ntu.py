@@ -140,7 +140,7 @@ def build_ntu_shards(*, ntu_root: Path, out: Path, version: int, config: RCMCLCo
     splits, split_fields = ntu_splits(version)
     size = config.clip.image_size
     # One manifest entry for all clips: the published Kinect v2 values (clips differ by a pixel or two).
-    unmirrored = media.unmirrored_intrinsics(media.KINECT_V2_DEPTH, mirrored=media.NTU_IMAGES_MIRRORED)
+    unmirrored = media.unmirrored_intrinsics(media.NTU_DEPTH_INTRINSICS, mirrored=media.NTU_IMAGES_MIRRORED)
     intrinsics = scale_intrinsics(unmirrored, width=size, height=size)
     manifest = Manifest(
         source=f"ntu{version}", classes=ntu_class_names(version), fps=float(fps), intrinsics=intrinsics,
@@ -190,7 +190,7 @@ def _read_depth(folder: Path, keep: np.ndarray, skeleton: np.ndarray, valid: np.
     """Fill depth_out (T, S, S) mm and points_out (T, N, 3) m from a masked depth folder. Frame counts of
     depth and skeleton differ in a few NTU samples: the nearest existing depth frame is used."""
     frames = media.masked_depth_frames(folder)
-    full = media.KINECT_V2_DEPTH
+    full = media.NTU_DEPTH_INTRINSICS
     intrinsics = media.unmirrored_intrinsics(intrinsics, mirrored=mirrored)
     size = depth_out.shape[-1]
     for out_index, frame_index in enumerate(keep):

@@ -20,8 +20,10 @@ from rcmcl_core.data.shards import Intrinsics
 NTU_FPS = 30.0
 """Capture rate of every NTU modality, frames per second."""
 
-KINECT_V2_DEPTH = Intrinsics(fx=365.5, fy=365.5, cx=254.9, cy=205.4, width=512, height=424)
-"""Commonly published Kinect v2 depth (IR) camera intrinsics, pixels of the 512x424 depth map."""
+NTU_DEPTH_INTRINSICS = Intrinsics(fx=365.5, fy=365.5, cx=254.9, cy=205.4, width=512, height=424)
+"""Commonly published Kinect v2 depth (IR) camera intrinsics, pixels of the 512x424 depth map, used to read
+NTU RGB+D. (The synthetic benchmark renders with geometry.KINECT_V2_DEPTH, an idealised centred principal
+point: the two differ by a few pixels in cx, cy, as real devices do.)"""
 KINECT_V2_COLOR = Intrinsics(fx=1081.37, fy=1081.37, cx=959.5, cy=539.5, width=1920, height=1080)
 """Commonly published Kinect v2 colour camera intrinsics, pixels of the 1920x1080 frame."""
 NTU_IMAGES_MIRRORED = True
@@ -106,7 +108,7 @@ def iter_rgb_frames(path: str | Path) -> Iterator[np.ndarray]:
         capture.release()
 
 
-def default_depth_to_color(*, depth: Intrinsics = KINECT_V2_DEPTH, color: Intrinsics = KINECT_V2_COLOR
+def default_depth_to_color(*, depth: Intrinsics = NTU_DEPTH_INTRINSICS, color: Intrinsics = KINECT_V2_COLOR
                            ) -> np.ndarray:
     """(2, 3) affine depth pixel -> colour pixel from the intrinsics alone (ignores the ~5 cm baseline)."""
     sx, sy = color.fx / depth.fx, color.fy / depth.fy
@@ -129,7 +131,7 @@ def fit_depth_to_color(depth_xy: np.ndarray, color_xy: np.ndarray, valid: np.nda
 
 
 def register_rgb(frame: np.ndarray, depth_to_color: np.ndarray, *, size: int, mirrored: bool,
-                 depth: Intrinsics = KINECT_V2_DEPTH) -> np.ndarray:
+                 depth: Intrinsics = NTU_DEPTH_INTRINSICS) -> np.ndarray:
     """Resample a colour frame (Hc, Wc, 3) uint8 onto the depth grid resized to (size, size), un-mirrored
     when `mirrored` -> (size, size, 3) uint8. Pixels outside the colour frame are 0."""
     cv2 = opencv()
@@ -160,7 +162,7 @@ def _out_to_depth(*, size: int, mirrored: bool, depth: Intrinsics) -> np.ndarray
 
 # -- frames -------------------------------------------------------------------------------------------
 def images_are_mirrored(joints: np.ndarray, depth_xy: np.ndarray, valid: np.ndarray, *,
-                        depth: Intrinsics = KINECT_V2_DEPTH) -> bool:
+                        depth: Intrinsics = NTU_DEPTH_INTRINSICS) -> bool:
     """True when depthX grows with camera-space X/Z over the clip's tracked joints (a mirrored image).
     joints (F, M, 25, 3) Kinect camera space; depth_xy (F, M, 25, 2); valid (F, M)."""
     xyz, uv = joints[valid].reshape(-1, 3), depth_xy[valid].reshape(-1, 2)
@@ -172,7 +174,7 @@ def images_are_mirrored(joints: np.ndarray, depth_xy: np.ndarray, valid: np.ndar
 
 
 def fit_depth_intrinsics(joints: np.ndarray, depth_xy: np.ndarray, valid: np.ndarray, *,
-                         fallback: Intrinsics = KINECT_V2_DEPTH) -> Intrinsics:
+                         fallback: Intrinsics = NTU_DEPTH_INTRINSICS) -> Intrinsics:
     """The clip's own depth intrinsics (raw, possibly mirrored image) from its joints: the SDK computed
     depthX = cx +- fx X/Z and depthY = cy - fy Y/Z, so a line fit per axis recovers them and the masked
     depth back-projects onto the skeleton exactly, whichever Kinect took the clip. Falls back to
