@@ -2,7 +2,8 @@
 
 Conditions (Sec. IV-C): clean; every non-empty subset of modalities missing but one kept (R, S, P, R&S,
 R&P, S&P missing); skeleton joint noise SJN sigma 0.05 / 0.10 m; point cloud sparsity PCS dropping 50 % /
-70 % of points. Metrics (defined from Table II's numbers, which they reproduce):
+70 % of points. Beyond the paper (EXTRA_COLUMNS): half the frames dropped (filled from the nearest kept
+frame, as the node does) and an occluding box over 40 % x 40 % of the RGB-D image. Metrics (defined from Table II's numbers, which they reproduce):
 - RDP (relative degradation, %) of a condition = (clean - degraded) / clean * 100;
   Table II's 'RDP' column is the RDP of 'R&P missing' (85.9 -> 45.2 gives 47.4 %).
 - RGS (robustness gain score, %) of a method vs the supervised baseline = relative gain of its mean accuracy
@@ -39,6 +40,14 @@ def _pcs(drop: float) -> Condition:
     return lambda batch, generator: augment.sparsify_points(batch, keep_fraction=1.0 - drop, generator=generator)
 
 
+def _frames_dropped(fraction: float) -> Condition:
+    return lambda batch, generator: augment.drop_frames(batch, fraction=fraction, generator=generator)
+
+
+def _occluded(box_fraction: float) -> Condition:
+    return lambda batch, generator: augment.occlude(batch, box_fraction=box_fraction, generator=generator)
+
+
 CONDITIONS: dict[str, Condition] = {
     "clean": lambda batch, generator: batch,
     "R missing": _missing("rgbd"),
@@ -51,9 +60,12 @@ CONDITIONS: dict[str, Condition] = {
     "SJN 0.10": _sjn(0.10),
     "PCS 50%": _pcs(0.5),
     "PCS 70%": _pcs(0.7),
+    "frames 50% dropped": _frames_dropped(0.5),
+    "RGB-D occluded 40%": _occluded(0.4),
 }
 DROPOUT_COLUMNS = ("R missing", "S missing", "P missing", "R&P missing")      # Table II
 CORRUPTION_COLUMNS = ("SJN 0.05", "SJN 0.10", "PCS 50%", "PCS 70%")           # Table III
+EXTRA_COLUMNS = ("frames 50% dropped", "RGB-D occluded 40%")                    # not in the paper
 
 
 @dataclass
@@ -121,6 +133,18 @@ def corruption_table(methods: dict[str, dict[str, ConditionResult]]) -> str:
         average = sum(rdp(clean, result[c].accuracy) for c in CORRUPTION_COLUMNS) / len(CORRUPTION_COLUMNS)
         lines.append(f"| {name} | " + " | ".join(f"{result[c].accuracy:.1f}" for c in CORRUPTION_COLUMNS)
                      + f" | {average:.1f}% |")
+    return "\n".join(lines)
+
+
+def extra_table(methods: dict[str, dict[str, ConditionResult]]) -> str:
+    """Markdown of the degradations beyond the paper (EXTRA_COLUMNS): accuracy and RDP per column."""
+    lines = ["| Method | " + " | ".join(f"{c} (RDP)" for c in EXTRA_COLUMNS) + " |",
+             "|" + "---|" * (len(EXTRA_COLUMNS) + 1)]
+    for name, result in methods.items():
+        if all(c in result for c in EXTRA_COLUMNS):
+            clean = result["clean"].accuracy
+            lines.append(f"| {name} | " + " | ".join(
+                f"{result[c].accuracy:.1f} ({rdp(clean, result[c].accuracy):.1f}%)" for c in EXTRA_COLUMNS) + " |")
     return "\n".join(lines)
 
 

@@ -25,7 +25,7 @@ from rcmcl_core.checkpoint import load_checkpoint
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.data.dataset import ClipDataset
 from rcmcl_core.data.shards import atomic_write_bytes
-from rcmcl_core.evaluate import ConditionResult, evaluate, read_results, write_results
+from rcmcl_core.evaluate import CONDITIONS, ConditionResult, evaluate, read_results, write_results
 from rcmcl_core.models.rcmcl import RCMCL
 
 Stage = Literal["pretrain", "probe", "finetune"]
@@ -149,20 +149,25 @@ class Protocol:
 
     def _evaluate(self, step: Step, timings: dict[str, float]) -> dict[str, ConditionResult]:
         path = self.out / step.name / "eval.json"
-        if path.is_file():
-            return read_results(path)[step.name]
+        done = read_results(path)[step.name] if path.is_file() else {}
+        missing = {name: c for name, c in CONDITIONS.items() if name not in done}
+        if not missing:
+            return done
         from rcmcl_core.distributed import resolve_device
 
         checkpoint = load_checkpoint(self.checkpoint(step))
         model = RCMCL(config=checkpoint.config)
         model.load_state_dict(checkpoint.model_state)
         dataset = self._dataset(checkpoint.config, "test")
-        print(f"[protocol] {step.name}: robustness suite on {len(dataset)} test clips", flush=True)
+        print(f"[protocol] {step.name}: {len(missing)} robustness condition(s) on {len(dataset)} test clips",
+              flush=True)
         started = time.perf_counter()
         with torch.no_grad():
-            result = evaluate(model, dataset, device=resolve_device(self.device), seed=self.seed,
-                              progress=self.progress)
-        timings[f"{step.name} (evaluation)"] = time.perf_counter() - started
+            new = evaluate(model, dataset, conditions=missing, device=resolve_device(self.device), seed=self.seed,
+                           progress=self.progress)
+        result = {name: done.get(name) or new[name] for name in CONDITIONS}   # suite order, old results kept
+        key = f"{step.name} (evaluation)"
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - started
         atomic_write_bytes(self.out / "timings.json", json.dumps(timings, indent=1).encode())
         write_results(path, {step.name: result})
         return result

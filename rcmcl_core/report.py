@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from rcmcl_core.baselines import ABLATIONS
-from rcmcl_core.evaluate import (DROPOUT_COLUMNS, ConditionResult, corruption_table, dropout_table, gate_table)
+from rcmcl_core.evaluate import (DROPOUT_COLUMNS, ConditionResult, corruption_table, dropout_table, extra_table,
+                                 gate_table)
 
 Results = dict[str, dict[str, ConditionResult]]
 
@@ -86,7 +87,8 @@ def results_markdown(results: Results, timings: dict[str, float]) -> str:
     if "Supervised fusion" in compared:
         parts += ["## Table II analog: modality dropout at test time (top-1 %)",
                   dropout_table(compared, supervised="Supervised fusion"),
-                  "## Table III analog: corruption (top-1 %)", corruption_table(compared)]
+                  "## Table III analog: corruption (top-1 %)", corruption_table(compared),
+                  "## Beyond the paper: frame drops and occlusion (top-1 %, RDP)", extra_table(compared)]
     parts += ["## Table IV analog: ablations", ablation_table(results)]
     if "rcmcl_finetune" in results:
         parts += ["## Mean gates per condition (RCMCL fine-tuned)", gate_table(results["rcmcl_finetune"])]
