@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 
 from rcmcl_core import __version__
 from rcmcl_core.config import ConfigError, RCMCLConfig
+from rcmcl_core.data.shards import atomic_file
 
 FORMAT = "rcmcl-checkpoint"
 FORMAT_VERSION = 1
@@ -232,17 +232,8 @@ def _check_plain(value: Any, where: str) -> None:
 
 
 def _write_atomically(path: Path, payload: dict) -> None:
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o644)  # mkstemp makes 0600; a checkpoint is meant to be shared
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, permissions=0o644) as handle:   # a checkpoint is meant to be shared
+        torch.save(payload, handle)
     _fsync_directory(path.parent)
 
 

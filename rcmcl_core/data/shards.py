@@ -25,9 +25,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
@@ -96,26 +97,30 @@ class Manifest:
         return cls(**data)
 
 
-def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
-    """Write `payload` to `path` via a temp file in the same folder + os.replace (atomic on POSIX)."""
+@contextmanager
+def atomic_file(path: str | Path, *, permissions: int | None = None) -> Iterator[BinaryIO]:
+    """Open a temp file beside `path` for binary writing; on a clean exit flush, fsync and os.replace it
+    onto `path` (atomic on POSIX), on an error delete it. The result gets `permissions`, else what a plain
+    open() would give (0666 & ~umask; mkstemp alone makes 0600). Folders are created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            os.fchmod(handle.fileno(), 0o666 & ~_umask() if permissions is None else permissions)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        _umask_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _umask_permissions(path: str) -> None:
-    """mkstemp makes 0600 files; give the result the permissions a plain open() would (0666 & ~umask)."""
-    os.chmod(path, 0o666 & ~_umask())
+def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
+    """Write `payload` to `path` atomically (atomic_file)."""
+    with atomic_file(path) as handle:
+        handle.write(payload)
 
 
 def _umask() -> int:
@@ -135,17 +140,8 @@ def write_shard(root: str | Path, index: int, clips: dict[str, np.ndarray]) -> s
     """Validate and atomically write shard `index` under root; returns its path relative to root."""
     check_shard(clips, where=f"shard {index}")
     relative = f"{SHARD_DIR}/shard_{index:05d}.npz"
-    path = Path(root) / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **clips)
-        _umask_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(Path(root) / relative) as handle:
+        np.savez_compressed(handle, **clips)
     return relative
 
 
