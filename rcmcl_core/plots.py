@@ -11,17 +11,11 @@ import numpy as np
 from rcmcl_core.data.shards import Intrinsics
 from rcmcl_core.geometry import project_points
 from rcmcl_core.plots_results import gate_timeline, robustness_bars, tsne_figure  # noqa: F401 (re-exported)
+from rcmcl_core.plots_results import pyplot, save_figure
 from rcmcl_core.skeleton import NTU_BONES
 
 CONTACT_SHEET_RGB_FRAMES = 3
 """RGB frames per clip row in the contact sheet (first, middle, last)."""
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def contact_sheet(clips: dict[str, np.ndarray], indices: Sequence[int], *, out_png: str | Path,
@@ -31,7 +25,7 @@ def contact_sheet(clips: dict[str, np.ndarray], indices: Sequence[int], *, out_p
     the clip, the middle depth frame (colour-mapped, invalid black), the middle skeleton projected over
     the RGB frame (NTU bones), and the middle frame's points seen from the camera (x right, y down,
     coloured by depth). Returns the PNG path."""
-    plt = _pyplot()
+    plt = pyplot()
     indices = list(indices)
     columns = rgb_frames + 3
     fig, axes = plt.subplots(len(indices), columns, figsize=(1.9 * columns, 2.0 * len(indices)), squeeze=False)
@@ -71,8 +65,4 @@ def contact_sheet(clips: dict[str, np.ndarray], indices: Sequence[int], *, out_p
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png, dpi=110)

@@ -28,15 +28,18 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, out_png: str | Path) -> Path:
-    """Render `fig` to PNG bytes, write them atomically to `out_png` (folders created), close the figure."""
-    plt = pyplot()
+def figure_png(fig, *, dpi: int = DPI) -> bytes:
+    """Render `fig` to PNG bytes and close it."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
-    plt.close(fig)
+    fig.savefig(buffer, format="png", dpi=dpi)
+    pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def save_figure(fig, out_png: str | Path, *, dpi: int = DPI) -> Path:
+    """Render `fig` to PNG, write it atomically to `out_png` (folders created), close the figure."""
     out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out_png, buffer.getvalue())
+    atomic_write_bytes(out_png, figure_png(fig, dpi=dpi))
     return out_png
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from rcmcl_core.config import MODALITIES
 from rcmcl_core.data.shards import atomic_write_bytes
+from rcmcl_core.plots_results import figure_png, pyplot
 from rcmcl_ros.bag_annotations import Fault
 from rcmcl_ros.markers import MODALITY_LETTERS
 
@@ -152,24 +153,10 @@ def _pct(value: float) -> str:
     return "-" if not np.isfinite(value) else f"{100 * value:.0f}%"
 
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    _pyplot().close(fig)
-    return buffer.getvalue()
-
-
 def gate_timeline_png(result) -> bytes:
     """Gates over bag time (one line per modality) with fault segments shaded in the modality's colour;
     below, the ground-truth actions and whether each decision was right."""
-    plt = _pyplot()
+    plt = pyplot()
     times = decision_times(result)
     gates = np.array([d.gates for d in result.decisions]).reshape(-1, len(MODALITIES))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 4.8), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
@@ -200,7 +187,7 @@ def gate_timeline_png(result) -> bytes:
     bottom.set_xlabel("seconds from the bag start")
     bottom.set_xlim(0, max(result.duration_s, float(times.max()) if len(times) else 0.0, 1e-3))
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig, dpi=110)
 
 
 def _shade(ax, fault: Fault) -> None:
@@ -211,7 +198,7 @@ def _shade(ax, fault: Fault) -> None:
 
 def confusion_png(result) -> bytes:
     """Rows: ground truth; columns: prediction; colour = row fraction, numbers = counts."""
-    plt = _pyplot()
+    plt = pyplot()
     pairs = [(t, d.label) for d, t in zip(result.decisions, result.truth) if t is not None]
     used = {t for t, _ in pairs} | {p for _, p in pairs}
     names = [label for label in result.labels if label in used] + sorted(used - set(result.labels))
@@ -235,4 +222,4 @@ def confusion_png(result) -> bytes:
     ax.set_title(f"{result.bag.name}: {counts.sum()} decisions, accuracy {100 * accuracy:.1f}%", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig, dpi=110)
