@@ -115,9 +115,8 @@ def export(args: argparse.Namespace) -> int:
 
 def protocol(args: argparse.Namespace) -> int:
     """Run (or continue) every step of the protocol, then write <out>/results.md and <out>/results.json."""
-    import json
-
-    from rcmcl_core.protocol import Protocol, protocol_steps
+    from rcmcl_core.evaluate import write_results
+    from rcmcl_core.protocol import Protocol, protocol_steps, select_steps
     from rcmcl_core.report import results_markdown
     config = load_config(args)
     root = args.data_root or Path(DATA_SOURCES[args.data][0])
@@ -127,16 +126,12 @@ def protocol(args: argparse.Namespace) -> int:
     steps = protocol_steps(ablations=not args.no_ablations,
                            own_full_ablation=args.ablation_pretrain_epochs is not None)
     if args.only:
-        unknown = set(args.only) - {s.name for s in steps}
-        if unknown:
-            raise ValueError(f"unknown step(s) {sorted(unknown)}; steps are {[s.name for s in steps]}")
-        steps = [s for s in steps if s.name in args.only or any(s.name == o.init for o in steps if o.name in args.only)]
+        steps = select_steps(steps, args.only)
     results = runner.run(steps)
-    from rcmcl_core.evaluate import write_results
     write_results(args.out / "results.json", results)
-    timings = json.loads((args.out / "timings.json").read_text()) if (args.out / "timings.json").is_file() else {}
-    atomic_write_bytes(args.out / "results.md", results_markdown(results, timings).encode())
-    print(results_markdown(results, timings))
+    markdown = results_markdown(results, runner.timings())
+    atomic_write_bytes(args.out / "results.md", markdown.encode())
+    print(markdown)
     print(f"written: {args.out / 'results.md'}, {args.out / 'results.json'}")
     return 0
 

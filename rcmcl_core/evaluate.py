@@ -105,10 +105,14 @@ def rdp(clean: float, degraded: float) -> float:
     return 100.0 * (clean - degraded) / clean if clean > 0 else float("nan")
 
 
+def mean_dropout_accuracy(result: dict[str, ConditionResult]) -> float:
+    """Mean accuracy (%) over Table II's dropout columns."""
+    return sum(result[c].accuracy for c in DROPOUT_COLUMNS) / len(DROPOUT_COLUMNS)
+
+
 def rgs(method: dict[str, ConditionResult], supervised: dict[str, ConditionResult]) -> float:
     """Robustness gain score in %: relative gain of the mean dropout-column accuracy over the baseline's."""
-    mine = sum(method[c].accuracy for c in DROPOUT_COLUMNS) / len(DROPOUT_COLUMNS)
-    theirs = sum(supervised[c].accuracy for c in DROPOUT_COLUMNS) / len(DROPOUT_COLUMNS)
+    mine, theirs = mean_dropout_accuracy(method), mean_dropout_accuracy(supervised)
     return 100.0 * (mine - theirs) / theirs if theirs > 0 else float("nan")
 
 

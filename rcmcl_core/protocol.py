@@ -18,8 +18,6 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, Literal
 
-import torch
-
 from rcmcl_core.baselines import ABLATIONS, ablation_config, cmkm_config, supervised_fusion_config
 from rcmcl_core.checkpoint import load_checkpoint
 from rcmcl_core.config import RCMCLConfig
@@ -75,6 +73,15 @@ def protocol_steps(*, ablations: bool = True, own_full_ablation: bool = False) -
     return steps
 
 
+def select_steps(steps: list[Step], names: list[str]) -> list[Step]:
+    """The steps named in `names` plus the steps they start from (their `init`), in protocol order."""
+    unknown = set(names) - {s.name for s in steps}
+    if unknown:
+        raise ValueError(f"unknown step(s) {sorted(unknown)}; steps are {[s.name for s in steps]}")
+    wanted = set(names) | {s.init for s in steps if s.name in names and s.init}
+    return [s for s in steps if s.name in wanted]
+
+
 def with_epochs(config: RCMCLConfig, pretrain_epochs: int | None) -> RCMCLConfig:
     """`config` with another pretraining length (ablations may run on a shorter budget)."""
     if pretrain_epochs is None:
@@ -107,21 +114,25 @@ class Protocol:
     def run(self, steps: list[Step]) -> dict[str, dict[str, ConditionResult]]:
         """Train what is missing, evaluate what is unevaluated; returns results per evaluated step."""
         by_name = {s.name: s for s in steps}
-        timings = self._timings()
         results = {}
         for step in steps:
             if not self.checkpoint(step).is_file():
                 started = time.perf_counter()
                 self._train(step, init=self.checkpoint(by_name[step.init]) if step.init else None)
-                timings[step.name] = timings.get(step.name, 0.0) + time.perf_counter() - started
-                atomic_write_bytes(self.out / "timings.json", json.dumps(timings, indent=1).encode())
+                self._add_time(step.name, time.perf_counter() - started)
             if step.evaluate:
-                results[step.name] = self._evaluate(step, timings)
+                results[step.name] = self._evaluate(step)
         return results
 
-    def _timings(self) -> dict[str, float]:
+    def timings(self) -> dict[str, float]:
+        """Seconds per step (and per step's evaluation) so far, from <out>/timings.json."""
         path = self.out / "timings.json"
         return json.loads(path.read_text()) if path.is_file() else {}
+
+    def _add_time(self, key: str, seconds: float) -> None:
+        timings = self.timings()
+        timings[key] = timings.get(key, 0.0) + seconds
+        atomic_write_bytes(self.out / "timings.json", json.dumps(timings, indent=1).encode())
 
     def _dataset(self, config: RCMCLConfig, subset: str) -> ClipDataset:
         return ClipDataset(self.root, split=self.split, subset=subset, config=config, train=(subset == "train"),
@@ -147,7 +158,7 @@ class Protocol:
                     device=self.device, seed=self.seed, init_checkpoint=init, resume=True, method=step.method,
                     progress=self.progress)
 
-    def _evaluate(self, step: Step, timings: dict[str, float]) -> dict[str, ConditionResult]:
+    def _evaluate(self, step: Step) -> dict[str, ConditionResult]:
         path = self.out / step.name / "eval.json"
         done = read_results(path)[step.name] if path.is_file() else {}
         missing = {name: c for name, c in CONDITIONS.items() if name not in done}
@@ -162,12 +173,9 @@ class Protocol:
         print(f"[protocol] {step.name}: {len(missing)} robustness condition(s) on {len(dataset)} test clips",
               flush=True)
         started = time.perf_counter()
-        with torch.no_grad():
-            new = evaluate(model, dataset, conditions=missing, device=resolve_device(self.device), seed=self.seed,
-                           progress=self.progress)
-        result = {name: done.get(name) or new[name] for name in CONDITIONS}   # suite order, old results kept
-        key = f"{step.name} (evaluation)"
-        timings[key] = timings.get(key, 0.0) + time.perf_counter() - started
-        atomic_write_bytes(self.out / "timings.json", json.dumps(timings, indent=1).encode())
+        new = evaluate(model, dataset, conditions=missing, device=resolve_device(self.device), seed=self.seed,
+                       progress=self.progress)
+        self._add_time(f"{step.name} (evaluation)", time.perf_counter() - started)
+        result = {name: done[name] if name in done else new[name] for name in CONDITIONS}   # suite order
         write_results(path, {step.name: result})
         return result

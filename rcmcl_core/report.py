@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rcmcl_core.baselines import ABLATIONS
 from rcmcl_core.evaluate import (DROPOUT_COLUMNS, ConditionResult, corruption_table, dropout_table, extra_table,
-                                 gate_table)
+                                 gate_table, mean_dropout_accuracy, rdp)
 
 Results = dict[str, dict[str, ConditionResult]]
 
@@ -18,10 +18,6 @@ ABLATION_STEPS = {1: "supervised", 2: "ablation2_probe", 3: "ablation3_probe", 4
 
 def _present(results: Results, names: dict[str, str]) -> Results:
     return {row: results[step] for row, step in names.items() if step in results}
-
-
-def _mean_dropout(result: dict[str, ConditionResult]) -> float:
-    return sum(result[c].accuracy for c in DROPOUT_COLUMNS) / len(DROPOUT_COLUMNS)
 
 
 def accuracy_table(results: Results) -> str:
@@ -47,7 +43,7 @@ def ablation_table(results: Results) -> str:
         result = results[step]
         clean = result["R&P missing"].accuracy if number == 2 else result["clean"].accuracy
         lines.append(f"| {number} | {ABLATIONS[number][0]} | {clean:.1f} | {result['R&P missing'].accuracy:.1f} | "
-                     f"{_mean_dropout(result):.1f} |")
+                     f"{mean_dropout_accuracy(result):.1f} |")
     return "\n".join(lines)
 
 
@@ -60,9 +56,9 @@ def claims(results: Results) -> list[str]:
     wins = [c for c in DROPOUT_COLUMNS if mine[c].accuracy > theirs[c].accuracy]
     out.append(f"- RCMCL beats supervised fusion in {len(wins)}/{len(DROPOUT_COLUMNS)} dropout columns "
                f"({', '.join(f'{c}: {mine[c].accuracy:.1f} vs {theirs[c].accuracy:.1f}' for c in DROPOUT_COLUMNS)}).")
-    clean, rp = mine["clean"].accuracy, mine["R&P missing"].accuracy
-    out.append(f"- RCMCL RDP with R&P missing: {100 * (clean - rp) / clean:.1f} % (paper: 11.5 %)." if clean > 0
-               else "- RCMCL RDP undefined (clean accuracy 0).")
+    clean = mine["clean"].accuracy
+    out.append(f"- RCMCL RDP with R&P missing: {rdp(clean, mine['R&P missing'].accuracy):.1f} % (paper: 11.5 %)."
+               if clean > 0 else "- RCMCL RDP undefined (clean accuracy 0).")
     gates = {c: r.mean_gates for c, r in mine.items()}
     falls = []
     for index, modality in enumerate("RSP"):
