@@ -81,14 +81,19 @@ def test_camera_namespace_remaps_exactly_the_node_default_input_topics():
     assert set(topics) == {defaults.rgb_topic, defaults.depth_topic, defaults.points_topic, defaults.skeleton_topic}
 
 
+def _launch_description(path: Path):
+    """generate_launch_description() of the launch file at `path` (needs launch_ros)."""
+    spec = importlib.util.spec_from_file_location(path.name.replace(".", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.generate_launch_description()
+
+
 def test_launch_description_builds_where_launch_ros_is_installed():
     pytest.importorskip("launch_ros")
     from launch import LaunchDescription
 
-    spec = importlib.util.spec_from_file_location("rcmcl_launch", LAUNCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    description = module.generate_launch_description()
+    description = _launch_description(LAUNCH)
     assert isinstance(description, LaunchDescription)
     assert {a.name for a in description.get_launch_arguments()} == {
         "params_file", "checkpoint", "device", "camera_namespace", "use_sim_time"}
@@ -190,8 +195,5 @@ def test_player_accepts_the_arguments_the_replay_launch_passes(tmp_path):
 
 def test_replay_launch_description_builds_where_launch_ros_is_installed():
     pytest.importorskip("launch_ros")
-    spec = importlib.util.spec_from_file_location("rcmcl_replay_launch", REPLAY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    description = module.generate_launch_description()
+    description = _launch_description(REPLAY)
     assert {a.name for a in description.get_launch_arguments()} == REPLAY_ARGUMENTS
