@@ -7,10 +7,12 @@ the key. Units: seconds, metres, pixels.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import dacite
 import yaml
 
 MODALITIES = ("rgbd", "skeleton", "points")
@@ -312,62 +314,55 @@ def _deep_merge(base: dict, override: Mapping) -> dict:
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass `cls` from nested mappings with dacite (strict: every key must be a field, every
+    value of the field's type; lists become tuples, integers become floats where a float is declared).
+    Unknown keys are found first by walking the resolved type hints, so the error names the key path."""
     if dataclasses.is_dataclass(data):
         return data
+    _reject_unknown_keys(cls, data, where)
+    try:
+        return dacite.from_dict(cls, data, config=_DACITE)
+    except dacite.DaciteFieldError as error:
+        error.update_path(where.rstrip(".")) if where else None
+        raise ConfigError(str(error)) from None
+    except dacite.DaciteError as error:
+        raise ConfigError(f"{where or 'config'}: {error}") from None
+
+
+def _as_float(value: Any) -> Any:
+    """int -> float for float fields; anything else passes through for dacite's type check to judge."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _as_int(value: Any) -> Any:
+    """Booleans are not integers here (YAML `yes` must not become 1); anything else passes through."""
+    return repr(value) if isinstance(value, bool) else value
+
+
+_DACITE = dacite.Config(strict=True, cast=[tuple], type_hooks={float: _as_float, int: _as_int})
+
+
+def _reject_unknown_keys(cls: type, data: Any, where: str) -> None:
+    """ConfigError naming `where.key` for the first level holding a key that is no field of its dataclass.
+    Nested dataclasses (and tuples of them) are found from the type hints, not from field names."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{where or 'config'} must be a mapping, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+        raise ConfigError(f"{where.rstrip('.') or 'config'} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
     if unknown:
         raise ConfigError(f"unknown config key{'s' if len(unknown) > 1 else ''} "
                           f"{', '.join(repr(f'{where}{k}') for k in unknown)}; "
                           f"known keys at this level: {', '.join(sorted(fields))}")
-    kwargs = {}
-    hints = _field_types(cls)
     for name, value in data.items():
-        kwargs[name] = _coerce(hints[name], value, f"{where}{name}")
-    return cls(**kwargs)
-
-
-_NESTED = {
-    "clip": ClipConfig, "rgbd": RGBDEncoderConfig, "skeleton": SkeletonEncoderConfig,
-    "points": PointEncoderConfig, "model": ModelConfig, "loss": LossConfig, "augment": AugmentConfig,
-    "optim": OptimConfig,
-}
-
-
-def _field_types(cls: type) -> dict[str, str]:
-    return {f.name: str(f.type) for f in dataclasses.fields(cls)}
-
-
-def _coerce(type_name: str, value: Any, where: str) -> Any:
-    leaf = where.rsplit(".", 1)[-1]
-    if type_name in {c.__name__ for c in _NESTED.values()}:
-        return _build(_NESTED[leaf], value, f"{where}.")
-    if type_name.startswith("tuple[SetAbstractionConfig"):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list of set-abstraction levels")
-        return tuple(_build(SetAbstractionConfig, v, f"{where}[{i}].") for i, v in enumerate(value))
-    if type_name.startswith("tuple["):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        return tuple(value)
-    if type_name == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if type_name == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return value
-    if type_name == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if type_name == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-    return value
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            _reject_unknown_keys(hint, value, f"{where}{name}.")
+        elif typing.get_origin(hint) is tuple and (args := typing.get_args(hint)) and dataclasses.is_dataclass(args[0]):
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{where}{name} must be a list, got {value!r}")
+            for i, item in enumerate(value):
+                _reject_unknown_keys(args[0], item, f"{where}{name}[{i}].")
 
 
 def _diff(a: Any, b: Any, where: str) -> list[str]:

@@ -61,3 +61,17 @@ def test_diff_names_each_differing_key():
     differences = preset("tiny").diff(preset("lite"))
     assert any(d.startswith("clip.frames: 8 != 16") for d in differences)
     assert any(d.startswith("preset:") for d in differences)
+
+
+def test_unknown_key_inside_a_list_of_nested_sections_names_its_index():
+    with pytest.raises(ConfigError, match=r"points\.set_abstraction\[1\]\.radius"):
+        RCMCLConfig.from_yaml("preset: tiny\npoints:\n  set_abstraction:\n"
+                              "    - {num_centroids: 16, radius_m: 0.3, neighbours: 8, mlp_channels: [16, 32]}\n"
+                              "    - {num_centroids: 0, radius: 1.0, neighbours: 16, mlp_channels: [32, 32]}\n")
+
+
+def test_integers_are_accepted_for_floats_but_booleans_are_not_integers():
+    assert RCMCLConfig.from_yaml("preset: tiny\nclip: {window_s: 2}\n").clip.window_s == 2.0
+    assert isinstance(RCMCLConfig.from_yaml("preset: tiny\nclip: {window_s: 2}\n").clip.window_s, float)
+    with pytest.raises(ConfigError, match=r"clip\.frames"):
+        RCMCLConfig.from_yaml("preset: tiny\nclip: {frames: true}\n")
