@@ -1,4 +1,4 @@
-"""`python -m rcmcl_ros <command> [args]`: one function per subcommand, registered in SUBCOMMANDS.
+"""`python -m rcmcl_ros <command> [args]`: argparse subparsers, one function per subcommand in SUBCOMMANDS.
 
     python -m rcmcl_ros node --ros-args --params-file config/rcmcl.yaml
     python -m rcmcl_ros make-demo-bag | play BAG | evaluate-bag BAG --out DIR | watch
@@ -7,10 +7,9 @@ Console scripts (setup.py): `rcmcl-ros` -> main, `rcmcl_node` -> node_main, `rcm
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Callable
-
-USAGE = "usage: python -m rcmcl_ros {commands} [args...]   (python -m rcmcl_ros <command> --help)"
 
 
 def node_command(argv: list[str]) -> int:
@@ -60,20 +59,29 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "watch": watch_command,
 }
 """command name -> function(argv) -> exit status. Each imports its module when called (rclpy and torch
-load only for the commands that need them)."""
+load only for the commands that need them) and parses its own arguments, so `<command> --help` is its own."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """argparse subparsers, one per SUBCOMMANDS entry. Only the command name is parsed here: everything
+    after it is that command's argv (its own parser gives `<command> --help`)."""
+    parser = argparse.ArgumentParser(prog="python -m rcmcl_ros",
+                                     description="rcmcl ROS 2 tools (python -m rcmcl_ros <command> --help)")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=(command.__doc__ or "").split("\n")[0], add_help=False)
+        sub.set_defaults(run=command)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a subcommand; 2 (with usage on stderr) for a missing or unknown one."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    usage = USAGE.format(commands=",".join(SUBCOMMANDS))
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage)
-        return 0 if argv else 2
-    command = SUBCOMMANDS.get(argv[0])
-    if command is None:
-        print(f"unknown command {argv[0]!r}\n{usage}", file=sys.stderr)
-        return 2
-    return command(argv[1:])
+    try:
+        args = build_parser().parse_args(argv[:1])
+    except SystemExit as stop:   # argparse exits 0 for --help and 2 for bad usage; tests call main()
+        return int(stop.code or 0)
+    return args.run(argv[1:])
 
 
 def node_main(argv: list[str] | None = None) -> int:
