@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from rcmcl_core.device import resolve_device
+
 
 @dataclass(frozen=True)
 class World:
@@ -28,17 +30,6 @@ class World:
     @property
     def distributed(self) -> bool:
         return self.size > 1
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available else cpu; 'cuda' without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} asked for, but torch sees no CUDA GPU (use --device cpu or auto)")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda[:N], got {name!r}")
-    return torch.device(name)
 
 
 def init_world(device_name: str) -> World:

@@ -64,7 +64,7 @@ def _p(name: str, section: str, description: str, field: str | None = None) -> P
 PARAMETERS: tuple[Param, ...] = (
     _p("checkpoint", "node", "rcmcl checkpoint (.pt); empty = the bundled rcmcl_core/assets/rcmcl_lite.pt. "
                              "Its T, window_s, image size and point count override everything here."),
-    _p("device", "pipeline", "inference device: auto (CUDA when available), cpu or cuda"),
+    _p("device", "pipeline", "inference device: auto (CUDA when available), cpu, cuda or cuda:N"),
     _p("amp", "pipeline", "autocast (mixed precision) on CUDA; ignored on CPU"),
     _p("torch_threads", "pipeline", "intra-op CPU threads for torch (default 1); 0 keeps torch's default"),
     _p("rgb_topic", "node", "sensor_msgs/Image colour input (bgra8/bgr8/rgb8/...)"),

@@ -29,6 +29,7 @@ import torch
 
 from rcmcl_core.checkpoint import check_model_compatible, load_checkpoint
 from rcmcl_core.config import MODALITIES, RCMCLConfig
+from rcmcl_core.device import DEVICE_PATTERN, DeviceError, resolve_device
 from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_ros.conversions import ConversionError, stamp_to_seconds
 from rcmcl_ros.pipeline_stats import PipelineStats
@@ -36,7 +37,6 @@ from rcmcl_ros.preprocess import STREAMS, PreprocessConfig, Preprocessor
 from rcmcl_ros.sync import SyncConfig, Synchroniser
 from rcmcl_ros.window import FrameSet, Window, WindowConfig, Windower
 
-DEVICES = ("auto", "cpu", "cuda")
 
 ExtrinsicLookup = Callable[[str, str, float], "np.ndarray | None"]
 """(target_frame, source_frame, stamp_s) -> (4, 4) source -> target, or None when unknown (e.g. tf2)."""
@@ -63,7 +63,8 @@ class PipelineConfig:
 
     def validate(self) -> "PipelineConfig":
         checks = (
-            (self.device in DEVICES, f"device must be one of {DEVICES}, got {self.device!r}"),
+            (DEVICE_PATTERN.fullmatch(str(self.device)) is not None,
+             f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}"),
             (self.torch_threads >= 0, f"torch_threads must be >= 0, got {self.torch_threads}"),
             (self.max_future_s > 0, f"max_future_s must be > 0 s, got {self.max_future_s}"),
             (self.max_age_s > 0, f"max_age_s must be > 0 s, got {self.max_age_s}"),
@@ -125,18 +126,6 @@ def message_frame_id(msg: Any) -> str:
     return str(getattr(header, "frame_id", "") or "")
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available else cpu; 'cuda' without CUDA is an error that says so."""
-    if name not in DEVICES:
-        raise PipelineConfigError(f"device must be one of {DEVICES}, got {name!r}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise PipelineConfigError("device 'cuda' was asked for but torch sees no CUDA device "
-                                  f"(torch {torch.__version__}); use device 'auto' or 'cpu'")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 class Pipeline:
     """Thread-safe: `ingest` from callbacks, `ready_windows` from a timer, `infer` from a worker thread."""
 
@@ -156,7 +145,10 @@ class Pipeline:
         ).validate()
         self.labels = list(labels)
         self.checkpoint_path = checkpoint_path
-        self.device = resolve_device(self.config.device)
+        try:
+            self.device = resolve_device(self.config.device)
+        except DeviceError as error:
+            raise PipelineConfigError(str(error)) from None
         if self.config.torch_threads > 0:
             torch.set_num_threads(self.config.torch_threads)
         self.model = model.to(self.device).eval()

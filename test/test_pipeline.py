@@ -11,7 +11,7 @@ from std_msgs.msg import String
 
 from rcmcl_core.checkpoint import CheckpointError
 from rcmcl_ros.conversions import numpy_to_image, skeleton_to_markers, xyz_to_pointcloud2
-from rcmcl_ros.pipeline import Pipeline, PipelineConfig, PipelineConfigError, message_stamp_s, resolve_device
+from rcmcl_ros.pipeline import Pipeline, PipelineConfig, PipelineConfigError, message_stamp_s
 from rcmcl_ros.preprocess import (PreprocessConfig, PreprocessConfigError, Preprocessor, extrinsic_matrix)
 from rcmcl_ros.window import WindowConfig
 
@@ -56,12 +56,11 @@ def test_missing_checkpoint_is_an_error_naming_the_path(tmp_path):
         Pipeline.from_checkpoint(missing)
 
 
-def test_cuda_device_without_cuda_is_a_clear_error():
-    if torch.cuda.is_available():
-        pytest.skip("CUDA is available here")
-    with pytest.raises(PipelineConfigError, match="no CUDA device"):
-        resolve_device("cuda")
-    assert resolve_device("auto").type == "cpu"
+def test_pipeline_config_accepts_every_device_name_the_core_accepts():
+    for name in ("auto", "cpu", "cuda", "cuda:1"):
+        PipelineConfig(device=name).validate()
+    with pytest.raises(PipelineConfigError, match="cuda:N"):
+        PipelineConfig(device="gpu").validate()
 
 
 # -- decisions -------------------------------------------------------------------------------------
