@@ -3,10 +3,11 @@ and the gates of sliding windows over a stream in which one modality drops out p
 
 The stream is a sequence of frames at a fixed rate, as a sensor would deliver them. `stream_from_dataset`
 builds one by laying dataset items (each T frames over window_s seconds) end to end, so the frames are
-exactly the preprocessed tensors the model is evaluated on. Windows over the stream follow the ROS node's
-rule (rcmcl_ros/window.py, DESIGN.md section 6): T targets over window_s seconds, each takes its nearest
-frame; a modality is present when at least `min_presence` of its targets fall on frames that have it, and
-its missing targets are then filled with the nearest frame that has it.
+exactly the preprocessed tensors the model is evaluated on. Windows over the stream follow the one
+windowing rule of rcmcl_core/windowing.py that the ROS node uses too: T targets over window_s seconds; a
+target is observed for a modality when the nearest frame that has the modality lies within max_gap_s; a
+modality is present when at least `min_presence` of its targets are observed, and every target then takes
+the nearest frame that has it.
 """
 from __future__ import annotations
 
@@ -21,10 +22,7 @@ from tqdm import tqdm
 from rcmcl_core.config import MODALITIES
 from rcmcl_core.data.dataset import collate
 from rcmcl_core.models.rcmcl import INPUTS, RCMCL
-from rcmcl_core.sampling import nearest_frame_indices, window_times
-
-MIN_PRESENCE = 0.5
-"""Fraction of a window's targets a modality needs to count as present (the node's default)."""
+from rcmcl_core.windowing import MAX_GAP_S, MIN_PRESENCE, coverage, is_present, nearest_frame_indices, window_times
 
 
 @dataclass
@@ -108,7 +106,8 @@ class GateTimeline:
 
 @torch.no_grad()
 def gate_timeline_for_clip(model: RCMCL, stream: Stream, *, drop: tuple[str, float, float] | None = None,
-                           stride_frames: int = 1, min_presence: float = MIN_PRESENCE, batch_size: int = 32,
+                           stride_frames: int = 1, min_presence: float = MIN_PRESENCE,
+                           max_gap_s: float = MAX_GAP_S, batch_size: int = 32,
                            device: torch.device | str = "cpu") -> GateTimeline:
     """Slide the model's window (clip.frames targets over clip.window_s) along `stream`, one window every
     `stride_frames` frames, and record gates and predictions.
@@ -135,8 +134,12 @@ def gate_timeline_for_clip(model: RCMCL, stream: Stream, *, drop: tuple[str, flo
     targets = np.stack([nearest_frame_indices(window_times(end / stream.fps, frames=clip.frames,
                                                            window_s=clip.window_s),
                                               fps=stream.fps, num_frames=count) for end in ends])   # (W, T)
-    present = observed[torch.from_numpy(targets)].float().mean(dim=1) >= min_presence                # (W, 3)
     sources = _fill_sources(observed, torch.from_numpy(targets))                                      # (3, W, T)
+    target_s = np.stack([window_times(end / stream.fps, frames=clip.frames, window_s=clip.window_s) for end in ends])
+    distance_s = np.abs(sources.numpy() / stream.fps - target_s[None])                                # (3, W, T)
+    having = observed.any(dim=0).numpy()[:, None]                                                     # (3, 1)
+    present = torch.from_numpy(is_present(coverage(distance_s, max_gap_s=max_gap_s) * having,
+                                          min_presence=min_presence).T.copy())                        # (W, 3)
     gates = torch.zeros(len(ends), 3)
     predicted = torch.full((len(ends),), -1, dtype=torch.long)
     model = model.eval().to(device)

@@ -68,7 +68,7 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
     """Run `pipeline` (a fresh rcmcl_ros.pipeline.Pipeline) over the bag. Streams whose topic is missing or
     of the wrong type are evaluated as absent (with a warning); raises BagError when none is usable or the
     bag cannot be opened."""
-    from rcmcl_core.sampling import window_times
+    from rcmcl_core.windowing import window_times
     from rcmcl_ros.pipeline import message_stamp_s
 
     warnings: list[str] = []

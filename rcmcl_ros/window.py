@@ -23,10 +23,9 @@ import numpy as np
 import torch
 
 from rcmcl_core.config import MODALITIES, ClipConfig
-from rcmcl_core.sampling import window_times
+from rcmcl_core.windowing import (MAX_GAP_S, MIN_PRESENCE, STAMP_EPS_S, coverage, is_present, nearest_stamps,
+                                  window_times)
 
-STAMP_EPS_S = 1e-9
-"""Stamps closer than this are equal (float rounding of k * stride_s)."""
 
 
 class WindowConfigError(ValueError):
@@ -40,8 +39,8 @@ class WindowConfig:
     frames: int = ClipConfig.frames           # T targets per window
     window_s: float = ClipConfig.window_s     # seconds of sensor time spanned by the T targets
     stride_s: float = 0.1333         # seconds between window ends (a decision every 4 frames at 30 fps)
-    min_presence: float = 0.5        # fraction of observed targets for a modality to count as present
-    max_gap_s: float = 0.25          # a target is observed when a real frame lies this close (5 fps -> 0.1 s)
+    min_presence: float = MIN_PRESENCE  # fraction of observed targets for a modality to count as present
+    max_gap_s: float = MAX_GAP_S        # a target is observed when a real frame lies this close (5 fps -> 0.1 s)
     skeleton_needs_body: bool = True  # a skeleton frame without a tracked body observes nothing
     max_history: int = 2048          # frames kept per modality at most (bounds memory at absurd rates)
 
@@ -96,7 +95,7 @@ class WindowStats:
 
 def target_times(end_s: float, *, frames: int, window_s: float) -> np.ndarray:
     """(T,) float64 target stamps evenly spaced over [end_s - window_s, end_s], both ends included: the
-    training clips' rule (rcmcl_core.sampling.window_times), so node and training windows match."""
+    training clips' rule (rcmcl_core.windowing.window_times), so node and training windows match."""
     return window_times(end_s, frames=frames, window_s=window_s)
 
 
@@ -203,7 +202,7 @@ class Windower:
         cfg = self.config
         targets = target_times(end_s, frames=cfg.frames, window_s=cfg.window_s)
         chosen: dict[str, list[Any] | None] = {}
-        coverage = np.zeros(len(MODALITIES))
+        observed = np.zeros(len(MODALITIES))
         newest = -math.inf
         for m, modality in enumerate(MODALITIES):
             track = self._tracks[modality]
@@ -211,9 +210,9 @@ class Windower:
                 chosen[modality] = None
                 continue
             stamps = np.fromiter(track.stamps, dtype=np.float64, count=len(track.stamps))
-            index, distance = _nearest(stamps, targets)
-            coverage[m] = float(np.mean(distance <= cfg.max_gap_s + STAMP_EPS_S))
-            if coverage[m] >= cfg.min_presence and coverage[m] > 0:
+            index, distance = nearest_stamps(stamps, targets)
+            observed[m] = coverage(distance, max_gap_s=cfg.max_gap_s)
+            if is_present(observed[m], min_presence=cfg.min_presence):
                 chosen[modality] = [track.frames[i] for i in index]
                 newest = max(newest, float(stamps[index].max()))
             else:
@@ -222,7 +221,7 @@ class Windower:
         if not present.any():
             return None
         return Window(end_s=end_s, target_s=targets, batch=_batch(chosen, present), present=present,
-                      coverage=coverage, newest_frame_s=newest)
+                      coverage=observed, newest_frame_s=newest)
 
     def _prune(self) -> None:
         """Drop frames too old to matter for the next window (presence or fill)."""
@@ -239,17 +238,6 @@ class Windower:
 
 def _any_between(stamps: Iterable[float], lo: float, hi: float) -> bool:
     return any(lo - STAMP_EPS_S <= s <= hi + STAMP_EPS_S for s in stamps)
-
-
-def _nearest(stamps: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each target, the index into `stamps` (any order) of the nearest stamp and its distance (s)."""
-    order = np.argsort(stamps, kind="stable")
-    ordered = stamps[order]
-    right = np.clip(np.searchsorted(ordered, targets), 0, len(ordered) - 1)
-    left = np.clip(right - 1, 0, len(ordered) - 1)
-    take_left = np.abs(ordered[left] - targets) <= np.abs(ordered[right] - targets)
-    pick = np.where(take_left, left, right)
-    return order[pick], np.abs(ordered[pick] - targets)
 
 
 def _batch(chosen: dict[str, list[Any] | None], present: np.ndarray) -> dict[str, torch.Tensor | None]:

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from rcmcl_core.config import RCMCLConfig
-from rcmcl_core.sampling import nearest_frame_indices, window_times
+from rcmcl_core.windowing import nearest_frame_indices, window_times
 from rcmcl_core.data.shards import Manifest, ShardError, read_shard
 
 SHARD_CACHE_SIZE = 2
@@ -36,7 +36,7 @@ _INDEX_FIELDS = ("label", "subject", "camera", "setup", "clip_id")
 
 def window_indices(*, num_frames: int, fps: float, frames: int, window_s: float, offset_s: float) -> np.ndarray:
     """(frames,) int64 indices of stored frames for a window starting `offset_s` seconds into a clip of
-    `num_frames` frames at `fps`: the frames nearest the times rcmcl_core.sampling.window_times lays over
+    `num_frames` frames at `fps`: the frames nearest the times rcmcl_core.windowing.window_times lays over
     [offset_s, offset_s + window_s], the same rule the ROS node's windower uses."""
     times = window_times(offset_s + window_s, frames=frames, window_s=window_s)
     return nearest_frame_indices(times, fps=fps, num_frames=num_frames)
