@@ -188,33 +188,16 @@ def crop_to_person(points: np.ndarray, *, skeleton: np.ndarray | None, margin_m:
 
 # -- sampling -------------------------------------------------------------------------------------------
 def farthest_point_sample(points: np.ndarray, count: int, *, start_index: int = 0) -> np.ndarray:
-    """(count,) int64 indices of greedy farthest-point sampling from points[start_index] (Euclidean).
-    O(count * K) numpy; for large clouds `farthest_point_sample_open3d` is faster."""
-    points = np.asarray(points, dtype=np.float64)
-    _check_count(points, count)
-    chosen = np.empty(count, dtype=np.int64)
-    chosen[0] = start_index
-    nearest = np.sum((points - points[start_index]) ** 2, axis=1)
-    for i in range(1, count):
-        chosen[i] = int(np.argmax(nearest))
-        np.minimum(nearest, np.sum((points - points[chosen[i]]) ** 2, axis=1), out=nearest)
-    return chosen
+    """(count,) int64 indices of greedy farthest-point sampling of (K, 3) points from points[start_index]
+    (Euclidean, float64). A numpy entry point to the one implementation in models/pointnet_ops.py."""
+    import torch  # the data side imports torch only when it samples by FPS
 
-
-def farthest_point_sample_open3d(points: np.ndarray, count: int, *, start_index: int = 0) -> np.ndarray:
-    """Same contract as `farthest_point_sample`, computed by open3d's C++ farthest_point_down_sample
-    (the better tool for clouds of 1e5+ points). open3d returns points, so indices are recovered by exact
-    coordinate match (duplicate points map to their first index)."""
-    import open3d as o3d  # heavy import, only when asked for
+    from rcmcl_core.models.pointnet_ops import farthest_point_sample as torch_farthest_point_sample
 
     points = np.asarray(points, dtype=np.float64)
     _check_count(points, count)
-    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
-    picked = np.asarray(cloud.farthest_point_down_sample(count, start_index).points)
-    lookup: dict[bytes, int] = {}
-    for index in range(len(points) - 1, -1, -1):  # reversed so the first duplicate wins
-        lookup[points[index].tobytes()] = index
-    return np.array([lookup[row.tobytes()] for row in picked], dtype=np.int64)
+    chosen = torch_farthest_point_sample(torch.from_numpy(points)[None], count, start_index=start_index)
+    return chosen[0].numpy()
 
 
 def _check_count(points: np.ndarray, count: int) -> None:

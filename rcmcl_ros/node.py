@@ -25,6 +25,7 @@ from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 from visualization_msgs.msg import MarkerArray
 
+from rcmcl_core.rotation import rigid_transform, rotation_from_quaternion
 from rcmcl_ros.conversions import seconds_to_stamp
 from rcmcl_ros.markers import gate_markers
 from rcmcl_ros.node_diagnostics import diagnostics
@@ -256,13 +257,7 @@ def _attach_tf(node: RCMCLNode) -> Any:
 def _matrix(transform: Any) -> np.ndarray:
     """geometry_msgs/Transform -> (4, 4)."""
     q, t = transform.rotation, transform.translation
-    x, y, z, w = q.x, q.y, q.z, q.w
-    matrix = np.eye(4)
-    matrix[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                      [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                      [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
-    matrix[:3, 3] = (t.x, t.y, t.z)
-    return matrix
+    return rigid_transform(rotation_from_quaternion(q.x, q.y, q.z, q.w), (t.x, t.y, t.z))
 
 
 def run(args: list[str] | None = None) -> int:

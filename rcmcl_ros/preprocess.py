@@ -15,7 +15,6 @@ whose `.reason` the caller counts.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from rcmcl_core.config import ClipConfig
 from rcmcl_core.geometry import PERSON_CROP_MARGIN_M, PERSON_FLOOR_CLEARANCE_M, crop_to_person, sample_points
+from rcmcl_core.rotation import rigid_transform, rotation_from_rpy
 from rcmcl_ros.conversions import (DEFAULT_LIMITS, ConversionError, ConversionLimits, centre_square_roi,
                                    depth_to_metres, image_to_rgb, markers_to_skeleton, pointcloud2_to_xyz)
 
@@ -117,10 +117,7 @@ def extrinsic_matrix(values: Any) -> np.ndarray:
     flat = np.asarray(values, dtype=np.float64).reshape(-1)
     if flat.size == 6:
         x, y, z, roll, pitch, yaw = flat
-        matrix = np.eye(4)
-        matrix[:3, :3] = _rotation_rpy(roll, pitch, yaw)
-        matrix[:3, 3] = (x, y, z)
-        return matrix
+        return rigid_transform(rotation_from_rpy(roll, pitch, yaw), (x, y, z))
     if flat.size != 16 or not np.all(np.isfinite(flat)):
         raise PreprocessConfigError(f"camera_extrinsic must be 16 finite values (4x4 row-major) or 6 "
                                     f"(x y z roll pitch yaw), got {flat.size} values: {flat.tolist()}")
@@ -128,15 +125,6 @@ def extrinsic_matrix(values: Any) -> np.ndarray:
     if not np.allclose(matrix[3], (0.0, 0.0, 0.0, 1.0)):
         raise PreprocessConfigError(f"camera_extrinsic's last row must be 0 0 0 1, got {matrix[3].tolist()}")
     return matrix
-
-
-def _rotation_rpy(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    """R = Rz(yaw) Ry(pitch) Rx(roll) (REP-103 fixed-axis roll, pitch, yaw)."""
-    cr, sr, cp, sp, cy, sy = (math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch),
-                              math.cos(yaw), math.sin(yaw))
-    return np.array([[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-                     [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-                     [-sp, cp * sr, cp * cr]])
 
 
 @dataclass

@@ -5,7 +5,7 @@ import torch
 
 from rcmcl_core.data.shards import Intrinsics
 from rcmcl_core.geometry import (KINECT_V2_DEPTH, backproject, backproject_torch, centre_crop_intrinsics,
-                                 crop_to_person, farthest_point_sample, farthest_point_sample_open3d,
+                                 crop_to_person, farthest_point_sample,
                                  normalise_points, project_points, sample_points, scale_intrinsics)
 
 INTRINSICS = Intrinsics(fx=50.0, fy=40.0, cx=15.5, cy=11.5, width=32, height=24)
@@ -116,12 +116,13 @@ def test_farthest_point_sampling_picks_the_cube_corners_first():
     assert sorted(chosen.tolist()) == list(range(8))
 
 
-def test_numpy_and_open3d_farthest_point_sampling_choose_the_same_points():
+def test_farthest_point_sampling_takes_the_farthest_remaining_point_at_every_step():
     points = np.random.default_rng(3).normal(size=(500, 3))   # general position: the greedy answer is unique
-    ours = farthest_point_sample(points, 32, start_index=7)
-    theirs = farthest_point_sample_open3d(points, 32, start_index=7)
-    assert ours[0] == 7
-    assert set(ours.tolist()) == set(theirs.tolist())
+    chosen = farthest_point_sample(points, 32, start_index=7)
+    assert chosen[0] == 7 and len(set(chosen.tolist())) == 32
+    for step in range(1, len(chosen)):
+        distance = np.linalg.norm(points[:, None] - points[chosen[:step]][None], axis=-1).min(axis=1)
+        assert chosen[step] == int(np.argmax(distance))
 
 
 def test_farthest_point_sampling_rejects_more_samples_than_points():

@@ -24,19 +24,22 @@ def replace_missing_points(xyz: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return filled, has_points
 
 
-def farthest_point_sample(xyz: torch.Tensor, num_samples: int) -> torch.Tensor:
-    """Greedy farthest point sampling. xyz (B, N, 3) finite -> indices (B, S) int64.
+def farthest_point_sample(xyz: torch.Tensor, num_samples: int, *, start_index: int = 0) -> torch.Tensor:
+    """Greedy farthest point sampling: the one implementation (the data side's numpy entry point,
+    rcmcl_core.geometry.farthest_point_sample, calls it). xyz (B, N, 3) finite -> indices (B, S) int64.
 
-    Starts at point 0 (deterministic, so train and inference see the same centroids), then repeatedly
-    takes the point farthest from all chosen ones; ties go to the lowest index.
+    Starts at point `start_index` (0 by default: deterministic, so train and inference see the same
+    centroids), then repeatedly takes the point farthest from all chosen ones; ties go to the lowest index.
     """
     batch, num_points, _ = xyz.shape
     if not 1 <= num_samples <= num_points:
         raise ValueError(f"farthest_point_sample needs 1 <= num_samples <= N={num_points}, got {num_samples}")
+    if not 0 <= start_index < num_points:
+        raise ValueError(f"farthest_point_sample needs 0 <= start_index < N={num_points}, got {start_index}")
     chosen = torch.zeros(batch, num_samples, dtype=torch.long, device=xyz.device)
     nearest_sq = torch.full((batch, num_points), float("inf"), dtype=xyz.dtype, device=xyz.device)
     rows = torch.arange(batch, device=xyz.device)
-    current = torch.zeros(batch, dtype=torch.long, device=xyz.device)
+    current = torch.full((batch,), start_index, dtype=torch.long, device=xyz.device)
     for i in range(num_samples):
         chosen[:, i] = current
         centre = xyz[rows, current]                                           # (B, 3)
