@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 sys.path.insert(0, str(Path(__file__).resolve().parent))     # sibling benchmarks (conversion_speed)
 
 from rcmcl_core.config import preset  # noqa: E402
-from rcmcl_core.data.shards import Intrinsics  # noqa: E402
+from rcmcl_core.geometry import Intrinsics  # noqa: E402
 from rcmcl_core.data.synthetic import make_clip  # noqa: E402
 from rcmcl_core.geometry import backproject, scale_intrinsics  # noqa: E402
 from rcmcl_core.models.rcmcl import RCMCL  # noqa: E402

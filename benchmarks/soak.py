@@ -72,7 +72,7 @@ def write_outputs(rows: list[dict], *, out: Path, figure: Path | None, warmup_s:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rcmcl_core.data.shards import atomic_write_bytes
+    from rcmcl_core.atomic_io import atomic_write_bytes
 
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(rows[0]))

@@ -23,7 +23,7 @@ import torch
 
 from rcmcl_core import __version__
 from rcmcl_core.config import ConfigError, RCMCLConfig
-from rcmcl_core.data.shards import atomic_file
+from rcmcl_core.atomic_io import atomic_file
 
 FORMAT = "rcmcl-checkpoint"
 FORMAT_VERSION = 1

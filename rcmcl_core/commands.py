@@ -9,7 +9,8 @@ from pathlib import Path
 from rcmcl_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from rcmcl_core.config import PRESETS, ConfigError, RCMCLConfig, preset
 from rcmcl_core.data.dataset import ClipDataset
-from rcmcl_core.data.shards import ShardError, atomic_write_bytes
+from rcmcl_core.atomic_io import atomic_write_bytes
+from rcmcl_core.data.shards import ShardError
 from rcmcl_core.distributed import resolve_device
 
 DATA_SOURCES = {"synthetic": ("data/synth", "xsub"), "ntu60": ("data/ntu60", "xsub"),

@@ -14,7 +14,7 @@ import numpy as np
 
 from rcmcl_core.commands import DATA_SOURCES, open_dataset
 from rcmcl_core.config import MODALITIES
-from rcmcl_core.data.shards import atomic_write_bytes
+from rcmcl_core.atomic_io import atomic_write_bytes
 
 DROPOUT_GROUP = ("clean", "R missing", "S missing", "P missing", "R&S missing", "R&P missing", "S&P missing")
 CORRUPTION_GROUP = ("clean", "SJN 0.05", "SJN 0.10", "PCS 50%", "PCS 70%")

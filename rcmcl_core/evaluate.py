@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from rcmcl_core import augment
 from rcmcl_core.data.dataset import collate
-from rcmcl_core.data.shards import atomic_write_bytes
+from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.models.rcmcl import RCMCL
 
 Condition = Callable[[dict, torch.Generator], dict]

@@ -5,11 +5,22 @@ sits at integer coordinates, so resizing an image by s maps cx to (cx + 0.5) * s
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from rcmcl_core.data.shards import Intrinsics
+
+@dataclass
+class Intrinsics:
+    """Pinhole intrinsics of the stored rgb/depth images, pixels."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
 
 KINECT_V2_DEPTH = Intrinsics(fx=365.5, fy=365.5, cx=255.5, cy=211.5, width=512, height=424)
 """Kinect v2 depth camera, typical factory values (devices differ by a few pixels)."""

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rcmcl_core.data.shards import Intrinsics
+from rcmcl_core.geometry import Intrinsics
 from rcmcl_core.geometry import project_points
 from rcmcl_core.plots_results import gate_timeline, robustness_bars, tsne_figure  # noqa: F401 (re-exported)
 from rcmcl_core.plots_results import pyplot, save_figure

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from rcmcl_core.data.shards import atomic_write_bytes
+from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.tsne import tsne
 
 MODALITY_LABELS = ("RGB-D ($g_R$)", "skeleton ($g_S$)", "points ($g_P$)")

@@ -22,7 +22,7 @@ from rcmcl_core.baselines import ABLATIONS, ablation_config, cmkm_config, superv
 from rcmcl_core.checkpoint import load_checkpoint
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.data.dataset import ClipDataset
-from rcmcl_core.data.shards import atomic_write_bytes
+from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.evaluate import CONDITIONS, ConditionResult, evaluate, read_results, write_results
 from rcmcl_core.models.rcmcl import RCMCL
 

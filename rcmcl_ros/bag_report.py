@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rcmcl_core.config import MODALITIES
-from rcmcl_core.data.shards import atomic_write_bytes
+from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.plots_results import figure_png, pyplot
 from rcmcl_ros.bag_annotations import Fault
 from rcmcl_ros.markers import MODALITY_LETTERS

@@ -33,7 +33,8 @@ from typing import Any, Iterator
 import numpy as np
 from tqdm import tqdm
 
-from rcmcl_core.data.shards import Intrinsics, atomic_write_bytes
+from rcmcl_core.atomic_io import atomic_write_bytes
+from rcmcl_core.geometry import Intrinsics
 from rcmcl_core.data.synthetic import SYNTHETIC_PRESETS, make_clip, synthetic_intrinsics
 from rcmcl_core.data.synthetic_body import make_subject
 from rcmcl_core.data.synthetic_classes import CLASS_NAMES

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rcmcl_core.data.shards import Intrinsics, Manifest, write_shard
+from rcmcl_core.data.shards import Manifest, write_shard
+from rcmcl_core.geometry import Intrinsics
 
 
 def make_clip_root(root: Path, *, classes: int, clips_per_class: int, frames: int = 12, size: int = 32,

@@ -8,7 +8,8 @@ from torch.utils.data import DataLoader
 
 from rcmcl_core.config import preset
 from rcmcl_core.data.dataset import ClipDataset, collate, window_indices
-from rcmcl_core.data.shards import Intrinsics, Manifest, write_shard
+from rcmcl_core.data.shards import Manifest, write_shard
+from rcmcl_core.geometry import Intrinsics
 
 FPS, STORED, NS = 10.0, 16, 20
 CLASSES = ["wave", "kick", "sit"]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from rcmcl_core.data.shards import Intrinsics
+from rcmcl_core.geometry import Intrinsics
 from rcmcl_core.geometry import (KINECT_V2_DEPTH, backproject, backproject_torch, centre_crop_intrinsics,
                                  crop_to_person, farthest_point_sample,
                                  normalise_points, project_points, sample_points, scale_intrinsics)

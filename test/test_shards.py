@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from rcmcl_core.data.shards import Intrinsics, Manifest, ShardError, read_shard, write_shard
+from rcmcl_core.data.shards import Manifest, ShardError, read_shard, write_shard
+from rcmcl_core.geometry import Intrinsics
 
 
 def _clips(s=2, f=3, h=4, w=5, m=2, n=6):

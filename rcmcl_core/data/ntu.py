@@ -33,7 +33,8 @@ from rcmcl_core.data.ntu_classes import ntu_class_names
 from rcmcl_core.data.ntu_missing import missing_skeletons
 from rcmcl_core.data.ntu_skeleton import NTUFormatError, read_skeleton
 from rcmcl_core.data.ntu_splits import NTUNameError, NTUSample, ntu_splits, parse_sample_name
-from rcmcl_core.data.shards import Intrinsics, Manifest, write_shard
+from rcmcl_core.data.shards import Manifest, write_shard
+from rcmcl_core.geometry import Intrinsics
 from rcmcl_core.geometry import backproject, crop_to_person, sample_points, scale_intrinsics
 
 log = logging.getLogger(__name__)

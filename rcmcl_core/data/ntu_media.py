@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from rcmcl_core.data.shards import Intrinsics
+from rcmcl_core.geometry import Intrinsics
 
 NTU_FPS = 30.0
 """Capture rate of every NTU modality, frames per second."""

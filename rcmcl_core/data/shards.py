@@ -23,14 +23,14 @@ Writes are atomic (temp file + rename) so an interrupted generator never leaves 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any
 
 import numpy as np
+
+from rcmcl_core.atomic_io import atomic_file, atomic_write_bytes
+from rcmcl_core.geometry import Intrinsics
 
 FORMAT_VERSION = 1
 SHARD_DIR = "shards"
@@ -46,18 +46,6 @@ FIELD_NDIM = {"rgb": 5, "depth_mm": 4, "skeleton": 5, "skeleton_valid": 3, "poin
 
 class ShardError(ValueError):
     """A shard or manifest is missing, malformed or of another format version; the message says which."""
-
-
-@dataclass
-class Intrinsics:
-    """Pinhole intrinsics of the stored rgb/depth images, pixels."""
-
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: int
-    height: int
 
 
 @dataclass
@@ -95,45 +83,6 @@ class Manifest:
             raise ShardError(f"{path}: format_version {version!r}, this rcmcl reads {FORMAT_VERSION}")
         data["intrinsics"] = Intrinsics(**data["intrinsics"])
         return cls(**data)
-
-
-@contextmanager
-def atomic_file(path: str | Path, *, permissions: int | None = None) -> Iterator[BinaryIO]:
-    """Open a temp file beside `path` for binary writing; on a clean exit flush, fsync and os.replace it
-    onto `path` (atomic on POSIX), on an error delete it. The result gets `permissions`, else what a plain
-    open() would give (0666 & ~umask; mkstemp alone makes 0600). Folders are created."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o666 & ~_umask() if permissions is None else permissions)
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
-    """Write `payload` to `path` atomically (atomic_file)."""
-    with atomic_file(path) as handle:
-        handle.write(payload)
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where /proc allows (os.umask(x) is process-wide)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
 
 
 def write_shard(root: str | Path, index: int, clips: dict[str, np.ndarray]) -> str:

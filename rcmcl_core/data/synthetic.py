@@ -19,7 +19,8 @@ import numpy as np
 from tqdm import tqdm
 
 from rcmcl_core.config import RCMCLConfig
-from rcmcl_core.data.shards import SHARD_DIR, Intrinsics, Manifest, write_shard
+from rcmcl_core.data.shards import SHARD_DIR, Manifest, write_shard
+from rcmcl_core.geometry import Intrinsics
 from rcmcl_core.data.synthetic_body import Subject, make_subject
 from rcmcl_core.data.synthetic_classes import CLASS_NAMES, CLASSES, modality_pairs
 from rcmcl_core.data.synthetic_motion import Performance, perform

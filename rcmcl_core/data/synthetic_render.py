@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rcmcl_core.data.shards import Intrinsics
+from rcmcl_core.geometry import Intrinsics
 from rcmcl_core.data.synthetic_primitives import Primitives
 from rcmcl_core.geometry import pixel_rays
 
