@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from rcmcl_core.config import PRESETS, ConfigError, RCMCLConfig, preset
+from rcmcl_core.config import PRESETS, RCMCLConfig, preset
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ import bisect
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
@@ -80,10 +80,6 @@ def parse_fault(text: str) -> Fault:
             raise
         raise ValueError(f"fault must look like NAME@START-END in seconds, e.g. skeleton_lost@4-7; got {text!r}; "
                          f"names: {', '.join(FAULT_KINDS)}") from None
-
-
-def faults_at(faults: Sequence[Fault], t_s: float) -> list[Fault]:
-    return [fault for fault in faults if fault.active(t_s)]
 
 
 class GroundTruth:

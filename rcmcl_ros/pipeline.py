@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from rcmcl_core.checkpoint import check_model_compatible, load_checkpoint
-from rcmcl_core.config import MODALITIES, RCMCLConfig
+from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.device import DEVICE_PATTERN, DeviceError, resolve_device
 from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_ros.conversions import ConversionError, stamp_to_seconds

@@ -24,7 +24,6 @@ is the class that plays while the skeleton is gone). Classes the checkpoint miss
 """
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np

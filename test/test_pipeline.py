@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
+
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 

@@ -11,7 +11,7 @@ from rcmcl_core.data.synthetic import (SYNTHETIC_PRESETS, ClipSpec, clip_frames,
                                        render_specs, synthetic_intrinsics)
 from rcmcl_core.data.synthetic_classes import CLASSES, CLASS_NAMES, modality_pairs
 from rcmcl_core.data.synthetic_body import make_subject
-from rcmcl_core.skeleton import NTU_BONES, bone_lengths, centre_on_root
+from rcmcl_core.skeleton import NTU_BONES, centre_on_root
 
 TINY = preset("tiny")
 INTRINSICS = synthetic_intrinsics(width=32, height=32)

@@ -78,11 +78,6 @@ def make_subject(subject_id: int, *, seed: int = 0) -> Subject:
                    hair=colour(HAIR_PALETTE))
 
 
-def make_subjects(count: int, *, seed: int = 0) -> list[Subject]:
-    """Subjects 1..count."""
-    return [make_subject(i, seed=seed) for i in range(1, count + 1)]
-
-
 @dataclass
 class Controls:
     """Per-frame body controls, F frames. Hand/foot targets are 'mirrored' (out, up, fwd): out points away
