@@ -31,7 +31,7 @@ import pytest
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.ros, pytest.mark.timeout(90)]
 
-rclpy = pytest.importorskip("rclpy")
+import rclpy  # noqa: E402  (a core dependency: a broken wheel must fail, not skip)
 from test_node import SETTLE_S, STRIDE_S, Harness  # noqa: E402
 
 from rcmcl_core.data.synthetic import SYNTHETIC_PRESETS, make_clip, synthetic_intrinsics  # noqa: E402
