@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rcmcl_core import augment
+import rcmcl_core.augment as augment
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.models.rcmcl import RCMCL
 

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from rcmcl_core import augment
+import rcmcl_core.augment as augment
 from rcmcl_core.data.dataset import collate
 from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.models.rcmcl import RCMCL

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rcmcl_core import augment
+import rcmcl_core.augment as augment
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.losses import cross_modal_loss, degradation_loss, info_nce_pair, intra_modal_loss
 from rcmcl_core.models.rcmcl import RCMCL

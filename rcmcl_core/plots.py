@@ -1,6 +1,5 @@
-"""Figures (matplotlib, Agg backend: no display needed): the dataset contact sheet here; the result figures
-(t-SNE Fig.6, gate timeline Fig.7, robustness bars) live in rcmcl_core/plots_results.py and are
-re-exported."""
+"""The dataset contact sheet (matplotlib, Agg backend: no display needed): a few clips of every class, RGB
+frames with the skeleton drawn over them. The result figures live in rcmcl_core/plots_results.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rcmcl_core.geometry import Intrinsics
-from rcmcl_core.geometry import project_points
-from rcmcl_core.plots_results import gate_timeline, robustness_bars, tsne_figure  # noqa: F401 (re-exported)
+from rcmcl_core.geometry import Intrinsics, project_points
 from rcmcl_core.plots_results import pyplot, save_figure
 from rcmcl_core.skeleton import NTU_BONES
 

@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 import torch
 
-from rcmcl_core import augment
+import rcmcl_core.augment as augment
 from rcmcl_core.config import AugmentConfig
 from rcmcl_core.skeleton import LEFT_RIGHT_PAIRS, NTU_BONES
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rcmcl_core.data import ntu_media as media
+import rcmcl_core.data.ntu_media as media
 from rcmcl_core.data.ntu_classes import NTU60_CLASSES, NTU120_CLASSES, ntu_class_names
 from rcmcl_core.data.ntu_missing import missing_skeletons
 from rcmcl_core.data.ntu_skeleton import NTUFormatError, read_skeleton

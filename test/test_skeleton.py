@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rcmcl_core import skeleton as sk
+import rcmcl_core.skeleton as sk
 
 
 def test_bone_graph_is_a_tree_over_all_25_joints():

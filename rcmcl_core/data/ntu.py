@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rcmcl_core.config import RCMCLConfig
-from rcmcl_core.data import ntu_media as media
+import rcmcl_core.data.ntu_media as media
 from rcmcl_core.data.dataset import NUM_FRAMES_FIELD
 from rcmcl_core.data.ntu_classes import ntu_class_names
 from rcmcl_core.data.ntu_missing import missing_skeletons
