@@ -1,4 +1,4 @@
-"""Augmentations and degradations on batch dicts (DESIGN.md tensor contracts), one import for callers.
+"""Augmentations and degradations on batch dicts (docs/ARCHITECTURE.md, "Tensor contracts"), one import for callers.
 
 Views for L_IM (Eq.2) live in `augment_views`, sensor failures / corruptions and the L_deg skeleton
 masking (Eq.3) in `degrade`. All functions are batched torch ops, take their randomness from an explicit

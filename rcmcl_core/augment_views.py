@@ -6,9 +6,9 @@ input size), a horizontal flip and colour jitter (rgb only); the skeleton a rota
 axis, a shear, joint jitter and a mirror flip (x negated and left/right joints swapped, so labels stay
 anatomical); points a rotation, a mirror flip, jitter and point dropout. Rotations, shears and flips act
 about each sample's own centre so a body stays where it is in the camera frame. Vertical is the optical
-frame's y axis (DESIGN.md: REP-103 optical). All randomness comes from the `generator` passed in.
+frame's y axis (REP-103 optical). All randomness comes from the `generator` passed in.
 
-Shapes (DESIGN.md section 2): rgb (B, T, 3, H, W) [0, 1]; depth (B, T, 1, H, W) m; skeleton
+Shapes (docs/ARCHITECTURE.md, "Tensor contracts"): rgb (B, T, 3, H, W) [0, 1]; depth (B, T, 1, H, W) m; skeleton
 (B, T, M, 25, 3) m; points (B, T, N, 3) m; present (B, 3) bool.
 """
 from __future__ import annotations

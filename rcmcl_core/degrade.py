@@ -1,4 +1,4 @@
-"""Degradations of a batch: sensor failure and corruption (paper Sec. IV-C, DESIGN.md) and the skeleton
+"""Degradations of a batch: sensor failure and corruption (paper Sec. IV-C) and the skeleton
 masking of the degradation-simulation loss L_deg (Eq.3).
 
 - drop_modalities / random_modality_dropout: a failed sensor; its tensors become 0 and `present` False.
@@ -6,7 +6,7 @@ masking of the degradation-simulation loss L_deg (Eq.3).
 - drop_frames (missing frames filled by the nearest kept frame) and occlude (a box of rgb/depth zeroed).
 - mask_skeleton: joints and whole frames hidden from the skeleton encoder for L_deg.
 Every function returns a new dict and never writes into its input; untouched entries are shared.
-Shapes as in DESIGN.md section 2; all randomness comes from the `generator` argument.
+Shapes as in docs/ARCHITECTURE.md, "Tensor contracts"; all randomness comes from the `generator` argument.
 """
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ AZURE_TO_NTU = np.array(
     [0, 1, 3, 26, 5, 6, 7, 8, 12, 13, 14, 15, 18, 19, 20, 21, 22, 23, 24, 25, 2, 9, 10, 16, 17],
     dtype=np.int64,
 )
-"""AZURE_TO_NTU[ntu_index] = k4abt index (DESIGN.md section 4)."""
+"""AZURE_TO_NTU[ntu_index] = k4abt index (docs/ARCHITECTURE.md, "Sensors and ROS conventions")."""
 
 
 def adjacency(*, self_loops: bool = True) -> np.ndarray:

@@ -1,5 +1,5 @@
 """rosbag2 files through `rosbags` (no ROS install needed): write (mcap by default, sqlite3 accepted), read
-in record order, and map the node's streams to a bag's topics (DESIGN.md section 8).
+in record order, and map the node's streams to a bag's topics (docs/ARCHITECTURE.md, "Bags and replay").
 
 Messages are written from rclpy or rosbags message objects, or as raw CDR bytes. They are read back as
 raw bytes (the player publishes those unchanged) or as rosbags message objects, which rcmcl_ros.conversions

@@ -1,5 +1,5 @@
 """Offline evaluation of a bag: the node's Pipeline over the recorded messages, without DDS and as fast as
-the model allows (DESIGN.md section 8).
+the model allows (docs/ARCHITECTURE.md, "Bags and replay").
 
 Messages are read in record order, decoded by rosbags and handed to Pipeline.ingest as they are (the
 conversions read rosbags and rclpy messages alike); the pipeline's clock is the newest stamp seen. Ground

@@ -1,4 +1,4 @@
-"""The rclpy node: a thin shell over Pipeline (DESIGN.md sections 4-6).
+"""The rclpy node: a thin shell over Pipeline (docs/ARCHITECTURE.md).
 
 Subscription callbacks only convert and push (Pipeline.ingest); a timer polls complete windows and puts
 those of one poll (the newest MAX_WINDOWS_PER_POLL) into a one-slot queue, where a newer batch replaces one

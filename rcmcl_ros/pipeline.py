@@ -1,4 +1,4 @@
-"""conversions -> sync -> window -> model -> Decision, without a ROS graph (DESIGN.md sections 5-6).
+"""conversions -> sync -> window -> model -> Decision, without a ROS graph (docs/ARCHITECTURE.md, "Sync and windowing").
 
 The node and the offline bag evaluation share this class. `ingest` is called per message (from ROS
 callbacks: it converts and pushes, counts drops by reason and never raises); `ready_windows` polls the

@@ -1,4 +1,4 @@
-"""Robust approximate-time synchroniser over (stamp_s, payload) pairs (DESIGN.md section 5).
+"""Robust approximate-time synchroniser over (stamp_s, payload) pairs (docs/ARCHITECTURE.md, "Sync and windowing").
 
 message_filters' ApproximateTimeSynchronizer emits nothing when one input stops, exactly when RCMCL
 matters. This one keeps a bounded, stamp-sorted buffer per stream and, for each message of a reference

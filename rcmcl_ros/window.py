@@ -1,4 +1,4 @@
-"""Sliding windows of synced frames -> one model batch (B=1) + presence mask (DESIGN.md section 6).
+"""Sliding windows of synced frames -> one model batch (B=1) + presence mask (docs/ARCHITECTURE.md, "Sync and windowing").
 
 A window is a span of sensor time, not a count of frames: T target times evenly spaced over
 [t_end - window_s, t_end] (both ends included), and each modality takes its nearest real frame per target.
@@ -241,7 +241,7 @@ def _any_between(stamps: Iterable[float], lo: float, hi: float) -> bool:
 
 
 def _batch(chosen: dict[str, list[Any] | None], present: np.ndarray) -> dict[str, torch.Tensor | None]:
-    """Stack the chosen frames into B=1 tensors of the model contract (DESIGN.md section 2)."""
+    """Stack the chosen frames into B=1 tensors of the model contract (docs/ARCHITECTURE.md, "Tensor contracts")."""
     batch: dict[str, torch.Tensor | None] = {"rgb": None, "depth": None, "skeleton": None, "points": None}
     if chosen["rgbd"] is not None:
         rgb = np.stack([f[0] for f in chosen["rgbd"]])                       # (T, S, S, 3) uint8

@@ -1,4 +1,4 @@
-"""The ROS-free synchroniser, driven by synthetic stamp sequences (DESIGN.md section 5)."""
+"""The ROS-free synchroniser, driven by synthetic stamp sequences (docs/ARCHITECTURE.md, "Sync and windowing")."""
 import random
 import threading
 

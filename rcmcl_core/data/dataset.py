@@ -3,10 +3,10 @@
 Each item is one window: clip.frames (T) frames spread over clip.window_s seconds of the clip, stored at
 manifest.fps. Frame k of a window sits at the centre of the k-th of T equal parts of the window
 [offset, offset + window_s); the offset is random while training and centred for evaluation, the same
-rule the ROS node uses to resample live streams (DESIGN.md section 6). A clip shorter than the window
+rule the ROS node uses to resample live streams (docs/ARCHITECTURE.md, "Sync and windowing"). A clip shorter than the window
 repeats its first/last frame (nearest frame), as the node fills gaps.
 
-Item (DESIGN.md tensor contracts without the batch axis):
+Item (docs/ARCHITECTURE.md "Tensor contracts" without the batch axis):
     rgb (T, 3, S, S) float32 [0, 1]; depth (T, 1, S, S) float32 metres, 0 = invalid;
     skeleton (T, M, 25, 3) float32 metres, untracked bodies 0; points (T, N, 3) float32 metres;
     present (3,) bool in MODALITIES order; label () int64; clip_id str; frame_indices (T,) int64.
