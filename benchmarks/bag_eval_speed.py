@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bag_eval_speed.py [--preset lite] [--threads 1 2] [--checkpoint PATH]
 
 Builds (or reuses) the default demo bag (32 s, 30 Hz, 128 px, Azure topics; cache/demo_bag/), then runs
-rcmcl_ros.bag_eval.evaluate_bag over it once per torch thread count: reading and decoding with rosbags,
+rcmcl_ros.bag.evaluate.evaluate_bag over it once per torch thread count: reading and decoding with rosbags,
 conversions, synchronisation, windows and the model, exactly as `python -m rcmcl_ros evaluate-bag` does.
 Random weights unless --checkpoint (speed does not depend on them). Prints the machine, its load, and a
 markdown table. Real time at the node's default stride needs 7.5 windows/s.
@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from rcmcl_core.checkpoint import save_checkpoint  # noqa: E402
 from rcmcl_core.config import PRESETS, preset  # noqa: E402
-from rcmcl_core.data.synthetic_classes import CLASS_NAMES  # noqa: E402
+from rcmcl_core.data.synthetic.classes import CLASS_NAMES  # noqa: E402
 from rcmcl_core.models.rcmcl import RCMCL  # noqa: E402
-from rcmcl_ros.bag import DEFAULT_TOPICS  # noqa: E402
-from rcmcl_ros.bag_eval import evaluate_bag  # noqa: E402
-from rcmcl_ros.demo_bag import DemoBagConfig, make_demo_bag  # noqa: E402
-from rcmcl_ros.pipeline import Pipeline, PipelineConfig  # noqa: E402
+from rcmcl_ros.bag.files import DEFAULT_TOPICS  # noqa: E402
+from rcmcl_ros.bag.evaluate import evaluate_bag  # noqa: E402
+from rcmcl_ros.bag.demo import DemoBagConfig, make_demo_bag  # noqa: E402
+from rcmcl_ros.pipeline.runner import Pipeline, PipelineConfig  # noqa: E402
 
 
 def random_checkpoint(preset_name: str, folder: Path) -> Path:

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from r2plus1d_anchor import R2Plus1D18  # noqa: E402
 from rcmcl_core.config import MODALITIES, RCMCLConfig, preset  # noqa: E402
 from rcmcl_core.models import RCMCL, rgbd  # noqa: E402
-from rcmcl_core.objectives import PretrainObjective  # noqa: E402
+from rcmcl_core.training.objectives import PretrainObjective  # noqa: E402
 
 DEFAULT_ITERS = {"cpu": {"tiny": 30, "lite": 30, "paper": 3}, "cuda": {"tiny": 50, "lite": 50, "paper": 100}}
 """Timed batch-1 forwards when --iters is not given (paper on CPU takes seconds per forward)."""

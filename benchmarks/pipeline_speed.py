@@ -3,13 +3,13 @@
     .venv/bin/python benchmarks/pipeline_speed.py [--preset lite] [--windows 40] [--repeats 3] [--fps 30]
                                                   [--threads 1,2] [--overlap] [--checkpoint PATH]
 
-Feeds Azure-Kinect-sized messages into `rcmcl_ros.pipeline.Pipeline` exactly as the bag evaluation does
+Feeds Azure-Kinect-sized messages into `rcmcl_ros.pipeline.runner.Pipeline` exactly as the bag evaluation does
 (ingest per message, step per frame set, no DDS) and turns each decision into the node's four output
 messages, serialised as rclpy would publish them. Inputs per frame set, as the Azure driver sends them:
 rgb 1280x720 bgra8, depth_to_rgb 1280x720 16UC1, points2 640x576 organised xyz+rgb with NaN holes (NFOV
 unbinned, the driver's default depth-frame cloud; NaN where the rendered depth is invalid, ~2 % here vs ~30 %
 outside a real NFOV hexagon, which the capped reader handles at the same cost), 32-joint body MarkerArray.
-Contents are a synthetic performer (rcmcl_core.data.synthetic) rendered at a quarter of the size and
+Contents are a synthetic performer (rcmcl_core.data.synthetic.generate) rendered at a quarter of the size and
 upsampled, so cropping and sampling see a person at ~2.5 m in front of a wall.
 
 At `--fps` 30 and the node's default stride (0.133 s) every window costs 4 frame sets of conversion plus
@@ -39,13 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 sys.path.insert(0, str(Path(__file__).resolve().parent))     # sibling benchmarks (conversion_speed)
 
 from rcmcl_core.config import preset  # noqa: E402
-from rcmcl_core.geometry import Intrinsics  # noqa: E402
-from rcmcl_core.data.synthetic import make_clip  # noqa: E402
-from rcmcl_core.geometry import backproject, scale_intrinsics  # noqa: E402
+from rcmcl_core.geometry.pinhole import Intrinsics  # noqa: E402
+from rcmcl_core.data.synthetic.generate import make_clip  # noqa: E402
+from rcmcl_core.geometry.pinhole import backproject, scale_intrinsics  # noqa: E402
 from rcmcl_core.models.rcmcl import RCMCL  # noqa: E402
 from rcmcl_ros.conversions import numpy_to_image, skeleton_to_markers, xyz_to_pointcloud2  # noqa: E402
-from rcmcl_ros.pipeline import Decision, Pipeline, PipelineConfig  # noqa: E402
-from rcmcl_ros.preprocess import STREAMS  # noqa: E402
+from rcmcl_ros.pipeline.runner import Decision, Pipeline, PipelineConfig  # noqa: E402
+from rcmcl_ros.pipeline.preprocess import STREAMS  # noqa: E402
 
 AZURE_COLOUR = Intrinsics(fx=605.0, fy=605.0, cx=639.5, cy=359.5, width=1280, height=720)
 """Azure Kinect 720p colour camera (typical factory calibration, rounded); depth_to_rgb shares it."""
@@ -173,7 +173,7 @@ def publish_equivalent(decision: Decision, *, labels: list[str]) -> int:
     from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 
     from rcmcl_ros.conversions import seconds_to_stamp
-    from rcmcl_ros.markers import gate_markers
+    from rcmcl_ros.node.gate_markers import gate_markers
 
     def floats(values: np.ndarray, label: str) -> Float32MultiArray:
         msg = Float32MultiArray(data=np.asarray(values, np.float32).tolist())

@@ -23,10 +23,10 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
-from rcmcl_ros.node import RCMCLNode
-from rcmcl_ros.node_params import BUNDLED_CHECKPOINT
-from rcmcl_ros.pipeline import Decision, message_stamp_s
-from rcmcl_ros.window import Window
+from rcmcl_ros.node.ros_node import RCMCLNode
+from rcmcl_ros.node.params import BUNDLED_CHECKPOINT
+from rcmcl_ros.pipeline.runner import Decision, message_stamp_s
+from rcmcl_ros.pipeline.window import Window
 
 ARRIVALS_KEPT = 4096
 """Stamps whose last arrival time is remembered (a few seconds of 4 streams at 30 Hz)."""

@@ -2,8 +2,8 @@
 arguments and sets `handler` (args -> exit code); add a new one to SUBCOMMANDS.
 
     rcmcl generate --preset lite --out data/synth [--seed S] [--workers N]
-    rcmcl pretrain | probe | finetune | evaluate | export ...   (rcmcl_core/commands.py)
-    rcmcl plot tsne | gates | robustness ...                   (rcmcl_core/commands_plot.py)
+    rcmcl pretrain | probe | finetune | evaluate | export ...   (rcmcl_core/commands/training.py)
+    rcmcl plot tsne | gates | robustness ...                   (rcmcl_core/commands/plot.py)
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def add_generate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from rcmcl_core.data.synthetic import generate  # keeps `rcmcl --help` fast
+    from rcmcl_core.data.synthetic.generate import generate  # keeps `rcmcl --help` fast
 
     for name in ("workers", "clips_per_class_per_view", "subjects"):
         value = getattr(args, name)
@@ -61,14 +61,14 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def add_training_commands(subparsers: argparse._SubParsersAction) -> None:
-    """pretrain, probe, finetune, evaluate, export (rcmcl_core/commands.py)."""
-    from rcmcl_core.commands import register
+    """pretrain, probe, finetune, evaluate, export (rcmcl_core/commands/training.py)."""
+    from rcmcl_core.commands.training import register
     register(subparsers)
 
 
 def add_plot_commands(subparsers: argparse._SubParsersAction) -> None:
-    """plot tsne | gates | robustness (rcmcl_core/commands_plot.py)."""
-    from rcmcl_core.commands_plot import register
+    """plot tsne | gates | robustness (rcmcl_core/commands/plot.py)."""
+    from rcmcl_core.commands.plot import register
     register(subparsers)
 
 
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse argv (default sys.argv[1:]) and run the subcommand; returns the exit code (2 on bad input)."""
-    from rcmcl_core.commands import run_handler
+    from rcmcl_core.commands.training import run_handler
     args = build_parser().parse_args(argv)
     return run_handler(args)
 

@@ -18,35 +18,35 @@ def node_command(argv: list[str]) -> int:
         print("usage: python -m rcmcl_ros node [--ros-args -p name:=value --params-file FILE ...]\n"
               "Runs the rcmcl action recognition node; parameters: config/rcmcl.yaml.")
         return 0
-    from rcmcl_ros.node import run   # rclpy and torch load only when a node is wanted
+    from rcmcl_ros.node.ros_node import run   # rclpy and torch load only when a node is wanted
 
     return run(["rcmcl_node", *argv])
 
 
 def make_demo_bag_command(argv: list[str]) -> int:
     """Write (or reuse) the demo bag; its path is the last line on stdout."""
-    from rcmcl_ros.demo_bag import demo_bag_command
+    from rcmcl_ros.bag.demo import demo_bag_command
 
     return demo_bag_command(argv)
 
 
 def play_command(argv: list[str]) -> int:
     """Publish a bag into the live graph with /clock."""
-    from rcmcl_ros.player import play_command as play
+    from rcmcl_ros.bag.player import play_command as play
 
     return play(argv)
 
 
 def evaluate_bag_command(argv: list[str]) -> int:
     """Run the pipeline over a bag offline and write the report."""
-    from rcmcl_ros.bag_eval import evaluate_command
+    from rcmcl_ros.bag.evaluate import evaluate_command
 
     return evaluate_command(argv)
 
 
 def watch_command(argv: list[str]) -> int:
     """Print a line per decision of a running node."""
-    from rcmcl_ros.watch import watch_command as watch
+    from rcmcl_ros.node.watch import watch_command as watch
 
     return watch(argv)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from rcmcl_core.data.shards import Manifest, write_shard
-from rcmcl_core.geometry import Intrinsics
+from rcmcl_core.geometry.pinhole import Intrinsics
 
 
 def make_clip_root(root: Path, *, classes: int, clips_per_class: int, frames: int = 12, size: int = 32,

@@ -75,7 +75,7 @@ class SyntheticScene:
     four driver topics: bgra8 rgb, 16UC1 depth, PointCloud2 with NaN holes, azure32 body MarkerArray.
 
     `messages(t_s)` returns {stream: msg} stamped t_s. It carries no action class: a later scene that
-    renders labelled clips (rcmcl_core.data.synthetic) can replace it with the same `messages` method,
+    renders labelled clips (rcmcl_core.data.synthetic.generate) can replace it with the same `messages` method,
     for tests that check the labels of a trained checkpoint.
     """
 
@@ -84,7 +84,7 @@ class SyntheticScene:
     PERSON_Z_M = 2.0
 
     def __init__(self, *, seed: int = 0, frame_ids: dict[str, str] | None = None) -> None:
-        from rcmcl_core.skeleton import NUM_JOINTS
+        from rcmcl_core.geometry.skeleton_layout import NUM_JOINTS
 
         rng = np.random.default_rng(seed)
         self.rest = np.zeros((NUM_JOINTS, 3), np.float32)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from rcmcl_core.atomic_io import atomic_file, atomic_write_bytes
-from rcmcl_core.geometry import Intrinsics
+from rcmcl_core.geometry.pinhole import Intrinsics
 
 FORMAT_VERSION = 1
 SHARD_DIR = "shards"

@@ -30,7 +30,7 @@ class Classifier(nn.Linear):
 
 class SkeletonDecoder(nn.Module):
     """D_S of Eq.3: Z'_S (B, feature_dim) -> skeleton (B, T, M, 25, 3) metres in the encoder's centred frame
-    (`rcmcl_core.models.skeleton.centre_skeleton`). A lightweight 2-layer MLP, as the paper asks."""
+    (`rcmcl_core.models.stgcn.centre_skeleton`). A lightweight 2-layer MLP, as the paper asks."""
 
     def __init__(self, *, feature_dim: int, hidden_dim: int, clip: ClipConfig) -> None:
         super().__init__()

@@ -26,7 +26,7 @@ def replace_missing_points(xyz: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 def farthest_point_sample(xyz: torch.Tensor, num_samples: int, *, start_index: int = 0) -> torch.Tensor:
     """Greedy farthest point sampling: the one implementation (the data side's numpy entry point,
-    rcmcl_core.geometry.farthest_point_sample, calls it). xyz (B, N, 3) finite -> indices (B, S) int64.
+    rcmcl_core.geometry.pinhole.farthest_point_sample, calls it). xyz (B, N, 3) finite -> indices (B, S) int64.
 
     Starts at point `start_index` (0 by default: deterministic, so train and inference see the same
     centroids), then repeatedly takes the point farthest from all chosen ones; ties go to the lowest index.

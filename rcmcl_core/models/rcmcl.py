@@ -16,9 +16,9 @@ from torch import nn
 from rcmcl_core.config import MODALITIES, RCMCLConfig
 from rcmcl_core.models.gating import AdaptiveModalityGate, fuse, gate_weighted_mean, require_any_present
 from rcmcl_core.models.heads import Classifier, ProjectionHead, SkeletonDecoder
-from rcmcl_core.models.points import PointEncoder
+from rcmcl_core.models.pointnet import PointEncoder
 from rcmcl_core.models.rgbd import RGBDEncoder
-from rcmcl_core.models.skeleton import SkeletonEncoder
+from rcmcl_core.models.stgcn import SkeletonEncoder
 
 INPUTS = {"rgbd": ("rgb", "depth"), "skeleton": ("skeleton",), "points": ("points",)}
 """Batch keys each modality's encoder reads, in its forward's argument order."""

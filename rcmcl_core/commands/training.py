@@ -1,0 +1,200 @@
+"""`rcmcl pretrain | probe | finetune | evaluate | export`: thin command-line shells over train.py, probe.py
+and evaluate.py. Each command is one function of parsed arguments returning an exit code."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rcmcl_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from rcmcl_core.config import PRESETS, ConfigError, RCMCLConfig, preset
+from rcmcl_core.data.dataset import ClipDataset
+from rcmcl_core.atomic_io import atomic_write_bytes
+from rcmcl_core.data.shards import ShardError
+from rcmcl_core.training.distributed import resolve_device
+
+DATA_SOURCES = {"synthetic": ("data/synth", "xsub"), "ntu60": ("data/ntu60", "xsub"),
+                "ntu120": ("data/ntu120", "xsub")}
+"""--data name -> (default dataset root made by `rcmcl generate` / the NTU builder, default split)."""
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options every training/evaluation command takes."""
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="lite", help="model/clip sizes (default lite)")
+    parser.add_argument("--config", type=Path, help="YAML overriding the preset (keys as in config.py)")
+    parser.add_argument("--data", choices=sorted(DATA_SOURCES), default="synthetic", help="dataset kind")
+    parser.add_argument("--data-root", type=Path, help="dataset folder (default data/synth, data/ntu60, ...)")
+    parser.add_argument("--split", help="split name: xsub or xview (ntu120: xsub or xset); default xsub")
+    parser.add_argument("--out", type=Path, required=True, help="output folder for checkpoints and metrics")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def load_config(args: argparse.Namespace) -> RCMCLConfig:
+    if args.config is not None:
+        config = RCMCLConfig.from_yaml(args.config)
+        if config.preset != args.preset and "--preset" in sys.argv:
+            raise ConfigError(f"--preset {args.preset} contradicts preset {config.preset!r} in {args.config}")
+        return config
+    return preset(args.preset)
+
+
+def open_dataset(args: argparse.Namespace, config: RCMCLConfig, *, subset: str, train: bool) -> ClipDataset:
+    root_default, split_default = DATA_SOURCES[args.data]
+    root = args.data_root or Path(root_default)
+    return ClipDataset(root, split=args.split or split_default, subset=subset, config=config, train=train,
+                       seed=args.seed)
+
+
+def _train(args: argparse.Namespace, stage: str) -> int:
+    from rcmcl_core.training.loop import train_stage
+    config = load_config(args)
+    dataset = open_dataset(args, config, subset="train", train=True)
+    result = train_stage(stage=stage, config=config, dataset=dataset, labels=dataset.class_names,
+                         out_dir=args.out, device=args.device, seed=args.seed, resume=args.resume,
+                         init_checkpoint=getattr(args, "init", None), method=getattr(args, "method", "rcmcl"),
+                         progress=not args.no_progress)
+    print(f"{stage}: {result.steps} steps in {result.seconds:.0f} s -> {result.checkpoint}")
+    return 0
+
+
+def pretrain(args: argparse.Namespace) -> int:
+    return _train(args, "pretrain")
+
+
+def finetune(args: argparse.Namespace) -> int:
+    return _train(args, "finetune")
+
+
+def probe(args: argparse.Namespace) -> int:
+    from rcmcl_core.training.probe import probe_stage
+    from rcmcl_core.training.loop import build_model
+    config = load_config(args)
+    dataset = open_dataset(args, config, subset="train", train=True)
+    device = resolve_device(args.device)
+    model = build_model(config, init_checkpoint=args.init, device=device)
+    path = probe_stage(config=config, model=model, dataset=dataset, labels=dataset.class_names, out_dir=args.out,
+                       device=device, seed=args.seed, progress=not args.no_progress)
+    print(f"linear probe -> {path}")
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from rcmcl_core.evaluation.robustness import dropout_table, evaluate as run_suite, gate_table, write_results
+    from rcmcl_core.models.rcmcl import RCMCL
+    methods = {}
+    for spec in args.checkpoints:
+        name, _, path = spec.rpartition("=")
+        checkpoint = load_checkpoint(Path(path))
+        model = RCMCL(config=checkpoint.config)
+        model.load_state_dict(checkpoint.model_state)
+        dataset = open_dataset(args, checkpoint.config, subset="test", train=False)
+        methods[name or Path(path).stem] = run_suite(model, dataset, device=resolve_device(args.device),
+                                                     seed=args.seed, progress=not args.no_progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_results(args.out / "results.json", methods)
+    baseline = args.baseline or next(iter(methods))
+    report = [f"# Robustness evaluation\n\nBaseline for RGS: {baseline}\n", dropout_table(methods, supervised=baseline)]
+    for name, result in methods.items():
+        report += [f"\n## Mean gates per condition: {name}\n", gate_table(result)]
+    atomic_write_bytes(args.out / "report.md", ("\n".join(report) + "\n").encode())
+    print("\n".join(report))
+    print(f"\nwritten: {args.out / 'results.json'}, {args.out / 'report.md'}")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    """Strip optimiser/resume state: a small deployable checkpoint for the node."""
+    checkpoint = load_checkpoint(args.checkpoint)
+    save_checkpoint(args.output, model_state=checkpoint.model_state, config=checkpoint.config,
+                    labels=checkpoint.labels, metrics=checkpoint.metrics)
+    size = args.output.stat().st_size / 1e6
+    print(f"exported {args.checkpoint} -> {args.output} ({size:.1f} MB, preset {checkpoint.config.preset})")
+    return 0
+
+
+def protocol(args: argparse.Namespace) -> int:
+    """Run (or continue) every step of the protocol, then write <out>/results.md and <out>/results.json."""
+    from rcmcl_core.evaluation.robustness import write_results
+    from rcmcl_core.evaluation.protocol import Protocol, protocol_steps, select_steps
+    from rcmcl_core.evaluation.tables import results_markdown
+    config = load_config(args)
+    root = args.data_root or Path(DATA_SOURCES[args.data][0])
+    runner = Protocol(base=config, root=root, out=args.out, split=args.split or DATA_SOURCES[args.data][1],
+                      device=args.device, seed=args.seed, ablation_pretrain_epochs=args.ablation_pretrain_epochs,
+                      progress=not args.no_progress)
+    steps = protocol_steps(ablations=not args.no_ablations,
+                           own_full_ablation=args.ablation_pretrain_epochs is not None)
+    if args.only:
+        steps = select_steps(steps, args.only)
+    results = runner.run(steps)
+    write_results(args.out / "results.json", results)
+    markdown = results_markdown(results, runner.timings())
+    atomic_write_bytes(args.out / "results.md", markdown.encode())
+    print(markdown)
+    print(f"written: {args.out / 'results.md'}, {args.out / 'results.json'}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add the training/evaluation subcommands to the `rcmcl` parser."""
+    p = subparsers.add_parser("pretrain", help="self-supervised pretraining (Eq.6) on the train subset",
+                              description="Self-supervised RCMCL pretraining. Writes <out>/last.pt every 50 steps "
+                              "and each epoch, <out>/pretrain.pt at the end, <out>/metrics.csv per step. Multi-GPU: "
+                              "torchrun --nproc_per_node N -m rcmcl_core.cli pretrain ...")
+    add_common(p)
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument("--method", choices=("rcmcl", "cmkm"), default="rcmcl", help="objective (cmkm: baseline)")
+    p.set_defaults(handler=pretrain)
+
+    p = subparsers.add_parser("probe", help="linear probe on frozen encoders + AMG",
+                              description="Train only the linear classifier on Z_fusion of a pretrained model.")
+    add_common(p)
+    p.add_argument("--init", type=Path, required=True, help="pretrained checkpoint (e.g. runs/x/pretrain.pt)")
+    p.set_defaults(handler=probe)
+
+    p = subparsers.add_parser("finetune", help="supervised end-to-end training (from --init or from scratch)")
+    add_common(p)
+    p.add_argument("--init", type=Path, help="checkpoint to start from; omit to train from scratch")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.set_defaults(handler=finetune)
+
+    p = subparsers.add_parser("evaluate", help="robustness suite on the test subset (Tables II/III + gates)")
+    add_common(p)
+    p.add_argument("checkpoints", nargs="+", help="NAME=PATH or PATH of checkpoints to compare")
+    p.add_argument("--baseline", help="NAME of the baseline for RGS (default: the first checkpoint)")
+    p.set_defaults(handler=evaluate)
+
+    p = subparsers.add_parser("protocol", help="the whole paper protocol: RCMCL, baselines, ablations, tables",
+                              description="Pretrain/fine-tune/probe RCMCL, the supervised fusion and CMC-CMKM "
+                              "baselines and Table IV ablations 2-6, evaluate each on the robustness suite and "
+                              "write <out>/results.md (Tables I-IV analogs) + results.json. Rerunning continues "
+                              "where it stopped (finished steps are skipped, interrupted ones resume).")
+    add_common(p)
+    p.add_argument("--ablation-pretrain-epochs", type=int, help="pretraining epochs of ablations 2-7 (then config 7, "
+                   "full RCMCL, is rerun on that budget so the rows compare)")
+    p.add_argument("--no-ablations", action="store_true", help="skip Table IV ablations 2-6")
+    p.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps (and what they start from)")
+    p.set_defaults(handler=protocol)
+
+    p = subparsers.add_parser("export", help="write a slim deployable checkpoint (no optimiser state)")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("output", type=Path)
+    p.set_defaults(handler=export)
+
+
+USER_ERRORS = (ConfigError, CheckpointError, ShardError, FileNotFoundError, ValueError, RuntimeError)
+"""Errors that are the user's input, reported as one line rather than a traceback."""
+
+
+def run_handler(args: argparse.Namespace) -> int:
+    try:
+        return int(args.handler(args) or 0)
+    except USER_ERRORS as err:
+        print(f"rcmcl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rcmcl {args.command}: interrupted", file=sys.stderr)
+        return 130
+

@@ -1,0 +1,379 @@
+"""A demo rosbag2 from the synthetic benchmark's held-out split, as an Azure Kinect driver would record it.
+
+A held-out subject (even id: the cross-subject test split) performs a sequence of actions in front of
+camera 1 (the cross-view test camera); each action is one clip rendered directly by
+rcmcl_core.data.synthetic.generate.make_clip (no dataset needed). The bag holds, at `fps` (default 30 Hz):
+
+| topic                       | type                              | notes                                      |
+|-----------------------------|-----------------------------------|--------------------------------------------|
+| /rgb/image_raw              | sensor_msgs/Image bgra8           | rgb_camera_link                            |
+| /rgb/camera_info            | sensor_msgs/CameraInfo            |                                            |
+| /depth_to_rgb/image_raw     | sensor_msgs/Image 16UC1 (mm)      | registered to rgb (same pinhole)           |
+| /depth_to_rgb/camera_info   | sensor_msgs/CameraInfo            |                                            |
+| /points2                    | sensor_msgs/PointCloud2           | Azure layout, NaN = invalid, rgb_camera_link |
+| /body_tracking_data         | visualization_msgs/MarkerArray    | 32 k4abt joints, id = body*100 + joint     |
+| /rcmcl/ground_truth         | std_msgs/String                   | class name per frame                       |
+| /rcmcl/fault                | std_msgs/String                   | JSON per fault (bag_annotations.Fault)     |
+| /tf_static                  | tf2_msgs/TFMessage                | camera_base -> rgb/depth_camera_link       |
+
+Scripted faults (bag_annotations.FAULT_KINDS) degrade single topics at known times, so gates visibly move;
+the schedule is in the bag (/rcmcl/fault, metadata custom_data) and in `rcmcl_demo.json` inside the bag
+folder. Everything is a function of DemoBagConfig: a bag with the same config is reused, not rebuilt.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from rcmcl_core.atomic_io import atomic_write_bytes
+from rcmcl_core.geometry.pinhole import Intrinsics
+from rcmcl_core.data.synthetic.generate import SYNTHETIC_PRESETS, make_clip, synthetic_intrinsics
+from rcmcl_core.data.synthetic.body import make_subject
+from rcmcl_core.data.synthetic.classes import CLASS_NAMES
+from rcmcl_core.geometry.pinhole import pixel_rays
+from rcmcl_core.geometry.skeleton_layout import AZURE_TO_NTU, JOINT_INDEX, NUM_AZURE_JOINTS
+from rcmcl_ros.bag.files import DEFAULT_TOPICS, FAULT_TOPIC, GROUND_TRUTH_TOPIC, NS_PER_S, BagError, BagWriter
+from rcmcl_ros.bag.annotations import Fault
+
+DEFAULT_CACHE = Path("cache") / "demo_bag"
+"""Demo bags land here (relative to the working directory; /cache/ is git-ignored)."""
+SIDECAR = "rcmcl_demo.json"
+"""The demo's config, actions and faults, inside the bag folder."""
+START_NS = 1_700_000_000 * NS_PER_S
+"""Bag time of the first frame (a fixed epoch keeps bags identical run to run)."""
+HELD_OUT_SUBJECTS = (2, 4, 6, 8, 10)
+"""Cross-subject test subjects of the lite benchmark (even ids; rcmcl_core.data.synthetic.generate._manifest)."""
+DEFAULT_FAULTS = (("skeleton_lost", 0.125, 0.22), ("points_sparse", 0.31, 0.41), ("rgbd_blackout", 0.48, 0.58),
+                  ("rgbd_dropped", 0.66, 0.76), ("points_dropped", 0.84, 0.94))
+"""(fault, start, end) as fractions of the bag duration, used when no schedule is given."""
+SPARSE_KEEP = 0.03
+"""Fraction of valid points a points_sparse fault keeps."""
+FRAMES = {"rgb": "rgb_camera_link", "depth": "rgb_camera_link", "points": "rgb_camera_link",
+          "skeleton": "depth_camera_link", "base": "camera_base"}
+"""Frame ids as the Azure driver uses them (depth_to_rgb and points2 in the colour camera's frame)."""
+CAMERA_INFO_TOPICS = {"rgb": "/rgb/camera_info", "depth": "/depth_to_rgb/camera_info"}
+OPTICAL_ROTATION_XYZW = (-0.5, 0.5, -0.5, 0.5)
+"""camera_base (x forward, z up) -> optical frame (z forward, y down): roll -90, yaw -90 degrees."""
+
+
+@dataclass(frozen=True)
+class DemoBagConfig:
+    """Everything a demo bag depends on. faults None = DEFAULT_FAULTS scaled to the duration."""
+
+    seed: int = 0
+    actions: int = 8                    # clips in the sequence
+    segment_s: float = 4.0              # seconds per action
+    fps: float = 30.0
+    image_size: int = 128               # rendered S x S; the node resizes to the checkpoint's size
+    cloud_stride: int = 2               # the cloud samples every stride-th depth pixel per axis
+    classes: tuple[str, ...] = ()       # class names to draw actions from; () = all classes
+    subject: int = 0                    # performer id; 0 = a held-out subject chosen by the seed
+    camera: int = 1                     # rig camera id (1 = front, the cross-view test camera)
+    faults: tuple[Fault, ...] | None = None
+    storage: str = "mcap"
+    compress: bool = True
+
+    def validate(self) -> "DemoBagConfig":
+        checks = ((self.actions >= 1, f"actions must be >= 1, got {self.actions}"),
+                  (self.segment_s >= 0.5, f"segment_s must be >= 0.5 s, got {self.segment_s}"),
+                  (self.fps > 0, f"fps must be > 0, got {self.fps}"),
+                  (self.image_size >= 16, f"image_size must be >= 16 pixels, got {self.image_size}"),
+                  (1 <= self.cloud_stride <= self.image_size // 4,
+                   f"cloud_stride must be in [1, image_size / 4], got {self.cloud_stride}"),
+                  (self.subject >= 0, f"subject must be >= 0 (0 = held out by seed), got {self.subject}"))
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        unknown = [name for name in self.classes if name not in CLASS_NAMES]
+        if unknown:
+            raise ValueError(f"unknown class {unknown[0]!r}; classes are {', '.join(CLASS_NAMES)}")
+        return self
+
+    @property
+    def duration_s(self) -> float:
+        return self.actions * self.segment_s
+
+    def schedule(self) -> tuple[Fault, ...]:
+        if self.faults is not None:
+            return tuple(self.faults)
+        d = self.duration_s
+        faults = []
+        for name, a, b in DEFAULT_FAULTS:   # on a half-second grid, at least half a second long
+            start = round(a * d * 2) / 2
+            faults.append(Fault(name=name, start_s=start, end_s=max(start + 0.5, round(b * d * 2) / 2)))
+        return tuple(faults)
+
+    def key(self) -> str:
+        """Short hash of the config: the cache folder name."""
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["faults"] = [str(f) for f in self.schedule()]
+        data["classes"] = list(self.classes)
+        return data
+
+
+@dataclass
+class DemoPlan:
+    """What the bag will show: per action (start_s, end_s, class name), the faults, the subject."""
+
+    subject: int
+    actions: list[tuple[float, float, str]]
+    faults: tuple[Fault, ...]
+    intrinsics: Intrinsics
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def plan(config: DemoBagConfig) -> DemoPlan:
+    """Actions drawn by the seed (distinct while there are enough classes), subject held out by default."""
+    rng = np.random.default_rng([config.seed, 7])
+    pool = list(config.classes) or list(CLASS_NAMES)
+    order: list[str] = []
+    while len(order) < config.actions:
+        order += [pool[i] for i in rng.permutation(len(pool))]
+    subject = config.subject or HELD_OUT_SUBJECTS[config.seed % len(HELD_OUT_SUBJECTS)]
+    actions = [(i * config.segment_s, (i + 1) * config.segment_s, name)
+               for i, name in enumerate(order[:config.actions])]
+    intrinsics = synthetic_intrinsics(width=config.image_size, height=config.image_size)
+    return DemoPlan(subject=subject, actions=actions, faults=config.schedule(), intrinsics=intrinsics)
+
+
+def make_demo_bag(config: DemoBagConfig, *, out: Path | None = None, force: bool = False,
+                  progress: bool = True) -> Path:
+    """Write the demo bag (a rosbag2 folder) and return its path; reuse it when `out` already holds a demo
+    bag of the same config. out None = DEFAULT_CACHE/demo_<config key>. Raises BagError when `out` holds
+    something else (or another demo bag without `force`)."""
+    config.validate()
+    out = Path(out) if out is not None else DEFAULT_CACHE / f"demo_{config.key()}"
+    existing = read_sidecar(out)
+    if existing is not None and existing.get("config") == config.to_dict():
+        return out
+    if out.exists():
+        if existing is None:
+            raise BagError(f"cannot write the demo bag to {out}: it exists and is not a demo bag")
+        if not force:
+            raise BagError(f"{out} holds a demo bag of other parameters; pass --force to rebuild it")
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    demo = plan(config)
+    sidecar = {"config": config.to_dict(), "subject": demo.subject, "duration_s": config.duration_s,
+               "start_ns": START_NS, "actions": [list(a) for a in demo.actions],
+               "faults": [json.loads(f.to_json()) for f in demo.faults], "topics": DEFAULT_TOPICS,
+               "frames": FRAMES}
+    with BagWriter(out, storage=config.storage, compress=config.compress) as bag:
+        _declare_topics(bag)
+        bag.set_custom_data("rcmcl_demo", json.dumps(sidecar))
+        bag.write("/tf_static", START_NS, _tf_static(START_NS))
+        for fault in demo.faults:
+            bag.write(FAULT_TOPIC, START_NS + int(round(fault.start_s * NS_PER_S)), _string(fault.to_json()))
+        for stamp_ns, topic, msg in _frames(config, demo, progress=progress):
+            bag.write(topic, stamp_ns, msg)
+    atomic_write_bytes(out / SIDECAR, (json.dumps(sidecar, indent=1) + "\n").encode())
+    return out
+
+
+def read_sidecar(bag: Path) -> dict[str, Any] | None:
+    """The demo description stored in a demo bag folder, None when there is none (or it is unreadable)."""
+    try:
+        return json.loads((Path(bag) / SIDECAR).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _declare_topics(bag: BagWriter) -> None:
+    image, info = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo"
+    for topic, msgtype in ((DEFAULT_TOPICS["rgb"], image), (CAMERA_INFO_TOPICS["rgb"], info),
+                           (DEFAULT_TOPICS["depth"], image), (CAMERA_INFO_TOPICS["depth"], info),
+                           (DEFAULT_TOPICS["points"], "sensor_msgs/msg/PointCloud2"),
+                           (DEFAULT_TOPICS["skeleton"], "visualization_msgs/msg/MarkerArray"),
+                           (GROUND_TRUTH_TOPIC, "std_msgs/msg/String"), (FAULT_TOPIC, "std_msgs/msg/String")):
+        bag.add_topic(topic, msgtype)
+    bag.add_topic("/tf_static", "tf2_msgs/msg/TFMessage", latched=True)
+
+
+def _frames(config: DemoBagConfig, demo: DemoPlan, *, progress: bool) -> Iterator[tuple[int, str, Any]]:
+    """(stamp_ns, topic, rclpy message) in record order, frame by frame."""
+    frames_per_action = int(round(config.segment_s * config.fps))
+    subject = make_subject(demo.subject, seed=0)       # the benchmark's subjects are made with seed 0
+    rays = pixel_rays(intrinsics=demo.intrinsics).reshape(config.image_size, config.image_size, 3)
+    rays = rays[::config.cloud_stride, ::config.cloud_stride].reshape(-1, 3).astype(np.float32)
+    stride = config.cloud_stride
+    sparse_rng = np.random.default_rng([config.seed, 11])
+    infos = {stream: _camera_info(demo.intrinsics, frame_id=FRAMES[stream]) for stream in CAMERA_INFO_TOPICS}
+    bar = tqdm(total=config.actions * frames_per_action, desc="demo bag", unit="frame", disable=not progress)
+    try:
+        for index, (start_s, _, name) in enumerate(demo.actions):
+            clip = make_clip(CLASS_NAMES.index(name), subject, config.camera, [config.seed, 1000 + index],
+                             intrinsics=demo.intrinsics, fps=config.fps, frames=frames_per_action, num_points=16,
+                             max_bodies=1, synthetic=SYNTHETIC_PRESETS["lite"])
+            for k in range(frames_per_action):
+                t_s = start_s + k / config.fps
+                stamp_ns = START_NS + int(round(t_s * NS_PER_S))
+                active = {fault.name for fault in demo.faults if fault.active(t_s)}
+                depth_mm = clip["depth_mm"][k]
+                cloud = rays * (depth_mm[::stride, ::stride].reshape(-1, 1).astype(np.float32) / 1000.0)
+                cloud[depth_mm[::stride, ::stride].reshape(-1) == 0] = np.nan
+                yield from _frame_messages(stamp_ns, rgb=clip["rgb"][k], depth_mm=depth_mm, cloud=cloud,
+                                           joints=clip["skeleton"][k][clip["skeleton_valid"][k]], label=name,
+                                           active=active, infos=infos, sparse_rng=sparse_rng)
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+def _frame_messages(stamp_ns: int, *, rgb: np.ndarray, depth_mm: np.ndarray, cloud: np.ndarray,
+                    joints: np.ndarray, label: str, active: set[str], infos: dict[str, Any],
+                    sparse_rng: np.random.Generator) -> Iterator[tuple[int, str, Any]]:
+    """One frame's messages with the active faults applied. rgb (S, S, 3) uint8, depth_mm (S, S) uint16,
+    cloud (K, 3) metres with NaN rows, joints (B, 25, 3) metres of the tracked bodies."""
+    from rcmcl_ros.conversions import numpy_to_image, skeleton_to_markers, xyz_to_pointcloud2
+
+    stamp = _time(stamp_ns)
+    if "rgbd_dropped" not in active:
+        if "rgbd_blackout" in active:
+            rgb, depth_mm = np.zeros_like(rgb), np.zeros_like(depth_mm)
+        bgra = np.concatenate([rgb[..., ::-1], np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=-1)
+        yield stamp_ns, DEFAULT_TOPICS["rgb"], numpy_to_image(bgra, encoding="bgra8", stamp=stamp,
+                                                              frame_id=FRAMES["rgb"])
+        yield stamp_ns, CAMERA_INFO_TOPICS["rgb"], _stamped(infos["rgb"], stamp)
+        yield stamp_ns, DEFAULT_TOPICS["depth"], numpy_to_image(depth_mm, encoding="16UC1", stamp=stamp,
+                                                                frame_id=FRAMES["depth"])
+        yield stamp_ns, CAMERA_INFO_TOPICS["depth"], _stamped(infos["depth"], stamp)
+    if "points_dropped" not in active:
+        if "points_sparse" in active:
+            cloud = np.where((sparse_rng.random(len(cloud)) < SPARSE_KEEP)[:, None], cloud, np.nan)
+        yield stamp_ns, DEFAULT_TOPICS["points"], xyz_to_pointcloud2(cloud, stamp=stamp, frame_id=FRAMES["points"],
+                                                                     layout="azure")
+    bodies = np.zeros((0, 32, 3)) if "skeleton_lost" in active else azure32_from_ntu25(joints)
+    yield stamp_ns, DEFAULT_TOPICS["skeleton"], skeleton_to_markers(bodies, layout="azure32", stamp=stamp,
+                                                                    frame_id=FRAMES["skeleton"])
+    yield stamp_ns, GROUND_TRUTH_TOPIC, _string(label)
+
+
+def azure32_from_ntu25(joints: np.ndarray) -> np.ndarray:
+    """(B, 25, 3) NTU-order joints -> (B, 32, 3) in k4abt order, metres. The 25 mapped joints are copied;
+    the 7 k4abt joints NTU lacks (clavicles, nose, eyes, ears) are placed roughly (the node ignores them),
+    so each body has the driver's full set of 32 markers."""
+    joints = np.asarray(joints, dtype=np.float64).reshape(-1, 25, 3)
+    out = np.zeros((len(joints), NUM_AZURE_JOINTS, 3))
+    out[:, AZURE_TO_NTU] = joints
+    j = JOINT_INDEX
+    chest, head, neck = joints[:, j["spine_shoulder"]], joints[:, j["head"]], joints[:, j["neck"]]
+    left, right = joints[:, j["left_shoulder"]], joints[:, j["right_shoulder"]]
+    across = (left - right) / np.maximum(np.linalg.norm(left - right, axis=-1, keepdims=True), 1e-6)
+    up = (head - neck) / np.maximum(np.linalg.norm(head - neck, axis=-1, keepdims=True), 1e-6)
+    front = np.cross(up, across)                                     # out of the face (left-handed sign aside)
+    out[:, 4], out[:, 11] = (chest + left) / 2, (chest + right) / 2  # clavicle_left, clavicle_right
+    out[:, 27] = head + 0.09 * front                                 # nose
+    out[:, 28], out[:, 30] = head + 0.07 * front + 0.03 * across, head + 0.07 * front - 0.03 * across  # eyes
+    out[:, 29], out[:, 31] = head + 0.08 * across, head - 0.08 * across                                # ears
+    return out.astype(np.float32)
+
+
+def _time(stamp_ns: int) -> Any:
+    from builtin_interfaces.msg import Time
+
+    return Time(sec=stamp_ns // NS_PER_S, nanosec=stamp_ns % NS_PER_S)
+
+
+def _string(text: str) -> Any:
+    from std_msgs.msg import String
+
+    return String(data=text)
+
+
+def _camera_info(intrinsics: Intrinsics, *, frame_id: str) -> Any:
+    from sensor_msgs.msg import CameraInfo
+
+    fx, fy, cx, cy = intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy
+    info = CameraInfo(width=intrinsics.width, height=intrinsics.height, distortion_model="plumb_bob",
+                      d=[0.0] * 5, k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0],
+                      r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                      p=[fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
+    info.header.frame_id = frame_id
+    return info
+
+
+def _stamped(msg: Any, stamp: Any) -> Any:
+    msg.header.stamp = stamp
+    return msg
+
+
+def _tf_static(stamp_ns: int) -> Any:
+    """tf2_msgs/TFMessage built with rosbags' typestore (the tf2_msgs Python package may be missing):
+    camera_base -> rgb_camera_link and -> depth_camera_link, one pinhole for both (the synthetic camera)."""
+    from rcmcl_ros.bag.files import typestore
+
+    types = typestore().types
+    time = types["builtin_interfaces/msg/Time"](sec=stamp_ns // NS_PER_S, nanosec=stamp_ns % NS_PER_S)
+    qx, qy, qz, qw = OPTICAL_ROTATION_XYZW
+    transforms = [types["geometry_msgs/msg/TransformStamped"](
+        header=types["std_msgs/msg/Header"](stamp=time, frame_id=FRAMES["base"]), child_frame_id=child,
+        transform=types["geometry_msgs/msg/Transform"](
+            translation=types["geometry_msgs/msg/Vector3"](x=0.0, y=0.0, z=0.0),
+            rotation=types["geometry_msgs/msg/Quaternion"](x=qx, y=qy, z=qz, w=qw)))
+        for child in (FRAMES["rgb"], FRAMES["skeleton"])]
+    return types["tf2_msgs/msg/TFMessage"](transforms=transforms)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = DemoBagConfig()
+    p = argparse.ArgumentParser(prog="python -m rcmcl_ros make-demo-bag",
+                                description="Write a demo rosbag2 (Azure Kinect topics, ground truth, scripted "
+                                            "sensor faults) from the synthetic benchmark's held-out split; reused "
+                                            "when one with the same parameters exists. Prints the bag path last.")
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"bag folder to write (default {DEFAULT_CACHE}/demo_<parameter hash>)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="picks actions, subject and noise (default 0)")
+    p.add_argument("--actions", type=int, default=defaults.actions, help="actions in the sequence (default 8)")
+    p.add_argument("--segment-s", type=float, default=defaults.segment_s, help="seconds per action (default 4)")
+    p.add_argument("--fps", type=float, default=defaults.fps, help="frame rate (default 30)")
+    p.add_argument("--size", type=int, default=defaults.image_size, help="image width = height (default 128)")
+    p.add_argument("--cloud-stride", type=int, default=defaults.cloud_stride,
+                   help="point cloud takes every n-th depth pixel per axis (default 2)")
+    p.add_argument("--class", dest="classes", action="append", default=[], metavar="NAME",
+                   help="draw actions from these classes only (repeatable; default all)")
+    p.add_argument("--subject", type=int, default=defaults.subject,
+                   help="performer id (default 0: a held-out subject chosen by the seed)")
+    p.add_argument("--fault", dest="faults", action="append", default=None, metavar="NAME@T0-T1",
+                   help="scripted fault, seconds from the start (repeatable; replaces the default schedule)")
+    p.add_argument("--no-faults", action="store_true", help="no scripted faults")
+    p.add_argument("--storage", default=defaults.storage, choices=("mcap", "sqlite3"))
+    p.add_argument("--no-compress", action="store_true", help="no zstd chunk compression (mcap)")
+    p.add_argument("--force", action="store_true", help="rebuild a demo bag of other parameters at --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def demo_bag_command(argv: list[str]) -> int:
+    """`python -m rcmcl_ros make-demo-bag`: 0 and the bag path on stdout, 2 on a bad argument or output path."""
+    import sys
+
+    from rcmcl_ros.bag.annotations import parse_fault
+
+    args = build_parser().parse_args(argv)
+    try:
+        faults = () if args.no_faults else (None if args.faults is None else tuple(parse_fault(f) for f in args.faults))
+        config = DemoBagConfig(seed=args.seed, actions=args.actions, segment_s=args.segment_s, fps=args.fps,
+                               image_size=args.size, cloud_stride=args.cloud_stride, classes=tuple(args.classes),
+                               subject=args.subject, faults=faults, storage=args.storage,
+                               compress=not args.no_compress).validate()
+        out = args.out if args.out is not None else DEFAULT_CACHE / f"demo_{config.key()}"
+        reused = read_sidecar(out) is not None and read_sidecar(out).get("config") == config.to_dict()
+        path = make_demo_bag(config, out=out, force=args.force, progress=not args.no_progress)
+    except (ValueError, BagError) as error:
+        print(f"make-demo-bag: error: {error}", file=sys.stderr)
+        return 2
+    print(f"make-demo-bag: {'reusing' if reused else 'wrote'} {config.duration_s:g} s demo bag "
+          f"({', '.join(str(f) for f in config.schedule()) or 'no faults'})", file=sys.stderr)
+    print(path)
+    return 0

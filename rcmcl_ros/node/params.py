@@ -1,0 +1,173 @@
+"""The node's ROS parameters: one table, defaults taken from the config dataclasses (one home each).
+
+Every parameter is flat (`slop_s`, not `sync.slop_s`) so config/rcmcl.yaml and the launch file stay short;
+PARAMETERS says which dataclass field each one sets. Parameters are read once at start-up (read-only).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rcl_interfaces.msg import ParameterDescriptor, ParameterType
+
+import rcmcl_core
+from rcmcl_ros.pipeline.runner import PipelineConfig
+
+BUNDLED_CHECKPOINT = Path(rcmcl_core.__file__).resolve().parent / "assets" / "rcmcl_lite.pt"
+"""The checkpoint installed with the package; `checkpoint: ""` means this one."""
+
+
+@dataclass
+class NodeConfig:
+    """What only the node needs (topics, QoS, timers, rviz). The model side is PipelineConfig."""
+
+    checkpoint: str = ""                         # path; "" = BUNDLED_CHECKPOINT
+    rgb_topic: str = "rgb/image_raw"             # Azure Kinect ROS driver names, relative (remap or namespace)
+    depth_topic: str = "depth_to_rgb/image_raw"
+    points_topic: str = "points2"
+    skeleton_topic: str = "body_tracking_data"
+    input_qos_depth: int = 5                     # sensor-data QoS (best effort) history depth
+    output_qos_depth: int = 10                   # reliable outputs
+    poll_period_s: float = 0.02                  # how often the synchroniser is polled for windows
+    diagnostics_period_s: float = 1.0
+    decision_timeout_s: float = 3.0              # diagnostics turn ERROR after this long without a decision
+    log_throttle_s: float = 5.0                  # each drop reason is logged at most once per this period
+    marker_frame_id: str = "camera_base"         # frame of the gate bars (Azure driver: x forward, z up)
+    use_tf: bool = True                          # skeleton -> points frame from tf2 when tf2_ros is importable
+
+    def validate(self) -> "NodeConfig":
+        for name in ("input_qos_depth", "output_qos_depth"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"parameter {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("poll_period_s", "diagnostics_period_s", "decision_timeout_s", "log_throttle_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"parameter {name} must be > 0 s, got {getattr(self, name)}")
+        return self
+
+
+@dataclass(frozen=True)
+class Param:
+    """ROS parameter `name` sets `field` of section (node, pipeline, sync, window or preprocess)."""
+
+    name: str
+    section: str
+    field: str
+    description: str
+
+
+def _p(name: str, section: str, description: str, field: str | None = None) -> Param:
+    return Param(name=name, section=section, field=field or name, description=description)
+
+
+PARAMETERS: tuple[Param, ...] = (
+    _p("checkpoint", "node", "rcmcl checkpoint (.pt); empty = the bundled rcmcl_core/assets/rcmcl_lite.pt. "
+                             "Its T, window_s, image size and point count override everything here."),
+    _p("device", "pipeline", "inference device: auto (CUDA when available), cpu, cuda or cuda:N"),
+    _p("amp", "pipeline", "autocast (mixed precision) on CUDA; ignored on CPU"),
+    _p("torch_threads", "pipeline", "intra-op CPU threads for torch (default 1); 0 keeps torch's default"),
+    _p("rgb_topic", "node", "sensor_msgs/Image colour input (bgra8/bgr8/rgb8/...)"),
+    _p("depth_topic", "node", "sensor_msgs/Image depth registered to rgb (16UC1 mm or 32FC1 m)"),
+    _p("points_topic", "node", "sensor_msgs/PointCloud2 input (float32 x, y, z; NaN = invalid)"),
+    _p("skeleton_topic", "node", "visualization_msgs/MarkerArray body tracking (id = body*100 + joint)"),
+    _p("skeleton_format", "preprocess", "joint layout of skeleton markers: azure32 (k4abt) or ntu25"),
+    _p("input_qos_depth", "node", "history depth of the best-effort sensor subscriptions"),
+    _p("output_qos_depth", "node", "history depth of the reliable output publishers"),
+    _p("reference_stream", "sync", "stream whose stamps drive synchronisation: rgb, depth, points or "
+                                   "skeleton (falls back to any live stream)", field="reference"),
+    _p("slop_s", "sync", "max stamp difference (s) for two messages to be paired"),
+    _p("max_wait_s", "sync", "how long (s) a set waits for a late stream before it goes without it"),
+    _p("stale_after_s", "sync", "a stream without data for this long (s) is dead until its next message"),
+    _p("sync_buffer_size", "sync", "messages buffered per stream", field="buffer_size"),
+    _p("stride_s", "window", "seconds of sensor time between decisions"),
+    _p("min_presence", "window", "fraction of a window's frames a modality needs to count as present"),
+    _p("max_gap_s", "window", "a window frame counts as observed when a real frame is this close (s)"),
+    _p("image_fit", "preprocess", "square: centre square crop before resizing (keeps aspect); stretch"),
+    _p("max_cloud_points", "preprocess", "points kept (evenly spaced) from each cloud before cropping"),
+    _p("min_range_m", "preprocess", "points nearer than this to the sensor are dropped (m)"),
+    _p("max_range_m", "preprocess", "points farther than this from the sensor are dropped (m)"),
+    _p("max_joint_range_m", "preprocess", "skeletons with a joint farther than this are dropped (m)"),
+    _p("crop_margin_m", "preprocess", "margin around the skeleton when cropping the cloud (m); as in training"),
+    _p("crop_floor_clearance_m", "preprocess", "points this far below the lowest joint (camera y down) are floor "
+                                               "and dropped (m); negative keeps the floor"),
+    _p("crop_skeleton_max_age_s", "preprocess", "crop with the latest skeleton this recent (s) when a set "
+                                                "has none"),
+    _p("point_sampling", "preprocess", "how clouds are reduced to N points: random or fps"),
+    _p("camera_extrinsic", "preprocess", "skeleton frame -> points frame when tf2 has none: 6 values x y z "
+                                         "roll pitch yaw (m, rad) or 16 (4x4 row-major)"),
+    _p("max_image_pixels", "preprocess", "images with more pixels (width * height) are dropped unread "
+                                         "(reason limits)"),
+    _p("max_input_points", "preprocess", "point clouds with more points (width * height) are dropped unread "
+                                         "(reason limits)"),
+    _p("max_markers", "preprocess", "MarkerArrays with more markers are dropped unread (reason limits)"),
+    _p("use_tf", "node", "look the skeleton -> points transform up in tf2 when tf2_ros is importable"),
+    _p("max_future_s", "pipeline", "messages stamped this far (s) ahead of the clock are dropped"),
+    _p("max_age_s", "pipeline", "messages stamped this far (s) behind the clock are dropped"),
+    _p("rate_window_s", "pipeline", "input rates in diagnostics average over this much time (s)"),
+    _p("latency_history", "pipeline", "decisions kept for the latency percentiles"),
+    _p("poll_period_s", "node", "period (s) of the timer that polls for complete windows"),
+    _p("diagnostics_period_s", "node", "period (s) of ~/reliability_status and /diagnostics"),
+    _p("decision_timeout_s", "node", "diagnostics report ERROR after this long (s) without a decision"),
+    _p("log_throttle_s", "node", "each drop reason is logged at most once per this period (s)"),
+    _p("marker_frame_id", "node", "frame of ~/gate_markers"),
+)
+PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
+
+
+def _section_defaults() -> dict[str, Any]:
+    pipeline = PipelineConfig()
+    return {"node": NodeConfig(), "pipeline": pipeline, "sync": pipeline.sync, "window": pipeline.window,
+            "preprocess": pipeline.preprocess}
+
+
+def parameter_defaults() -> dict[str, Any]:
+    """{name: default} as ROS parameter values (tuples become lists)."""
+    sections = _section_defaults()
+    return {p.name: _ros_value(getattr(sections[p.section], p.field)) for p in PARAMETERS}
+
+
+def _ros_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [float(v) for v in value]
+    return value
+
+
+_TYPES = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+          float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING,
+          list: ParameterType.PARAMETER_DOUBLE_ARRAY}
+
+
+def declare_parameters(node: Any) -> None:
+    """Declare every parameter with its default, type and description (read-only: read once at start)."""
+    defaults = parameter_defaults()
+    node.declare_parameters("", [
+        (p.name, defaults[p.name], ParameterDescriptor(name=p.name, type=_TYPES[type(defaults[p.name])],
+                                                       description=p.description, read_only=True))
+        for p in PARAMETERS])
+
+
+def read_parameters(node: Any) -> tuple[NodeConfig, PipelineConfig]:
+    """The declared parameters' current values -> (NodeConfig, PipelineConfig), validated."""
+    values: dict[str, dict[str, Any]] = {s: {} for s in ("node", "pipeline", "sync", "window", "preprocess")}
+    for p in PARAMETERS:
+        value = node.get_parameter(p.name).value
+        values[p.section][p.field] = tuple(value) if isinstance(value, (list, tuple)) else value
+    return configs_from_values(values)
+
+
+def configs_from_values(values: dict[str, dict[str, Any]]) -> tuple[NodeConfig, PipelineConfig]:
+    """{section: {field: value}} -> (NodeConfig, PipelineConfig); unset fields keep their defaults."""
+    defaults = _section_defaults()
+    pipeline = dataclasses.replace(
+        defaults["pipeline"], **values.get("pipeline", {}),
+        sync=dataclasses.replace(defaults["sync"], **values.get("sync", {})),
+        window=dataclasses.replace(defaults["window"], **values.get("window", {})),
+        preprocess=dataclasses.replace(defaults["preprocess"], **values.get("preprocess", {})))
+    node = dataclasses.replace(defaults["node"], **values.get("node", {}))
+    return node.validate(), pipeline
+
+
+def resolve_checkpoint(path: str) -> Path:
+    """'' -> the bundled checkpoint; '~' expanded."""
+    return BUNDLED_CHECKPOINT if not path else Path(path).expanduser()

@@ -1,0 +1,314 @@
+"""conversions -> sync -> window -> model -> Decision, without a ROS graph (docs/ARCHITECTURE.md, "Sync and windowing").
+
+The node and the offline bag evaluation share this class. `ingest` is called per message (from ROS
+callbacks: it converts and pushes, counts drops by reason and never raises); `ready_windows` polls the
+synchroniser and returns complete windows; `infer` runs the model on one window. `step` does the last two
+for offline use. The checkpoint is the source of truth for T, window_s and the frame sizes.
+
+Offline (no DDS, as fast as it goes), the clock is the newest stamp:
+
+    pipeline = Pipeline.from_checkpoint(path, config=PipelineConfig())
+    for stream, msg, record_s in messages:                     # stream in STREAMS, in record order
+        stamp_s = message_stamp_s(msg, fallback_s=record_s)
+        pipeline.ingest(stream, stamp_s, msg)
+        decisions += pipeline.step(stamp_s)
+    decisions += pipeline.flush()
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from rcmcl_core.checkpoint import check_model_compatible, load_checkpoint
+from rcmcl_core.config import RCMCLConfig
+from rcmcl_core.device import DEVICE_PATTERN, DeviceError, resolve_device
+from rcmcl_core.models.rcmcl import RCMCL
+from rcmcl_ros.conversions import ConversionError, stamp_to_seconds
+from rcmcl_ros.pipeline.stats import PipelineStats
+from rcmcl_ros.pipeline.preprocess import STREAMS, PreprocessConfig, Preprocessor
+from rcmcl_ros.pipeline.sync import SyncConfig, Synchroniser
+from rcmcl_ros.pipeline.window import FrameSet, Window, WindowConfig, Windower
+
+
+ExtrinsicLookup = Callable[[str, str, float], "np.ndarray | None"]
+"""(target_frame, source_frame, stamp_s) -> (4, 4) source -> target, or None when unknown (e.g. tf2)."""
+
+
+class PipelineConfigError(ValueError):
+    """A PipelineConfig value is impossible; the message names it."""
+
+
+@dataclass
+class PipelineConfig:
+    """Everything but the model. window.frames/window_s and preprocess sizes are overridden by the checkpoint."""
+
+    device: str = "auto"              # "auto" (CUDA when available), "cpu" or "cuda"
+    amp: bool = True                  # autocast on CUDA (ignored on CPU)
+    torch_threads: int = 1            # intra-op CPU threads (1: no contention with DDS threads); 0 = torch default
+    max_future_s: float = 1.0         # a stamp this far ahead of the clock is dropped ("stamp_future")
+    max_age_s: float = 5.0            # a stamp this far behind the clock is dropped ("stamp_past")
+    latency_history: int = 256        # decisions kept for the latency percentiles
+    rate_window_s: float = 2.0        # input rates are averaged over this much sensor time
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+    def validate(self) -> "PipelineConfig":
+        checks = (
+            (DEVICE_PATTERN.fullmatch(str(self.device)) is not None,
+             f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}"),
+            (self.torch_threads >= 0, f"torch_threads must be >= 0, got {self.torch_threads}"),
+            (self.max_future_s > 0, f"max_future_s must be > 0 s, got {self.max_future_s}"),
+            (self.max_age_s > 0, f"max_age_s must be > 0 s, got {self.max_age_s}"),
+            (self.latency_history >= 1, f"latency_history must be >= 1, got {self.latency_history}"),
+            (self.rate_window_s > 0, f"rate_window_s must be > 0 s, got {self.rate_window_s}"),
+        )
+        for ok, message in checks:
+            if not ok:
+                raise PipelineConfigError(message)
+        self.window.validate()
+        self.preprocess.validate()
+        return self
+
+
+@dataclass
+class Drop:
+    """Why one message was not used. reason: a conversions/preprocess reason or stamp_* / internal."""
+
+    stream: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class Decision:
+    """One inference. scores (K,) class probabilities; gates, present, coverage (3,) in MODALITIES order;
+    latency: seconds per part (queue_s, inference_s; the node adds stamp_to_publish_s)."""
+
+    stamp_s: float
+    label: str
+    label_index: int
+    confidence: float
+    scores: np.ndarray
+    gates: np.ndarray
+    present: np.ndarray
+    coverage: np.ndarray
+    latency: dict[str, float]
+
+
+def message_stamp_s(msg: Any, *, fallback_s: float) -> float:
+    """Header stamp in seconds; a MarkerArray's from its first marker. An empty MarkerArray gets
+    `fallback_s` (receive or record time): the driver publishes one when nobody is tracked, and the
+    stream is still alive."""
+    header = getattr(msg, "header", None)
+    if header is None:
+        markers = getattr(msg, "markers", None)
+        if not markers:
+            return fallback_s
+        header = markers[0].header
+    return stamp_to_seconds(header.stamp)
+
+
+def message_frame_id(msg: Any) -> str:
+    """header.frame_id, or a MarkerArray's first marker's ('' when there is none)."""
+    header = getattr(msg, "header", None)
+    if header is None:
+        markers = getattr(msg, "markers", None)
+        header = markers[0].header if markers else None
+    return str(getattr(header, "frame_id", "") or "")
+
+
+class Pipeline:
+    """Thread-safe: `ingest` from callbacks, `ready_windows` from a timer, `infer` from a worker thread."""
+
+    def __init__(self, *, model: RCMCL, labels: list[str], config: PipelineConfig | None = None,
+                 checkpoint_path: Path | None = None) -> None:
+        config = config or PipelineConfig()
+        clip = model.config.clip
+        if len(labels) != model.config.model.num_classes:
+            raise PipelineConfigError(f"got {len(labels)} labels for a model with "
+                                      f"{model.config.model.num_classes} classes")
+        # The checkpoint decides what the model was trained on; parameters cannot contradict it.
+        self.config = dataclasses.replace(
+            config,
+            window=dataclasses.replace(config.window, frames=clip.frames, window_s=clip.window_s),
+            preprocess=dataclasses.replace(config.preprocess, image_size=clip.image_size,
+                                           num_points=clip.num_points, max_bodies=clip.max_bodies),
+        ).validate()
+        self.labels = list(labels)
+        self.checkpoint_path = checkpoint_path
+        try:
+            self.device = resolve_device(self.config.device)
+        except DeviceError as error:
+            raise PipelineConfigError(str(error)) from None
+        if self.config.torch_threads > 0:
+            torch.set_num_threads(self.config.torch_threads)
+        self.model = model.to(self.device).eval()
+        self.preprocessor = Preprocessor(config=self.config.preprocess)
+        self.synchroniser = Synchroniser(config=self.config.sync)
+        self.windower = Windower(config=self.config.window)
+        self.stats = PipelineStats(streams=STREAMS, latency_history=self.config.latency_history,
+                                   rate_window_s=self.config.rate_window_s)
+        self.extrinsic_lookup: ExtrinsicLookup | None = None
+        self._frame_ids: dict[str, str] = {}
+        self._last_skeleton: tuple[float, Any] | None = None
+        self._lock = threading.Lock()        # synchroniser, windower, preprocessor RNG
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, *, config: PipelineConfig | None = None) -> "Pipeline":
+        """Build the model from a checkpoint file. Raises CheckpointError (missing, corrupt, misfit)."""
+        checkpoint = load_checkpoint(path, map_location="cpu")
+        model = RCMCL(config=checkpoint.config)
+        check_model_compatible(checkpoint.model_state, model)
+        model.load_state_dict(checkpoint.model_state)
+        return cls(model=model, labels=checkpoint.labels, config=config, checkpoint_path=Path(path))
+
+    @property
+    def model_config(self) -> RCMCLConfig:
+        return self.model.config
+
+    # -- per message (callback thread) -------------------------------------------------------------
+    def ingest(self, stream: str, stamp_s: float, msg: Any, *, now_s: float | None = None) -> Drop | None:
+        """Convert `msg` and push it; return None, or the Drop (also counted) when it was not used.
+        now_s: the receiving clock (ROS or sim time); stamps too far from it are dropped. None skips that
+        check (offline replay)."""
+        stamp = math.nan
+        try:
+            stamp = float(stamp_s)
+            drop = self._check_stamp(stream, stamp, now_s)
+            if drop is None:
+                payload = self.preprocessor.convert(stream, msg)
+                frame_id = message_frame_id(msg)
+                with self._lock:
+                    self._frame_ids[stream] = frame_id
+                    self.synchroniser.push(stream, stamp, payload)
+        except ConversionError as error:
+            drop = Drop(stream=stream, reason=error.reason, detail=str(error))
+        except Exception as error:  # a callback must never die: count it, say what it was
+            drop = Drop(stream=stream, reason="internal", detail=f"{type(error).__name__}: {error}")
+        self.stats.count_message(stream, stamp_s=stamp, drop=None if drop is None else drop.reason)
+        return drop
+
+    def _check_stamp(self, stream: str, stamp_s: float, now_s: float | None) -> Drop | None:
+        if stream not in STREAMS:
+            return Drop(stream=stream, reason="unknown_stream", detail=f"expected one of {STREAMS}")
+        if not math.isfinite(stamp_s) or stamp_s <= 0.0:
+            return Drop(stream=stream, reason="stamp_unset", detail=f"header stamp is {stamp_s}")
+        if now_s is None or now_s <= 0.0:   # no clock yet (sim time before the first /clock)
+            return None
+        if stamp_s > now_s + self.config.max_future_s:
+            return Drop(stream=stream, reason="stamp_future",
+                        detail=f"stamp {stamp_s:.3f} s is {stamp_s - now_s:.3f} s ahead of the clock "
+                               f"(max_future_s {self.config.max_future_s})")
+        if stamp_s < now_s - self.config.max_age_s:
+            return Drop(stream=stream, reason="stamp_past",
+                        detail=f"stamp {stamp_s:.3f} s is {now_s - stamp_s:.3f} s behind the clock "
+                               f"(max_age_s {self.config.max_age_s})")
+        return None
+
+    # -- windows (timer thread) --------------------------------------------------------------------
+    def ready_windows(self, now_s: float) -> list[Window]:
+        """Poll the synchroniser at `now_s` (sensor clock) and return the windows that completed."""
+        with self._lock:
+            sets = self.synchroniser.poll(float(now_s))
+            windows = self.windower.push_many(self._finish(s) for s in sets)
+        built = time.perf_counter()
+        for window in windows:
+            window.built_s = built
+        self.stats.count_sets(len(sets), windows=len(windows))
+        return windows
+
+    def _finish(self, synced: Any) -> FrameSet:
+        """Crop and sample the set's cloud around its skeleton (or the latest recent one)."""
+        frames = dict(synced.frames)
+        skeleton = frames.get("skeleton")
+        if skeleton is not None and np.any(skeleton[1][1]):
+            self._last_skeleton = (skeleton[0], skeleton[1])
+        points = frames.get("points")
+        if points is not None:
+            crop_with = None
+            max_age = self.config.preprocess.crop_skeleton_max_age_s
+            if self._last_skeleton is not None and abs(points[0] - self._last_skeleton[0]) <= max_age:
+                crop_with = self._last_skeleton[1]
+            sampled = self.preprocessor.crop_points(points[1], skeleton=crop_with,
+                                                    extrinsic=self._extrinsic(points[0]))
+            frames["points"] = (points[0], sampled)
+        return FrameSet(stamp_s=float(synced.stamp_s), frames=frames)
+
+    def _extrinsic(self, stamp_s: float) -> np.ndarray | None:
+        target, source = self._frame_ids.get("points", ""), self._frame_ids.get("skeleton", "")
+        if target and source and target == source:
+            return np.eye(4)
+        if self.extrinsic_lookup is not None and target and source:
+            try:
+                matrix = self.extrinsic_lookup(target, source, stamp_s)
+            except Exception:  # tf2 raises many kinds; the parameter is the documented fallback
+                matrix = None
+            if matrix is not None:
+                return np.asarray(matrix, dtype=np.float64)
+        return None
+
+    # -- inference (worker thread) -----------------------------------------------------------------
+    def infer(self, window: Window) -> Decision:
+        """Run the model on one window (B=1). Raises ValueError from the model on a malformed batch."""
+        started = time.perf_counter()
+        batch = {k: (v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
+                 for k, v in window.batch.items()}
+        with torch.inference_mode(), self._autocast():
+            output = self.model(batch)
+        scores = torch.softmax(output.logits.float(), dim=-1)[0].cpu().numpy()
+        gates = output.gates.float()[0].cpu().numpy()
+        finished = time.perf_counter()
+        index = int(np.argmax(scores))
+        latency = {"queue_s": max(0.0, started - getattr(window, "built_s", started)),
+                   "inference_s": finished - started}
+        self.stats.count_decision(latency)
+        return Decision(stamp_s=window.end_s, label=self.labels[index], label_index=index,
+                        confidence=float(scores[index]), scores=scores, gates=gates,
+                        present=window.present.copy(), coverage=window.coverage.copy(), latency=latency)
+
+    def _autocast(self) -> Any:
+        if self.device.type == "cuda" and self.config.amp:
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.autocast(device_type="cuda", dtype=dtype)
+        return torch.autocast(device_type="cpu", enabled=False)
+
+    def step(self, now_s: float) -> list[Decision]:
+        """Offline convenience: every window that completed by `now_s`, inferred in order."""
+        return [self.infer(window) for window in self.ready_windows(now_s)]
+
+    def flush(self) -> list[Decision]:
+        """End of a recording: emit what the synchroniser still holds without waiting, infer it."""
+        with self._lock:
+            sets = self.synchroniser.flush()
+            windows = self.windower.push_many(self._finish(s) for s in sets)
+        self.stats.count_sets(len(sets), windows=len(windows))
+        return [self.infer(window) for window in windows]
+
+    def reset(self) -> None:
+        """Forget buffered frames and windows (e.g. the bag looped); counters are kept."""
+        with self._lock:
+            self.synchroniser.reset()
+            self.windower.reset()
+            self._last_skeleton = None
+
+    def snapshot(self, now_s: float) -> dict[str, Any]:
+        """Counters, rates and latency percentiles for diagnostics (see PipelineStats.snapshot)."""
+        snapshot = self.stats.snapshot(now_s)
+        snapshot["sync"] = _as_dict(getattr(self.synchroniser, "stats", {}))
+        snapshot["window"] = _as_dict(self.windower.stats)
+        return snapshot
+
+
+def _as_dict(stats: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(stats):
+        return dataclasses.asdict(stats)
+    return dict(stats) if isinstance(stats, dict) else {"value": stats}
