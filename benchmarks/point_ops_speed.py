@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
                           ("cpu" if args.device == "auto" else args.device))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"device {device} ({name}), torch {torch.__version__}, triton "
-          f"{getattr(fused_point_ops.triton, '__version__', 'not importable')}")
+          f"{getattr(fused_point_ops.load_triton(), '__version__', 'not importable')}")
     point_ops_rows(device=device, quick=args.quick, iters=args.iters or (50 if device.type == "cuda" else 3))
 
 

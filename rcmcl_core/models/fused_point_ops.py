@@ -21,10 +21,6 @@ import torch
 
 from rcmcl_core.models import pointnet_ops
 
-try:
-    import triton
-except ImportError:                    # the reference covers every device; the kernels are an accelerator
-    triton = None
 
 MAX_FUSED_POINTS = 8192
 """Largest cloud the FPS kernel holds in registers (one lane per point); bigger clouds use the reference."""
@@ -33,12 +29,24 @@ BALL_QUERY_BLOCK = 1024
 DISABLE_ENV = "RCMCL_FUSED_POINT_OPS"
 
 
+@functools.lru_cache(maxsize=1)
+def load_triton() -> Any:
+    """The triton module, imported on first need (~0.3 s, which CPU-only processes never pay), or None when it
+    is not installed: the reference covers every device, the kernels are an accelerator."""
+    try:
+        import triton
+    except ImportError:
+        return None
+    return triton
+
+
 def triton_available() -> bool:
-    return triton is not None
+    return load_triton() is not None
 
 
 def interpreting() -> bool:
     """True when triton runs kernels in its CPU interpreter (TRITON_INTERPRET=1)."""
+    triton = load_triton()
     return triton is not None and bool(triton.knobs.runtime.interpret)
 
 
@@ -75,23 +83,24 @@ def _kernels(interpret: bool) -> Any:
     return module
 
 
-def _require_triton(xyz: torch.Tensor) -> None:
+def _require_triton(xyz: torch.Tensor) -> Any:
+    triton = load_triton()
     if triton is None:
         raise RuntimeError("fused point ops need triton (pip install triton); use pointnet_ops instead")
     if xyz.dtype != torch.float32:
         raise TypeError(f"fused point ops take float32 clouds, got {xyz.dtype}")
     if not xyz.is_cuda and not interpreting():
         raise RuntimeError("fused point ops on CPU tensors need TRITON_INTERPRET=1 (tests only)")
+    return triton
 
 
 def _warps(block: int) -> int:
     return 8 if block >= 2048 else 4
 
 
-@torch.compiler.disable
 def fused_farthest_point_sample(xyz: torch.Tensor, num_samples: int) -> torch.Tensor:
     """Triton FPS. xyz (B, N, 3) float32 finite -> indices (B, S) int64, equal to the reference's."""
-    _require_triton(xyz)
+    triton = _require_triton(xyz)
     batch, num_points, _ = xyz.shape
     if not 1 <= num_samples <= num_points:
         raise ValueError(f"farthest_point_sample needs 1 <= num_samples <= N={num_points}, got {num_samples}")
@@ -107,14 +116,13 @@ def fused_farthest_point_sample(xyz: torch.Tensor, num_samples: int) -> torch.Te
     return out
 
 
-@torch.compiler.disable
 def fused_ball_query(xyz: torch.Tensor, centroids: torch.Tensor, *, radius_m: float,
                      neighbours: int) -> torch.Tensor:
     """Triton ball query. xyz (B, N, 3), centroids (B, S, 3) float32 -> (B, S, K) int64, the reference's rule:
     lowest-index points inside `radius_m` (metres), free slots repeat the first, an empty ball gives the
     nearest point. Distances are exact sums of squares; the reference's torch.cdist can round differently,
     so the two may differ for a point within float rounding (~1e-7 relative) of the ball's surface."""
-    _require_triton(xyz)
+    triton = _require_triton(xyz)
     if neighbours < 1:
         raise ValueError(f"ball_query needs neighbours >= 1, got {neighbours}")
     batch, num_points, _ = xyz.shape
