@@ -58,17 +58,17 @@ def test_fps_edge_cases_match_the_reference(interpreter):
     padded[1, 10:] = float("nan")
     filled, has_points = pointnet_ops.replace_missing_points(padded)
     assert has_points.tolist() == [False, True, True]
-    idx = _same_fps(filled, 20)
+    idx = _same_fps(filled, 12)
     assert (idx[0] == 0).all()                              # all-zero cloud: every distance is 0
 
 
 def test_ball_query_matches_the_reference_with_full_and_partial_balls(interpreter):
-    xyz = _cloud(2, 90, seed=5)
-    centroids = pointnet_ops.gather_points(xyz, pointnet_ops.farthest_point_sample(xyz, 8))
+    xyz = _cloud(2, 60, seed=5)
+    centroids = pointnet_ops.gather_points(xyz, pointnet_ops.farthest_point_sample(xyz, 6))
     wide = _same_ball_query(xyz, centroids, 0.4, 8)         # most balls hold more than K points
     narrow = _same_ball_query(xyz, centroids, 0.08, 8)      # most hold fewer: slots repeat the first
     assert (wide[..., 1:] != wide[..., :1]).any() and (narrow == narrow[..., :1]).any()
-    _same_ball_query(xyz[:1], centroids[:1, :4], 0.2, 5)    # a batch of one
+    _same_ball_query(xyz[:1], centroids[:1, :3], 0.2, 5)    # a batch of one
 
 
 def test_ball_query_padding_rules_match_the_reference(interpreter):
