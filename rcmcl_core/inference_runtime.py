@@ -174,6 +174,8 @@ class InferenceRuntime:
 
     def __init__(self, model: RCMCL, *, device: torch.device, amp: Any = "bf16", cuda_graph: bool = True,
                  warmup: bool = True) -> None:
+        if model.training:   # warm-up forwards would move BatchNorm statistics
+            raise RuntimeConfigError("InferenceRuntime needs a model in eval mode (call model.eval())")
         self.model = model
         self.device = device
         self.amp = normalise_amp(amp)

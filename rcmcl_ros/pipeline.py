@@ -182,10 +182,10 @@ class Pipeline:
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, config: PipelineConfig | None = None) -> "Pipeline":
         """Build the model from a checkpoint file. Raises CheckpointError (missing, corrupt, misfit)."""
-        # Straight to the requested device (cuda:N), no CPU copy of the weights first.
+        # Weights go straight to the requested device, never through a CPU copy.
         device = resolve_device((config or PipelineConfig()).device)
         checkpoint = load_checkpoint(path, map_location=device)
-        model = RCMCL(config=checkpoint.config)
+        model = RCMCL(config=checkpoint.config).to(device)
         check_model_compatible(checkpoint.model_state, model)
         model.load_state_dict(checkpoint.model_state)
         return cls(model=model, labels=checkpoint.labels, config=config, checkpoint_path=Path(path))

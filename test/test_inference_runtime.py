@@ -71,6 +71,8 @@ def test_cpu_runtime_warms_up_once_and_returns_the_models_output(tiny_model):
     got = runtime.forward(runtime.to_device(batch), all_present=True)
     assert torch.equal(got.logits, expected.logits) and torch.equal(got.gates, expected.gates)
     assert InferenceRuntime(tiny_model, device=CPU, warmup=False).warmup_s is None and len(calls) == 3  # no more
+    with pytest.raises(RuntimeConfigError, match="eval mode"):
+        InferenceRuntime(tiny_model.train(), device=CPU)
 
 
 def test_all_present_windows_take_the_graph_and_others_the_eager_forward(tiny_model):
