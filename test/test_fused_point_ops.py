@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-import triton  # noqa: F401  (a missing or broken triton must fail this module, not skip it)
+import triton  # a missing or broken triton must fail this module, not skip it
 
 from rcmcl_core.models import fused_point_ops, pointnet_ops
 from rcmcl_core.models.fused_point_ops import fused_ball_query, fused_farthest_point_sample
@@ -127,3 +127,30 @@ def test_the_kernels_reject_what_the_reference_rejects(interpreter):
         fused_farthest_point_sample(_cloud(1, 8), 9)
     with pytest.raises(TypeError, match="float32"):
         fused_farthest_point_sample(_cloud(1, 8).double(), 4)
+
+
+def test_the_kernels_compile_for_an_h100_without_fma_contraction(monkeypatch, tmp_path):
+    """No GPU is needed to compile: triton lowers both kernels to a cubin for sm_90 here. The launch option
+    enable_fp_fusion=False must keep x*x + y*y + z*z as separate roundings (no fma), as the reference."""
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))    # compile for real, and not into ~/.triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    kernels = fused_point_ops._kernels(False)
+    cloud = {"xyz_ptr": "*fp32", "out_ptr": "*i64", "num_points": "i32"}
+    sources = {
+        "fps": ASTSource(fn=kernels.farthest_point_sample_kernel,
+                         signature={**cloud, "num_samples": "i32", "BLOCK_N": "constexpr"},
+                         constexprs={"BLOCK_N": 1024}),
+        "ball query": ASTSource(fn=kernels.ball_query_kernel,
+                                signature={"xyz_ptr": "*fp32", "centroid_ptr": "*fp32", "out_ptr": "*i64",
+                                           "num_points": "i32", "num_centroids": "i32", "radius_sq": "fp32",
+                                           "neighbours": "i32", "BLOCK_N": "constexpr", "BLOCK_K": "constexpr"},
+                                constexprs={"BLOCK_N": 1024, "BLOCK_K": 32}),
+    }
+    for name, source in sources.items():
+        compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32),
+                                  options={"num_warps": 4, "enable_fp_fusion": False})
+        assert compiled.asm["cubin"], name
+        ptx = compiled.asm["ptx"]
+        assert "mul.rn.f32" in ptx and "fma." not in ptx, name
