@@ -11,8 +11,10 @@ import pytest
 import torch
 import triton  # a missing or broken triton must fail this module, not skip it
 
+from rcmcl_core.config import SetAbstractionConfig, preset
 from rcmcl_core.models import fused_point_ops, pointnet_ops
 from rcmcl_core.models.fused_point_ops import fused_ball_query, fused_farthest_point_sample
+from rcmcl_core.models.points import SetAbstraction
 
 
 @pytest.fixture
@@ -154,3 +156,32 @@ def test_the_kernels_compile_for_an_h100_without_fma_contraction(monkeypatch, tm
         assert compiled.asm["cubin"], name
         ptx = compiled.asm["ptx"]
         assert "mul.rn.f32" in ptx and "fma." not in ptx, name
+
+
+def test_a_set_abstraction_level_through_the_kernels_equals_the_reference_level(interpreter, monkeypatch):
+    level = SetAbstraction(config=SetAbstractionConfig(num_centroids=6, radius_m=0.3, neighbours=4,
+                                                       mlp_channels=(8,)), in_channels=0).eval()
+    xyz = _cloud(2, 24, seed=10)
+    with torch.no_grad():
+        reference = level(xyz, None)
+        monkeypatch.setattr(fused_point_ops, "use_fused", lambda _: True)   # as on a GPU, through the interpreter
+        launched = []
+        for name in ("fused_farthest_point_sample", "fused_ball_query"):
+            kernel = getattr(fused_point_ops, name)
+            monkeypatch.setattr(fused_point_ops, name,
+                                lambda *a, kernel=kernel, name=name, **k: launched.append(name) or kernel(*a, **k))
+        fused = level(xyz, None)
+    assert launched == ["fused_farthest_point_sample", "fused_ball_query"]
+    assert torch.equal(fused[0], reference[0]) and torch.equal(fused[1], reference[1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (the interpreter tests above run anywhere)")
+def test_on_a_gpu_the_compiled_kernels_equal_the_reference_at_paper_size():
+    level = preset("paper").points.set_abstraction[0]
+    xyz = _cloud(16, 1024, seed=11).cuda()
+    idx = fused_point_ops.farthest_point_sample(xyz, level.num_centroids)           # the dispatcher picks Triton
+    assert torch.equal(idx, pointnet_ops.farthest_point_sample(xyz, level.num_centroids))
+    centroids = pointnet_ops.gather_points(xyz, idx)
+    groups = fused_point_ops.ball_query(xyz, centroids, radius_m=level.radius_m, neighbours=level.neighbours)
+    reference = pointnet_ops.ball_query(xyz, centroids, radius_m=level.radius_m, neighbours=level.neighbours)
+    assert (groups != reference).float().mean() < 1e-4        # only points on a ball's surface may differ (cdist)

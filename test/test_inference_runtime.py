@@ -139,3 +139,19 @@ def test_pipeline_decisions_do_not_depend_on_amp_or_warmup_on_cpu(tiny_checkpoin
     outputs = [p.runtime.forward(p.runtime.to_device(batch), all_present=True) for p in (first, second)]
     assert torch.equal(outputs[0].logits, outputs[1].logits)
     assert np.isfinite(outputs[0].logits.numpy()).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (selection is tested above on CPU)")
+def test_on_a_gpu_pinned_copies_and_the_graph_give_the_eager_forward(tiny_model):
+    device = torch.device("cuda")
+    model = tiny_model.to(device)
+    runtime = InferenceRuntime(model, device=device, amp="off")
+    assert runtime.staging.pinned and runtime.graph is not None, runtime.graph_blocker
+    for seed in range(2):                                          # the second window reuses the pinned buffers
+        batch = example_batch(model.config, device=CPU)
+        batch["points"][:, :, : 5 + seed] = float("nan")
+        moved = runtime.to_device(batch)
+        replayed = runtime.forward(moved, all_present=True).logits.clone()
+        with torch.inference_mode():
+            eager = model(moved).logits
+        assert torch.allclose(replayed, eager, atol=1e-4)

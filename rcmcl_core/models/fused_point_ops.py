@@ -66,7 +66,7 @@ def farthest_point_sample(xyz: torch.Tensor, num_samples: int) -> torch.Tensor:
 
 def ball_query(xyz: torch.Tensor, centroids: torch.Tensor, *, radius_m: float, neighbours: int) -> torch.Tensor:
     """pointnet_ops.ball_query (same contract), fused on CUDA."""
-    if use_fused(xyz) and centroids.is_cuda and centroids.dtype == torch.float32:
+    if use_fused(xyz) and centroids.device == xyz.device and centroids.dtype == xyz.dtype:
         return fused_ball_query(xyz, centroids, radius_m=radius_m, neighbours=neighbours)
     return pointnet_ops.ball_query(xyz, centroids, radius_m=radius_m, neighbours=neighbours)
 
