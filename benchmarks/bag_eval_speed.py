@@ -39,6 +39,26 @@ def random_checkpoint(preset_name: str, folder: Path) -> Path:
                            config=config, labels=list(CLASS_NAMES))
 
 
+QUICK_BAG = DemoBagConfig(actions=2)
+"""--quick in model_speed.py: an 8 s demo bag instead of 32 s."""
+REAL_TIME_GOAL = 20.0                 # issue 16: bag replay on one GPU >= 20x real time
+
+
+def replay_row(preset_name: str, *, device: str, quick: bool = False) -> None:
+    """One markdown row for model_speed.py: windows/s and x real time of evaluate_bag over the demo bag
+    (random weights of `preset_name`, torch's current thread count)."""
+    bag = make_demo_bag(QUICK_BAG if quick else DemoBagConfig(), progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        pipeline = Pipeline.from_checkpoint(random_checkpoint(preset_name, Path(folder)),
+                                            config=PipelineConfig(device=device, torch_threads=0))
+        result = evaluate_bag(bag, pipeline=pipeline, topics=DEFAULT_TOPICS, progress=False)
+    met = "yes" if result.real_time_factor >= REAL_TIME_GOAL else "no"
+    print("| bag replay | windows/s | x real time | goal | met | device |\n|---|---:|---:|---|---|---|")
+    print(f"| {preset_name}, {len(result.decisions)} windows of {bag.name} | {result.windows_per_s:.1f} | "
+          f"{result.real_time_factor:.2f} | >= {REAL_TIME_GOAL:g}x real time | {met} | {pipeline.device} |",
+          flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="lite", choices=sorted(PRESETS))

@@ -2,7 +2,7 @@
 
     python benchmarks/model_speed.py --device cuda --amp [--cuda-graph] [--compile] [--channels-last]
     python benchmarks/model_speed.py --device cpu --presets lite [--threads N]
-    python benchmarks/model_speed.py --tiny          # every code path at tiny sizes, on CPU in seconds
+    python benchmarks/model_speed.py --quick         # (= --tiny) every code path at tiny sizes, CPU in seconds
 
 Part 1, per preset in --presets: batch-1 latency p50/p95 (ms) and windows/s at batch 1 and 8 of
 RCMCL.forward (the node's call), all three modalities present.
@@ -16,11 +16,18 @@ r2plus1d_18 written from torch.nn, on RGB clips of the same T x S x S):
     goal >= 250 clips/s and >= 0.77x the anchor.
 Options apply to both sides alike: --amp (bf16 autocast, CUDA), --cuda-graph (batch-1 inference replayed
 from a captured CUDA graph), --compile (torch.compile), --channels-last (channels_last_3d video convs).
-Imports only torch, numpy and rcmcl_core (runs on a bare GPU box without ROS). Prints, asserts nothing.
+Part 3 (with part 2): sampling + grouping of the paper preset's first point level, fused Triton kernels vs
+torch (benchmarks/point_ops_speed.py; fused needs CUDA); goal: fused FPS at 16 x 1024 -> 512 well under 1 ms.
+Part 4 (with part 2, unless --no-bag): bag replay windows/s and x real time over the demo bag
+(benchmarks/bag_eval_speed.py); goal >= 20x real time. It needs the ROS message packages; without rclpy
+the row prints why it was skipped.
+Parts 1-3 import only torch, numpy and rcmcl_core (they run on a bare GPU box without ROS). Prints, asserts
+nothing.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
 import sys
 import time
@@ -35,6 +42,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from point_ops_speed import point_ops_rows  # noqa: E402
 from r2plus1d_anchor import R2Plus1D18  # noqa: E402
 from rcmcl_core.config import MODALITIES, RCMCLConfig, preset  # noqa: E402
 from rcmcl_core.models import RCMCL, rgbd  # noqa: E402
@@ -230,7 +238,7 @@ def anchor_figures(name: str, *, device: torch.device, args: argparse.Namespace)
                                          ("CUDA graph", args.cuda_graph), (f"torch.compile {args.compile_mode}",
                                                                          args.compile),
                                          ("channels_last_3d", args.channels_last)) if on) or "eager fp32"
-    print(f"\nissue-9 figures: preset {name} (T={c.frames}, {c.image_size}x{c.image_size}, N={c.num_points}) vs "
+    print(f"\nissue rows (9, 16): preset {name} (T={c.frames}, {c.image_size}x{c.image_size}, N={c.num_points}) vs "
           f"R(2+1)D-18{f' / {divisor} widths (smoke run)' if divisor > 1 else ''} on 3x{c.frames}x{c.image_size}"
           f"x{c.image_size}; {options}")
     torch.manual_seed(0)
@@ -287,7 +295,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conv3d-ab", action="store_true",
                         help="CPU: time the batch-1 RGB-D encoder with rgbd.Conv3d's oneDNN call and with nn.Conv3d's "
                              "own kernel choice, interleaved (what the oneDNN call saves)")
-    parser.add_argument("--tiny", action="store_true", help="smoke run of every path at tiny sizes (CPU is fine)")
+    parser.add_argument("--tiny", "--quick", action="store_true",
+                        help="smoke run of every path at tiny sizes (CPU is fine)")
+    parser.add_argument("--no-bag", action="store_true", help="skip the bag replay row (part 4)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda but torch.cuda.is_available() is False")
@@ -312,6 +322,25 @@ def main(argv: list[str] | None = None) -> None:
         latency_table(names, device=device, iters=args.iters, amp=args.amp)
     if anchor != "none":
         anchor_figures(anchor, device=device, args=args)
+        point_ops_rows(device=device, quick=args.tiny, iters=args.iters or (50 if device.type == "cuda" else 3))
+        if not args.no_bag:
+            bag_replay_row(anchor, device=device, quick=args.tiny)
+
+
+def bag_replay_row(name: str, *, device: torch.device, quick: bool) -> None:
+    """Part 4: evaluate-bag over the demo bag (benchmarks/bag_eval_speed.py). The bag's messages are ROS
+    types, so this row needs the ROS Python packages; without them it says so and the rest still runs."""
+    print(f"\nbag replay: preset {name}, {'8' if quick else '32'} s demo bag, device {device}")
+    if importlib.util.find_spec("rclpy") is None:
+        print("| bag replay | skipped: rclpy is not importable (the bag's message types come with ROS); run "
+              "benchmarks/bag_eval_speed.py on a machine with ROS 2 |", flush=True)
+        return
+    try:
+        import bag_eval_speed
+    except ImportError as error:
+        print(f"| bag replay | skipped: {error} |", flush=True)
+        return
+    bag_eval_speed.replay_row(name, device=device.type, quick=quick)
 
 
 if __name__ == "__main__":

@@ -34,11 +34,25 @@ def test_the_anchor_has_torchvision_r2plus1d_18_parameters_and_outputs():
         assert anchor.eval()(torch.rand(2, 3, 4, 32, 32)).shape == (2, 400)
 
 
-def test_model_speed_tiny_run_prints_both_issue_figures_against_the_anchor(capsys, one_thread):
-    _load("model_speed").main(["--tiny", "--threads", "1", "--iters", "2", "--train-batch", "2"])
+def test_model_speed_tiny_run_prints_the_issue_rows_against_the_anchor(capsys, one_thread, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",            # as on a GPU box without ROS
+                        lambda name, *a: None if name == "rclpy" else real_find_spec(name, *a))
+    _load("model_speed").main(["--quick", "--threads", "1", "--iters", "2", "--train-batch", "2"])
     out = capsys.readouterr().out
     assert "| batch-1 inference p50 (2 runs) |" in out and "| pretraining, batch 2 (3 steps) |" in out
     assert "tiny        0.19" in out                                          # the latency table row
+    torch_row = next(line for line in out.splitlines() if line.startswith("| torch (pointnet_ops), eager |"))
+    assert torch_row.endswith("| yes |") and float(torch_row.split("|")[4]) > 0     # sampling + grouping, ms
+    assert "| fused Triton (fused_point_ops) | not run: needs CUDA (this run: cpu)" in out
+    assert "| bag replay | skipped: rclpy is not importable" in out
+
+
+def test_model_speed_bag_replay_row_replays_the_short_demo_bag(capsys, one_thread, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                                  # the demo bag is cached under ./cache
+    _load("model_speed").bag_replay_row("tiny", device=torch.device("cpu"), quick=True)
+    row = capsys.readouterr().out.strip().splitlines()[-1].split("|")
+    assert row[1].strip().startswith("tiny, ") and float(row[2]) > 0 and float(row[3]) > 0
 
 
 def test_pipeline_speed_splits_the_wall_time_of_real_pipeline_windows(capsys, one_thread):

@@ -65,8 +65,10 @@ PARAMETERS: tuple[Param, ...] = (
     _p("checkpoint", "node", "rcmcl checkpoint (.pt); empty = the bundled rcmcl_core/assets/rcmcl_lite.pt. "
                              "Its T, window_s, image size and point count override everything here."),
     _p("device", "pipeline", "inference device: auto (CUDA when available), cpu, cuda or cuda:N"),
-    _p("amp", "pipeline", "autocast (mixed precision) on CUDA; ignored on CPU"),
+    _p("amp", "pipeline", "autocast on CUDA: off, bf16 (fp16 on GPUs without bf16) or fp16; ignored on CPU"),
     _p("torch_threads", "pipeline", "intra-op CPU threads for torch (default 1); 0 keeps torch's default"),
+    _p("cuda_graph", "pipeline", "on CUDA, windows with all modalities present replay the model from a CUDA graph"),
+    _p("warmup", "pipeline", "run the model on a synthetic window at start-up so the first decision is not slow"),
     _p("rgb_topic", "node", "sensor_msgs/Image colour input (bgra8/bgr8/rgb8/...)"),
     _p("depth_topic", "node", "sensor_msgs/Image depth registered to rgb (16UC1 mm or 32FC1 m)"),
     _p("points_topic", "node", "sensor_msgs/PointCloud2 input (float32 x, y, z; NaN = invalid)"),

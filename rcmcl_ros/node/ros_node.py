@@ -103,8 +103,8 @@ class RCMCLNode(Node):
         clip = self.pipeline.model_config.clip
         self.get_logger().info(
             f"rcmcl ready: checkpoint {self.pipeline.checkpoint_path or '(given model)'}, device "
-            f"{self.pipeline.device}, T={clip.frames} over {clip.window_s} s, {clip.image_size}px, "
-            f"N={clip.num_points}, {len(self.pipeline.labels)} classes, a decision every "
+            f"{self.pipeline.device} ({self.pipeline.runtime.describe()}), T={clip.frames} over {clip.window_s} s, "
+            f"{clip.image_size}px, N={clip.num_points}, {len(self.pipeline.labels)} classes, a decision every "
             f"{self.pipeline.config.window.stride_s} s")
 
     # -- wiring ------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import torch
 from rcmcl_core.checkpoint import check_model_compatible, load_checkpoint
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.device import DEVICE_PATTERN, DeviceError, resolve_device
+from rcmcl_core.inference_runtime import InferenceRuntime, RuntimeConfigError, normalise_amp
 from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_ros.conversions import ConversionError, stamp_to_seconds
 from rcmcl_ros.pipeline.stats import PipelineStats
@@ -51,12 +52,14 @@ class PipelineConfig:
     """Everything but the model. window.frames/window_s and preprocess sizes are overridden by the checkpoint."""
 
     device: str = "auto"              # "auto" (CUDA when available), "cpu" or "cuda"
-    amp: bool = True                  # autocast on CUDA (ignored on CPU)
+    amp: str = "bf16"                 # autocast on CUDA: off | bf16 | fp16 (ignored on CPU; True/False = bf16/off)
     torch_threads: int = 1            # intra-op CPU threads (1: no contention with DDS threads); 0 = torch default
     max_future_s: float = 1.0         # a stamp this far ahead of the clock is dropped ("stamp_future")
     max_age_s: float = 5.0            # a stamp this far behind the clock is dropped ("stamp_past")
     latency_history: int = 256        # decisions kept for the latency percentiles
     rate_window_s: float = 2.0        # input rates are averaged over this much sensor time
+    cuda_graph: bool = True           # CUDA: all-present windows replay forward_all_present from a CUDA graph
+    warmup: bool = True               # forwards on a synthetic window at start-up (first decision not slow)
     sync: SyncConfig = field(default_factory=SyncConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
@@ -74,6 +77,10 @@ class PipelineConfig:
         for ok, message in checks:
             if not ok:
                 raise PipelineConfigError(message)
+        try:
+            self.amp = normalise_amp(self.amp)
+        except RuntimeConfigError as error:
+            raise PipelineConfigError(str(error)) from None
         self.window.validate()
         self.preprocess.validate()
         return self
@@ -126,6 +133,14 @@ def message_frame_id(msg: Any) -> str:
     return str(getattr(header, "frame_id", "") or "")
 
 
+def _device(name: str) -> torch.device:
+    """rcmcl_core.device.resolve_device, with its error as a PipelineConfigError (what the node reports)."""
+    try:
+        return resolve_device(name)
+    except DeviceError as error:
+        raise PipelineConfigError(str(error)) from None
+
+
 class Pipeline:
     """Thread-safe: `ingest` from callbacks, `ready_windows` from a timer, `infer` from a worker thread."""
 
@@ -145,13 +160,12 @@ class Pipeline:
         ).validate()
         self.labels = list(labels)
         self.checkpoint_path = checkpoint_path
-        try:
-            self.device = resolve_device(self.config.device)
-        except DeviceError as error:
-            raise PipelineConfigError(str(error)) from None
+        self.device = _device(self.config.device)
         if self.config.torch_threads > 0:
             torch.set_num_threads(self.config.torch_threads)
         self.model = model.to(self.device).eval()
+        self.runtime = InferenceRuntime(self.model, device=self.device, amp=self.config.amp,
+                                        cuda_graph=self.config.cuda_graph, warmup=self.config.warmup)
         self.preprocessor = Preprocessor(config=self.config.preprocess)
         self.synchroniser = Synchroniser(config=self.config.sync)
         self.windower = Windower(config=self.config.window)
@@ -165,8 +179,10 @@ class Pipeline:
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, config: PipelineConfig | None = None) -> "Pipeline":
         """Build the model from a checkpoint file. Raises CheckpointError (missing, corrupt, misfit)."""
-        checkpoint = load_checkpoint(path, map_location="cpu")
-        model = RCMCL(config=checkpoint.config)
+        # Weights go straight to the requested device, never through a CPU copy.
+        device = _device((config or PipelineConfig()).device)
+        checkpoint = load_checkpoint(path, map_location=device)
+        model = RCMCL(config=checkpoint.config).to(device)
         check_model_compatible(checkpoint.model_state, model)
         model.load_state_dict(checkpoint.model_state)
         return cls(model=model, labels=checkpoint.labels, config=config, checkpoint_path=Path(path))
@@ -260,10 +276,8 @@ class Pipeline:
     def infer(self, window: Window) -> Decision:
         """Run the model on one window (B=1). Raises ValueError from the model on a malformed batch."""
         started = time.perf_counter()
-        batch = {k: (v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v)
-                 for k, v in window.batch.items()}
-        with torch.inference_mode(), self._autocast():
-            output = self.model(batch)
+        batch = self.runtime.to_device(window.batch)
+        output = self.runtime.forward(batch, all_present=bool(np.all(window.present)))
         scores = torch.softmax(output.logits.float(), dim=-1)[0].cpu().numpy()
         gates = output.gates.float()[0].cpu().numpy()
         finished = time.perf_counter()
@@ -274,12 +288,6 @@ class Pipeline:
         return Decision(stamp_s=window.end_s, label=self.labels[index], label_index=index,
                         confidence=float(scores[index]), scores=scores, gates=gates,
                         present=window.present.copy(), coverage=window.coverage.copy(), latency=latency)
-
-    def _autocast(self) -> Any:
-        if self.device.type == "cuda" and self.config.amp:
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            return torch.autocast(device_type="cuda", dtype=dtype)
-        return torch.autocast(device_type="cpu", enabled=False)
 
     def step(self, now_s: float) -> list[Decision]:
         """Offline convenience: every window that completed by `now_s`, inferred in order."""
