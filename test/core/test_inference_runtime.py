@@ -12,7 +12,7 @@ from rcmcl_core.config import preset
 from rcmcl_core.inference_runtime import (HostStaging, InferenceRuntime, RuntimeConfigError, autocast_dtype,
                                           cuda_graph_blocker, example_batch, normalise_amp, staging_is_pinned)
 from rcmcl_core.models.rcmcl import RCMCL
-from rcmcl_ros import pipeline as pipeline_module
+import rcmcl_ros.pipeline.runner as pipeline_module
 from rcmcl_ros.pipeline.runner import Pipeline, PipelineConfig, PipelineConfigError
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda", 1)
@@ -126,6 +126,7 @@ def test_the_checkpoint_is_loaded_straight_to_the_requested_device(tiny_checkpoi
     pipeline = Pipeline.from_checkpoint(tiny_checkpoint(), config=PipelineConfig(device="cpu", warmup=False))
     assert seen == [CPU] and pipeline.runtime.warmup_s is None
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(Stop):
         Pipeline.from_checkpoint(tiny_checkpoint(), config=PipelineConfig(device="cuda"))
     assert seen[-1] == torch.device("cuda")
