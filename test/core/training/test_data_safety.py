@@ -91,7 +91,7 @@ def root(tmp_path_factory) -> Path:
 
 
 def run_killed(root: Path, out: Path, kill: str, at: float) -> int:
-    script = (f"import sys; sys.path.insert(0, {str(TEST_DIR)!r})\n"
+    script = (f"import sys; sys.path[:0] = [{str(TEST_DIR)!r}, {str(TEST_DIR.parents[1])!r}]\n"
               f"from test_data_safety import child\nchild({str(root)!r}, {str(out)!r}, {kill!r}, {at!r})\n")
     completed = subprocess.run([sys.executable, "-c", script], env=dict(os.environ, OMP_NUM_THREADS="1"),
                                capture_output=True, text=True, timeout=180)

@@ -149,7 +149,8 @@ def test_a_resumed_run_may_change_its_schedule_length_but_nothing_else(root, con
 def test_training_killed_with_sigkill_resumes_without_losing_progress(root, tmp_path):
     """A real SIGKILL mid-run: the last checkpoint stays loadable and --resume finishes the run."""
     out = tmp_path / "run"
-    script = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+    script = (f"import sys; sys.path[:0] = [{str(Path(__file__).resolve().parent)!r}, "
+              f"{str(Path(__file__).resolve().parents[2])!r}]\n"
               "from test_training_loop import _kill_target\n"
               f"_kill_target({str(root)!r}, {str(out)!r})\n")
     env = dict(os.environ, OMP_NUM_THREADS="1")
