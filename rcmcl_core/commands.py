@@ -28,11 +28,18 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (torch.set_num_threads); default: torch's "
+                        "(OMP_NUM_THREADS or the core count)")
     parser.add_argument("--no-heldout", action="store_true",
                         help="skip the per-epoch held-out (test subset) accuracy in <out>/curves.jsonl")
 
 
 def load_config(args: argparse.Namespace) -> RCMCLConfig:
+    if getattr(args, "threads", None):
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+        torch.set_num_threads(args.threads)
     if args.config is not None:
         config = RCMCLConfig.from_yaml(args.config)
         if config.preset != args.preset and "--preset" in sys.argv:
