@@ -100,7 +100,7 @@ def isolated_encoders(model: RCMCL, batch: dict, iters: int) -> dict[str, tuple[
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="lite")
     parser.add_argument("--config", type=Path, help="YAML overriding the preset")
@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (shard decoding, allocator)")
     parser.add_argument("--shard-cache-mb", type=float, default=None,
                         help="ClipDataset in-memory cache of decoded shards (default: the Dataset's)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.interop_threads:
@@ -136,10 +136,23 @@ def run(config: RCMCLConfig, dataset: ClipDataset, *, batch_size: int, args: arg
     generator = torch.Generator().manual_seed(0)
     timers = Timers()
     hook_encoders(model, timers)
-    # Route the objective's augmentation and degradation calls through timers (module attributes it calls).
-    augment.make_views = timers.wrap("augment+degrade", augment.make_views)
-    augment.mask_skeleton = timers.wrap("augment+degrade", augment.mask_skeleton)
-    objectives.degrade_for_training = timers.wrap("augment+degrade", objectives.degrade_for_training)
+    # Route the objective's augmentation and degradation calls through timers (module attributes it calls),
+    # and put the originals back afterwards.
+    originals = [(augment, "make_views"), (augment, "mask_skeleton"), (objectives, "degrade_for_training")]
+    saved = [(module, name, getattr(module, name)) for module, name in originals]
+    for module, name, function in saved:
+        setattr(module, name, timers.wrap("augment+degrade", function))
+    try:
+        timed_steps(config, dataset, batch_size=batch_size, args=args, root=root, model=model, objective=objective,
+                    optimizer=optimizer, trainable=trainable, generator=generator, timers=timers)
+    finally:
+        for module, name, function in saved:
+            setattr(module, name, function)
+
+
+def timed_steps(config: RCMCLConfig, dataset: ClipDataset, *, batch_size: int, args: argparse.Namespace, root: Path,
+                model: RCMCL, objective: PretrainObjective, optimizer, trainable, generator: torch.Generator,
+                timers: Timers) -> None:
 
     world = World(rank=0, size=1, local_rank=0, device=torch.device("cpu"))
     needed = args.warmup + args.steps
