@@ -6,7 +6,8 @@ appends a row when an epoch ends: the epoch's mean of every loss term, each weig
 to 1), the learning rate, the step count and, when a held-out set is given, `heldout_accuracy` (%).
 Rows are written atomically (the whole file is rewritten through a temp file + rename), so a kill never
 leaves half a row; on resume the rows of epochs the checkpoint has not finished are dropped, so every
-epoch appears once. Keys of a row: stage, epoch (0-based), step, lr, seconds (wall time of the epoch),
+epoch appears once. Keys of a row: stage, epoch (0-based), step, lr, seconds (training wall time of the epoch, without the
+held-out evaluation),
 total, loss_<term>, weighted_<term>, share_<term>, heldout_accuracy (or absent).
 """
 from __future__ import annotations

@@ -72,6 +72,20 @@ def test_a_resumed_run_has_each_epoch_once(root, config, tmp_path):
     assert all(_finite(r) and r["heldout_metric"] == "top1" and r["share_ce"] == 1.0 for r in rows)
     train_stage(**kwargs, resume=True)                                             # already finished
     assert [r["epoch"] for r in read_curves(tmp_path)] == [0, 1]
+    straight = train_stage(**{**kwargs, "out_dir": tmp_path / "straight"})
+    resumed = torch.load(tmp_path / "finetune.pt", weights_only=True)["model_state"]
+    assert all(torch.equal(value, resumed[key]) for key, value in straight.model.state_dict().items())
+    assert read_curves(tmp_path / "straight")[1]["heldout_accuracy"] == rows[1]["heldout_accuracy"]
+
+
+def test_the_heldout_evaluation_leaves_a_frozen_backbone_in_eval_mode(root, config):
+    from rcmcl_core.heldout import classifier_accuracy
+    from rcmcl_core.objectives import SupervisedObjective
+    train, test = _datasets(root, config)
+    model = build_model(config, init_checkpoint=None, device=torch.device("cpu"))
+    SupervisedObjective(model=model, config=config, frozen_backbone=True)
+    classifier_accuracy(model, test, batch_size=4, device=torch.device("cpu"))
+    assert model.classifier.training and not model.encoders.training and not model.gate.training
 
 
 def test_the_linear_probe_logs_its_epochs(root, config, tmp_path):
