@@ -1,4 +1,4 @@
-"""Configuration dataclasses and the three presets (tiny, lite, paper).
+"""Configuration dataclasses and the presets (tiny, lite, paper, and compact: the CPU training budget).
 
 Configuration flows one way: YAML -> dataclasses -> constructors. Every default lives here and nowhere
 else. Unknown keys and impossible values are rejected when a config is built, with an error that names
@@ -169,11 +169,14 @@ class LossConfig:
     barlow_offdiag: float = 0.0051   # lambda of Eq.2 (Barlow Twins' published value)
     lambda_fusion: float = 0.5       # AMG fusion agreement term (objectives.py says why it exists)
     im_per_dimension: bool = True    # divide Eq.2 by the projection size P so lambda_IM means the same at any P
+    deg_reduction: str = "mean_joint"  # L_deg: "mean_joint" (m^2 per joint) or "sum" (Eq.3 as written, per sample)
 
     def validate(self) -> None:
         for name in ("lambda_cm", "lambda_im", "lambda_deg", "barlow_offdiag", "lambda_fusion"):
             _require(getattr(self, name) >= 0, f"loss.{name} must be >= 0, got {getattr(self, name)}")
         _positive("loss.temperature", self.temperature)
+        _require(self.deg_reduction in ("mean_joint", "sum"),
+                 f"loss.deg_reduction must be 'mean_joint' or 'sum', got {self.deg_reduction!r}")
 
 
 @dataclass
@@ -428,11 +431,35 @@ def _paper() -> RCMCLConfig:
     ).validate()
 
 
-PRESETS = {"tiny": _tiny, "lite": _lite, "paper": _paper}
+def _compact() -> RCMCLConfig:
+    """CPU training budget (issue 13): >= 40 clips/s pretraining at batch 32 on one core of the 2-core
+    machine (benchmarks/train_step_profile.py), so a schedule to a plateau fits in about 90 minutes.
+    T=8 over 2 s, 32x32 RGB-D with lite's RGB-D widths minus the last stage (so RGB-D keeps capacity
+    to learn, unlike tiny's 8-channel stem), 128 points."""
+    return RCMCLConfig(
+        preset="compact",
+        clip=ClipConfig(frames=8, window_s=2.0, image_size=32, num_points=128),
+        rgbd=RGBDEncoderConfig(stem_channels=16, stage_channels=(16, 32, 64), blocks_per_stage=(1, 1, 1),
+                               temporal_strides=(1, 2, 2)),
+        skeleton=SkeletonEncoderConfig(block_channels=(32, 64, 64), temporal_strides=(1, 2, 1), temporal_kernel=5),
+        points=PointEncoderConfig(
+            set_abstraction=(
+                SetAbstractionConfig(num_centroids=32, radius_m=0.25, neighbours=16, mlp_channels=(32, 64)),
+                SetAbstractionConfig(num_centroids=0, radius_m=1.0, neighbours=32, mlp_channels=(64, 128)),
+            ),
+            attention_heads=4),
+        model=ModelConfig(feature_dim=128, projection_hidden=256, projection_dim=64, num_classes=24,
+                          decoder_hidden=128),
+        optim=OptimConfig(lr=1e-3, batch_size=32, pretrain_epochs=60, warmup_epochs=3, probe_epochs=50,
+                          finetune_epochs=40),
+    ).validate()
+
+
+PRESETS = {"tiny": _tiny, "lite": _lite, "paper": _paper, "compact": _compact}
 
 
 def preset(name: str) -> RCMCLConfig:
-    """A fresh, validated config for preset `name` (tiny, lite, paper)."""
+    """A fresh, validated config for preset `name` (tiny, lite, paper, compact)."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]()

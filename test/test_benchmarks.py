@@ -65,3 +65,21 @@ def test_pipeline_speed_splits_the_wall_time_of_real_pipeline_windows(capsys, on
     assert rows["total"] == pytest.approx(sum(rows[part] for part in parts), abs=0.05)
     assert rows["conversion"] == pytest.approx(sum(rows[f"- {s}"] for s in ("rgb", "depth", "points", "skeleton")),
                                                abs=0.05)
+
+
+def test_train_step_profile_splits_a_real_pretraining_step_by_part(capsys, one_thread, tmp_path):
+    from clip_factory import make_clip_root
+    from rcmcl_core import augment, objectives
+    before = (augment.make_views, augment.mask_skeleton, objectives.degrade_for_training)
+    root = make_clip_root(tmp_path, classes=4, clips_per_class=4)
+    _load("train_step_profile").main(["--preset", "tiny", "--data-root", str(root), "--batch", "4", "--steps", "2",
+                                      "--warmup", "1", "--threads", "1"])
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in out.splitlines()
+            if line.startswith("| ") and line.split("|")[2].strip().replace(".", "").replace("-", "").isdigit()}
+    parts = ("data", "augment+degrade", "forward rgbd", "forward skeleton", "forward points", "forward rest",
+             "backward", "optimiser")
+    assert all(rows[part] > 0 for part in parts if part != "forward rest")
+    assert rows["total"] == pytest.approx(sum(rows[part] for part in parts), abs=0.3)
+    assert "clips/s:" in out and "load average" in out
+    assert (augment.make_views, augment.mask_skeleton, objectives.degrade_for_training) == before

@@ -26,6 +26,7 @@ EXAMPLES = {
             "    --data synthetic --data-root data/synth --split xsub --out docs/figures --per-modality",
     "gates": "rcmcl plot gates runs/rcmcl/finetune.pt --data-root data/synth --split xsub \\\n"
              "    --drop skeleton --drop-window 0.5 1.0 --out docs/figures",
+    "curves": "rcmcl plot curves runs/rcmcl_pretrain runs/rcmcl_finetune --out docs/figures/curves.png",
     "robustness": "rcmcl evaluate supervised=runs/sup/finetune.pt rcmcl=runs/rcmcl/finetune.pt --out runs/eval\n"
                   "rcmcl plot robustness runs/eval/results.json --out docs/figures",
 }
@@ -83,6 +84,15 @@ def register(subparsers) -> None:
     p.add_argument("--conditions", nargs="+",
                    help="conditions to show, e.g. clean 'R&P missing' (default: the two groups above)")
     p.set_defaults(handler=plot_robustness)
+
+    p = _figure_parser(
+        figures, "curves", summary="learning curves (loss terms, held-out accuracy) of training runs",
+        description="Read <run dir>/curves.jsonl of each run (written by pretrain, finetune, probe and the "
+                    "baselines after every epoch) and draw the weighted loss terms and the held-out accuracy "
+                    "per epoch into one PNG.")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="NAME=DIR or DIR (name = folder name)")
+    p.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    p.set_defaults(handler=plot_curves)
 
 
 def _figure_parser(figures, name: str, *, summary: str, description: str) -> argparse.ArgumentParser:
@@ -233,4 +243,19 @@ def plot_robustness(args: argparse.Namespace) -> int:
             print(f"skipped {stem}.png: {args.results} has none of {list(conditions)}")
             continue
         print(f"wrote {robustness_bars(accuracy, args.out / f'{stem}.png', conditions=shown, title=title)}")
+    return 0
+
+
+def plot_curves(args: argparse.Namespace) -> int:
+    from rcmcl_core.training.curves import read_curves
+    from rcmcl_core.plots.curves import curves_figure
+    runs = {}
+    for spec in args.runs:
+        name, _, folder = spec.rpartition("=")
+        rows = read_curves(Path(folder))
+        if not rows:
+            raise ValueError(f"{folder}: curves.jsonl has no finished epoch yet")
+        runs[name or Path(folder).name] = rows
+    path = curves_figure(runs, out_png=args.out)
+    print(f"written: {path}")
     return 0

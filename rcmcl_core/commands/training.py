@@ -29,9 +29,18 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (torch.set_num_threads); default: torch's "
+                        "(OMP_NUM_THREADS or the core count)")
+    parser.add_argument("--no-heldout", action="store_true",
+                        help="skip the per-epoch held-out (test subset) accuracy in <out>/curves.jsonl")
 
 
 def load_config(args: argparse.Namespace) -> RCMCLConfig:
+    if getattr(args, "threads", None):
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+        torch.set_num_threads(args.threads)
     if args.config is not None:
         config = RCMCLConfig.from_yaml(args.config)
         if config.preset != args.preset and "--preset" in sys.argv:
@@ -51,10 +60,11 @@ def _train(args: argparse.Namespace, stage: str) -> int:
     from rcmcl_core.training.loop import train_stage
     config = load_config(args)
     dataset = open_dataset(args, config, subset="train", train=True)
+    heldout = None if args.no_heldout else open_dataset(args, config, subset="test", train=False)
     result = train_stage(stage=stage, config=config, dataset=dataset, labels=dataset.class_names,
                          out_dir=args.out, device=args.device, seed=args.seed, resume=args.resume,
                          init_checkpoint=getattr(args, "init", None), method=getattr(args, "method", "rcmcl"),
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, heldout=heldout)
     print(f"{stage}: {result.steps} steps in {result.seconds:.0f} s -> {result.checkpoint}")
     return 0
 
@@ -74,8 +84,9 @@ def probe(args: argparse.Namespace) -> int:
     dataset = open_dataset(args, config, subset="train", train=True)
     device = resolve_device(args.device)
     model = build_model(config, init_checkpoint=args.init, device=device)
+    heldout = None if args.no_heldout else open_dataset(args, config, subset="test", train=False)
     path = probe_stage(config=config, model=model, dataset=dataset, labels=dataset.class_names, out_dir=args.out,
-                       device=device, seed=args.seed, progress=not args.no_progress)
+                       device=device, seed=args.seed, progress=not args.no_progress, heldout=heldout)
     print(f"linear probe -> {path}")
     return 0
 

@@ -26,8 +26,11 @@ from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.windowing import nearest_frame_indices, window_times
 from rcmcl_core.data.shards import Manifest, ShardError, read_shard
 
-SHARD_CACHE_SIZE = 2
-"""Decoded shards kept per process (each DataLoader worker has its own cache)."""
+SHARD_CACHE_MB = 2048.0
+"""Default memory budget (MB) of decoded shards kept per process (each DataLoader worker has its own cache).
+A training epoch visits clips in random order, so a cache smaller than the dataset decodes a shard for
+almost every item (the lite benchmark's 15 shards of 48 clips: ~50 MB inflated per item); the whole
+synthetic lite benchmark (720 clips, ~0.8 GB decoded) fits, NTU does not and falls back to LRU."""
 NUM_FRAMES_FIELD = "num_frames"
 """Optional shard field (S,) int64: true clip lengths when clips of a shard are padded (NTU)."""
 SUBSETS = ("train", "test", "all")
@@ -53,8 +56,9 @@ class ClipDataset(Dataset):
     """Clips of one split subset under a dataset root (manifest.json + shards/)."""
 
     def __init__(self, root: Path, *, split: str, subset: str, config: RCMCLConfig, train: bool, seed: int = 0,
-                 transform: Callable[[dict], dict] | None = None) -> None:
+                 transform: Callable[[dict], dict] | None = None, shard_cache_mb: float = SHARD_CACHE_MB) -> None:
         self.root = Path(root)
+        self.shard_cache_mb = float(shard_cache_mb)
         self.manifest = Manifest.load(self.root)
         self.clip = config.clip
         self.train = train
@@ -137,8 +141,11 @@ class ClipDataset(Dataset):
             return self._cache[shard_index]
         clips = read_shard(self.root / self.manifest.shards[shard_index])
         self._cache[shard_index] = clips
-        while len(self._cache) > SHARD_CACHE_SIZE:
-            self._cache.popitem(last=False)
+        budget = self.shard_cache_mb * 1e6
+        while len(self._cache) > 1 and sum(_nbytes(c) for c in self._cache.values()) > budget:
+            self._cache.popitem(last=False)                                # least recently used first
+        if budget <= 0:
+            self._cache.clear()
         return clips
 
     # -- items --------------------------------------------------------------------------------------------
@@ -215,6 +222,10 @@ class ClipDataset(Dataset):
             else:
                 out[t] = kept[np.arange(count) % len(kept)]
         return out, True
+
+
+def _nbytes(clips: dict[str, np.ndarray]) -> int:
+    return sum(array.nbytes for array in clips.values())
 
 
 def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -145,6 +145,7 @@ class Protocol:
 
         config = self.config_of(step)
         dataset = self._dataset(config, "train")
+        heldout = self._dataset(config, "test")                    # per-epoch accuracy in curves.jsonl
         out_dir = self.out / step.name
         print(f"[protocol] {step.name}: {step.stage} ({step.method}) on {len(dataset)} clips -> {out_dir}",
               flush=True)
@@ -152,11 +153,11 @@ class Protocol:
             device = resolve_device(self.device)
             model = build_model(config, init_checkpoint=init, device=device)
             probe_stage(config=config, model=model, dataset=dataset, labels=dataset.class_names, out_dir=out_dir,
-                        device=device, seed=self.seed, progress=self.progress)
+                        device=device, seed=self.seed, progress=self.progress, heldout=heldout)
             return
         train_stage(stage=step.stage, config=config, dataset=dataset, labels=dataset.class_names, out_dir=out_dir,
                     device=self.device, seed=self.seed, init_checkpoint=init, resume=True, method=step.method,
-                    progress=self.progress)
+                    progress=self.progress, heldout=heldout)
 
     def _evaluate(self, step: Step) -> dict[str, ConditionResult]:
         path = self.out / step.name / "eval.json"

@@ -6,8 +6,12 @@ R&P, S&P missing); skeleton joint noise SJN sigma 0.05 / 0.10 m; point cloud spa
 frame, as the node does) and an occluding box over 40 % x 40 % of the RGB-D image. Metrics (defined from Table II's numbers, which they reproduce):
 - RDP (relative degradation, %) of a condition = (clean - degraded) / clean * 100;
   Table II's 'RDP' column is the RDP of 'R&P missing' (85.9 -> 45.2 gives 47.4 %).
-- RGS (robustness gain score, %) of a method vs the supervised baseline = relative gain of its mean accuracy
-  over the four dropout columns of Table II (R, S, P, R&P missing): (mean_m - mean_sup) / mean_sup * 100.
+- RGS (robustness gain score, points) of a method vs the supervised baseline = RDP_supervised - RDP_method,
+  both RDPs of 'R&P missing' (Table II: 22.5 = 47.5 - 25.0 for RCMCL, 9.2 = 47.5 - 38.3 for 'Baseline (Config. A)').
+  Positive: the method loses a smaller fraction of its clean accuracy than the baseline.
+- Relative dropout gain (%, ours, not in the paper): relative gain of the mean accuracy over the four
+  dropout columns of Table II (R, S, P, R&P missing): (mean_m - mean_sup) / mean_sup * 100. (Earlier
+  versions printed this under the name RGS.)
 """
 from __future__ import annotations
 
@@ -110,21 +114,36 @@ def mean_dropout_accuracy(result: dict[str, ConditionResult]) -> float:
     return sum(result[c].accuracy for c in DROPOUT_COLUMNS) / len(DROPOUT_COLUMNS)
 
 
+def rdp_r_and_p(result: dict[str, ConditionResult]) -> float:
+    """Table II's RDP column: RDP (%) of 'R&P missing' against clean."""
+    return rdp(result["clean"].accuracy, result["R&P missing"].accuracy)
+
+
 def rgs(method: dict[str, ConditionResult], supervised: dict[str, ConditionResult]) -> float:
-    """Robustness gain score in %: relative gain of the mean dropout-column accuracy over the baseline's."""
+    """Robustness gain score in points, as the paper computes it: RDP_supervised - RDP_method (R&P missing)."""
+    return rdp_r_and_p(supervised) - rdp_r_and_p(method)
+
+
+def relative_dropout_gain(method: dict[str, ConditionResult], supervised: dict[str, ConditionResult]) -> float:
+    """Relative gain (%) of the mean dropout-column accuracy over the baseline's (not the paper's RGS)."""
     mine, theirs = mean_dropout_accuracy(method), mean_dropout_accuracy(supervised)
     return 100.0 * (mine - theirs) / theirs if theirs > 0 else float("nan")
 
 
 def dropout_table(methods: dict[str, dict[str, ConditionResult]], *, supervised: str) -> str:
-    """Markdown shaped like Table II: accuracy per dropout column, RDP (R&P missing), RGS vs `supervised`."""
-    header = "| Method | All three | " + " | ".join(DROPOUT_COLUMNS) + " | RDP (%) | RGS (vs. supervised) |"
-    lines = [header, "|" + "---|" * (len(DROPOUT_COLUMNS) + 4)]
+    """Markdown shaped like Table II: accuracy per dropout column, RDP (R&P missing), RGS (points, the paper's
+    definition) and our relative dropout gain (%), both vs `supervised`."""
+    header = ("| Method | All three | " + " | ".join(DROPOUT_COLUMNS)
+              + " | RDP (%) | RGS (pts, vs. supervised) | rel. dropout gain (%) |")
+    lines = [header, "|" + "---|" * (len(DROPOUT_COLUMNS) + 5)]
     for name, result in methods.items():
         cells = [f"{result['clean'].accuracy:.1f}"] + [f"{result[c].accuracy:.1f}" for c in DROPOUT_COLUMNS]
-        gain = "-" if name == supervised else f"{rgs(result, methods[supervised]):.1f}%"
-        lines.append(f"| {name} | " + " | ".join(cells)
-                     + f" | {rdp(result['clean'].accuracy, result['R&P missing'].accuracy):.1f} | {gain} |")
+        if name == supervised:
+            gains = "- | -"
+        else:
+            gains = (f"{rgs(result, methods[supervised]):+.1f} | "
+                     f"{relative_dropout_gain(result, methods[supervised]):+.1f}%")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {rdp_r_and_p(result):.1f} | {gains} |")
     return "\n".join(lines)
 
 

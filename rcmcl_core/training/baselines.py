@@ -2,7 +2,9 @@
 
 - Supervised late fusion (Table II 'Supervised SOTA', Table IV config 1): the same encoders, features
   averaged over present modalities (fusion='average'), trained from scratch with cross-entropy and no
-  modality dropout or corruption, as a standard supervised fusion model is.
+  modality dropout. It does get the mild per-batch corruption of `objectives.degrade_for_training`
+  (skeleton joint noise up to 0.1 m or point sparsification to 30-100 %, each with probability 1/4), like
+  every supervised stage here; only the modality dropout is switched off.
 - CMC-CMKM-style contrastive baseline (Brinzea et al., IJCNN 2022; seeds 003/004): Contrastive Multiview
   Coding between every modality pair, with Cross-Modal Knowledge Mining: for an anchor of modality a, the
   clips that modality a itself finds most similar are extra positives in the a->b InfoNCE, and the next
@@ -33,7 +35,8 @@ def _with(config: RCMCLConfig, **sections) -> RCMCLConfig:
 
 
 def supervised_fusion_config(config: RCMCLConfig) -> RCMCLConfig:
-    """Table IV config 1 / Table II 'Supervised': average fusion, no modality dropout while training."""
+    """Table IV config 1 / Table II 'Supervised': average fusion, no modality dropout while training (the
+    per-batch joint-noise / sparsification corruption of degrade_for_training stays, see the module doc)."""
     return _with(config, model={"fusion": "average"}, augment={"modality_dropout": 0.0})
 
 

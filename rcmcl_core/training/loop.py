@@ -4,7 +4,10 @@ One loop serves the three stages; they differ in the objective and in which para
 Nothing is lost: `last.pt` is written atomically every `checkpoint_every` steps and at each epoch end, and
 `resume=True` continues from it exactly (same step, optimiser and scheduler state, augmentation RNG and
 data order, skipping the batches of the interrupted epoch already seen). Every step appends a row to
-`metrics.csv`; rows past the checkpoint are dropped on resume so the file never double-counts.
+`metrics.csv`; rows past the checkpoint are dropped on resume so the file never double-counts. Every
+finished epoch appends its mean loss terms, their weighted shares and (with `heldout`) the held-out
+accuracy to `curves.jsonl` (rcmcl_core/training/curves.py), before the epoch's checkpoint, so a resumed run has
+each epoch once.
 """
 from __future__ import annotations
 
@@ -25,8 +28,10 @@ from tqdm import tqdm
 from rcmcl_core.training.baselines import CMKMObjective
 from rcmcl_core.checkpoint import load_checkpoint, save_checkpoint
 from rcmcl_core.config import RCMCLConfig
+from rcmcl_core.training.curves import CURVES, CurveLog, epoch_means, summarise_terms, term_weights
 from rcmcl_core.data.dataset import collate
 from rcmcl_core.training.distributed import World, average_buffers, barrier, init_world
+from rcmcl_core.training.heldout import classifier_accuracy, knn_accuracy
 from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_core.training.objectives import PretrainObjective, SupervisedObjective
 
@@ -96,9 +101,10 @@ def _remove_stale_temp_files(out_dir: Path) -> None:
 def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: Sequence[str], out_dir: Path,
                 device: str = "auto", seed: int = 0, init_checkpoint: Path | None = None, resume: bool = False,
                 checkpoint_every: int = 50, progress: bool = True, max_steps: int | None = None,
-                method: Literal["rcmcl", "cmkm"] = "rcmcl") -> StageResult:
+                method: Literal["rcmcl", "cmkm"] = "rcmcl", heldout: Dataset | None = None) -> StageResult:
     """Run one stage to completion (or to `max_steps` total steps, for tests and kill/resume drills).
-    `method` picks the pretraining objective: RCMCL (Eq.6) or the CMC-CMKM baseline."""
+    `method` picks the pretraining objective: RCMCL (Eq.6) or the CMC-CMKM baseline. `heldout`: clips
+    whose accuracy goes into curves.jsonl after each epoch (classifier top-1; kNN top-1 when pretraining)."""
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
     world = init_world(device)
@@ -133,6 +139,7 @@ def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: 
         position = _restore(out_dir / LAST, stage=stage, config=config, model=model, optimizer=optimizer,
                             scheduler=scheduler, generator=generator)
     metrics = _MetricsLog(out_dir / METRICS, keep_until_step=position["step"], enabled=world.is_main)
+    curves = CurveLog(out_dir / CURVES, keep_epochs=position["epoch"], enabled=world.is_main)
     runner = DistributedDataParallel(objective, find_unused_parameters=True) if world.distributed else objective
     use_amp = world.device.type == "cuda" and config.optim.amp
 
@@ -141,6 +148,7 @@ def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: 
                dynamic_ncols=True)
     runner.train()
     for epoch in range(position["epoch"], epochs):
+        epoch_started = time.perf_counter()
         batches = epoch_batches(num_items=len(dataset), batch_size=config.optim.batch_size, seed=seed,
                                 epoch=epoch, world=world)
         if hasattr(dataset, "set_epoch"):
@@ -173,6 +181,10 @@ def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: 
                                    last_loss, model)
         position = {"epoch": epoch + 1, "batch": 0, "step": position["step"]}
         average_buffers(model, world)
+        if world.is_main:
+            curves.append(_curve_row(stage, epoch, position["step"], scheduler.get_last_lr()[0], config, metrics.path,
+                                     time.perf_counter() - epoch_started, model=model, train=dataset,
+                                     heldout=heldout, device=world.device))
         _save_last(out_dir, world, stage, config, labels, model, optimizer, scheduler, generator, position, seed)
     bar.close()
     final = out_dir / f"{stage}.pt"
@@ -181,6 +193,26 @@ def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: 
                         metrics={"final_loss": last_loss, "steps": position["step"]})
     barrier(world)
     return StageResult(final, metrics.path, position["step"], time.perf_counter() - started, last_loss, model)
+
+
+def _curve_row(stage: str, epoch: int, step: int, lr: float, config: RCMCLConfig, metrics_csv: Path,
+               seconds: float, *, model: RCMCL, train: Dataset, heldout: Dataset | None,
+               device: torch.device) -> dict:
+    """One curves.jsonl row: epoch means of the terms of metrics.csv, weighted shares, held-out accuracy."""
+    means = epoch_means(metrics_csv, epoch=epoch)
+    terms = {k: v for k, v in means.items() if k not in ("lr", "total", "accuracy")}
+    row = {"stage": stage, "epoch": epoch, "step": step, "lr": lr, "seconds": seconds,
+           "total": means.get("total", float("nan")), **summarise_terms(terms, term_weights(config, terms))}
+    if "accuracy" in means:
+        row["train_accuracy"] = 100.0 * means["accuracy"]
+    if heldout is not None:
+        batch_size = config.optim.batch_size
+        row["heldout_accuracy"] = (
+            knn_accuracy(model, train, heldout, batch_size=batch_size, device=device,
+                         num_classes=config.model.num_classes) if stage == "pretrain"
+            else classifier_accuracy(model, heldout, batch_size=batch_size, device=device))
+        row["heldout_metric"] = "knn_top1" if stage == "pretrain" else "top1"
+    return row
 
 
 def _load(dataset: Dataset, batches: list[list[int]], config: RCMCLConfig) -> Iterator[dict]:

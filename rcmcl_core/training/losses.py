@@ -119,9 +119,15 @@ def intra_modal_loss(h1: torch.Tensor, h2: torch.Tensor, present: torch.Tensor, 
 
 
 # -- Eq.3: degradation simulation --------------------------------------------------------------------
+DEG_REDUCTIONS = ("mean_joint", "sum")
+"""L_deg normalisations: per-joint mean (default, O(1e-2) m^2) or the paper's sum over joints and coordinates
+of each sample's skeleton sequence, averaged over samples (Eq.3 as written, O(10) m^2 for T x 25 joints)."""
+
+
 def degradation_loss(reconstruction: torch.Tensor, target: torch.Tensor, *,
-                     valid: torch.Tensor | None = None) -> torch.Tensor:
-    """Eq.3: E ||D_S(Z'_S) - X_S||_2^2 as the mean squared joint error, in m^2.
+                     valid: torch.Tensor | None = None, reduction: str = "mean_joint") -> torch.Tensor:
+    """Eq.3: E ||D_S(Z'_S) - X_S||_2^2, in m^2; `reduction` in DEG_REDUCTIONS ('sum': the squared errors of
+    all valid joints of a sample summed, then averaged over the B samples).
 
     reconstruction, target: (B, T, M, 25, 3) metres. valid: (B, T, M) bool (a tracked body in a frame;
     all its joints count) or (B, T, M, 25) bool (per tracked joint); None counts every slot, zero-padded
@@ -134,6 +140,9 @@ def degradation_loss(reconstruction: torch.Tensor, target: torch.Tensor, *,
                          f"{tuple(reconstruction.shape)} and {tuple(target.shape)}")
     with _float32(reconstruction):
         reconstruction, target = reconstruction.float(), target.float()
+        if reduction not in DEG_REDUCTIONS:
+            raise ValueError(f"reduction must be one of {DEG_REDUCTIONS}, got {reduction!r}")
+        samples = reconstruction.shape[0]
         if valid is not None:
             if valid.dim() == 3:
                 _check_mask("valid", valid, tuple(target.shape[:3]))
@@ -142,7 +151,8 @@ def degradation_loss(reconstruction: torch.Tensor, target: torch.Tensor, *,
             reconstruction, target = reconstruction[valid], target[valid]
         if reconstruction.numel() == 0:
             return _graph_zero(reconstruction)
-        return (reconstruction - target).pow(2).sum(-1).mean()
+        squared = (reconstruction - target).pow(2).sum(-1)
+        return squared.sum() / samples if reduction == "sum" else squared.mean()
 
 
 # -- Eq.6: total -------------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class PretrainObjective(nn.Module):
                                           frame_fraction=self.config.augment.deg_frame_mask, generator=generator)
         reconstruction = self.model.reconstruct_skeleton(self.model.encoders["skeleton"](masked))
         target, tracked = centre_skeleton(skeleton)
-        return degradation_loss(reconstruction, target, valid=tracked)
+        return degradation_loss(reconstruction, target, valid=tracked, reduction=self.config.loss.deg_reduction)
 
 
 class SupervisedObjective(nn.Module):

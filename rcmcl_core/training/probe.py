@@ -7,6 +7,7 @@ Training-time dropout patterns are drawn per step so the classifier learns every
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +19,7 @@ from tqdm import tqdm
 
 from rcmcl_core.checkpoint import save_checkpoint
 from rcmcl_core.config import RCMCLConfig
+from rcmcl_core.training.curves import CURVES, CurveLog, summarise_terms
 from rcmcl_core.data.dataset import collate
 from rcmcl_core.models.rcmcl import RCMCL
 
@@ -64,8 +66,10 @@ def random_presence(present: torch.Tensor, *, probability: float, generator: tor
 
 
 def linear_probe(model: RCMCL, cache: FeatureCache, *, config: RCMCLConfig, epochs: int | None = None,
-                 seed: int = 0, progress: bool = True) -> list[float]:
-    """Train model.classifier on cached features (in place). Returns the mean loss per epoch."""
+                 seed: int = 0, progress: bool = True, heldout: FeatureCache | None = None,
+                 curves: CurveLog | None = None) -> list[float]:
+    """Train model.classifier on cached features (in place). Returns the mean loss per epoch. With `curves`,
+    each epoch appends its mean cross-entropy and (with `heldout` features) the clean held-out top-1."""
     epochs = config.optim.probe_epochs if epochs is None else epochs
     generator = torch.Generator().manual_seed(seed)
     classifier = model.classifier.cpu().train()
@@ -75,7 +79,8 @@ def linear_probe(model: RCMCL, cache: FeatureCache, *, config: RCMCLConfig, epoc
     steps_per_epoch = max(1, len(cache.label) // config.optim.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
     history = []
-    for _ in tqdm(range(epochs), desc="probe", disable=not progress):
+    for epoch in tqdm(range(epochs), desc="probe", disable=not progress):
+        started = time.perf_counter()
         order = torch.randperm(len(cache.label), generator=generator)
         losses = []
         for start in range(0, steps_per_epoch * config.optim.batch_size, config.optim.batch_size):
@@ -92,18 +97,43 @@ def linear_probe(model: RCMCL, cache: FeatureCache, *, config: RCMCLConfig, epoc
             scheduler.step()
             losses.append(float(loss.detach()))
         history.append(sum(losses) / len(losses))
+        if curves is not None:
+            row = {"stage": "probe", "epoch": epoch, "step": (epoch + 1) * steps_per_epoch,
+                   "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - started, "total": history[-1],
+                   **summarise_terms({"ce": history[-1]}, {"ce": 1.0})}
+            if heldout is not None:
+                row["heldout_accuracy"], row["heldout_metric"] = _cached_accuracy(model, heldout), "top1"
+            curves.append(row)
     del gate
     return history
 
 
+@torch.no_grad()
+def _cached_accuracy(model: RCMCL, cache: FeatureCache) -> float:
+    """Top-1 (%) of the classifier on cached features with their own presence (clean held-out clips)."""
+    was_training = model.classifier.training
+    model.classifier.eval()
+    fused = model.fuse(cache.z, model.gates(cache.z, cache.present), cache.present)
+    correct = (model.classifier(fused).argmax(dim=1) == cache.label).float().mean()
+    model.classifier.train(was_training)
+    return 100.0 * float(correct)
+
+
 def probe_stage(*, config: RCMCLConfig, model: RCMCL, dataset: Dataset, labels: Sequence[str], out_dir: Path,
-                device: torch.device, views: int = 2, seed: int = 0, progress: bool = True) -> Path:
-    """Cache features, train the classifier, save `<out_dir>/probe.pt` (atomic). Returns its path."""
+                device: torch.device, views: int = 2, seed: int = 0, progress: bool = True,
+                heldout: Dataset | None = None) -> Path:
+    """Cache features, train the classifier, save `<out_dir>/probe.pt` (atomic). Returns its path.
+    Per-epoch loss (and held-out top-1 with `heldout`) go to `<out_dir>/curves.jsonl` (a rerun starts it anew:
+    the probe has no resume)."""
     torch.manual_seed(seed)
     model = model.to(device)
     cache = cache_features(model, dataset, views=views, batch_size=config.optim.batch_size, device=device,
                            progress=progress)
-    history = linear_probe(model.cpu(), cache, config=config, seed=seed, progress=progress)
+    heldout_cache = None if heldout is None else cache_features(
+        model, heldout, views=1, batch_size=config.optim.batch_size, device=device, progress=progress)
+    curves = CurveLog(Path(out_dir) / CURVES, keep_epochs=0)
+    history = linear_probe(model.cpu(), cache, config=config, seed=seed, progress=progress,
+                           heldout=heldout_cache, curves=curves)
     path = Path(out_dir) / "probe.pt"
     save_checkpoint(path, model_state=model.state_dict(), config=config, labels=list(labels),
                     metrics={"probe_final_loss": history[-1], "probe_epochs": len(history)})

@@ -150,7 +150,7 @@ def test_training_killed_with_sigkill_resumes_without_losing_progress(root, tmp_
     """A real SIGKILL mid-run: the last checkpoint stays loadable and --resume finishes the run."""
     out = tmp_path / "run"
     script = (f"import sys; sys.path[:0] = [{str(Path(__file__).resolve().parent)!r}, "
-              f"{str(Path(__file__).resolve().parents[2])!r}]\n"
+              f"{str(Path(__file__).resolve().parents[3])!r}]\n"
               "from test_training_loop import _kill_target\n"
               f"_kill_target({str(root)!r}, {str(out)!r})\n")
     env = dict(os.environ, OMP_NUM_THREADS="1")
