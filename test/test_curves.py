@@ -16,8 +16,9 @@ from rcmcl_core.losses import degradation_loss
 from rcmcl_core.probe import probe_stage
 from rcmcl_core.train import build_model, train_stage
 
+TERMS = ("cm", "im", "deg", "fusion")
 PRETRAIN_KEYS = {"stage", "epoch", "step", "lr", "seconds", "total", "heldout_accuracy", "heldout_metric",
-                 *(f"{kind}_{term}" for kind in ("loss", "weighted", "share") for term in ("cm", "im", "deg", "fusion"))}
+                 *(f"{kind}_{term}" for kind in ("loss", "weighted", "share") for term in TERMS)}
 
 
 @pytest.fixture(scope="module")
