@@ -198,7 +198,8 @@ def timed_steps(config: RCMCLConfig, dataset: ClipDataset, *, batch_size: int, a
           f"shard cache {dataset.shard_cache_mb:g} MB")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, interop {torch.get_num_interop_threads()}, "
           f"cpus {os.cpu_count()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}")
-    print(f"load average (1, 5, 15 min): {load_average()}; {len(rows)} timed steps after {args.warmup} warm-up, medians")
+    print(f"load average (1, 5, 15 min): {load_average()}; {len(rows)} timed steps after {args.warmup} warm-up, "
+          "medians")
     print("| part | ms per step | share |")
     print("|---|---:|---:|")
     for key, value in median.items():

@@ -6,9 +6,10 @@ appends a row when an epoch ends: the epoch's mean of every loss term, each weig
 to 1), the learning rate, the step count and, when a held-out set is given, `heldout_accuracy` (%).
 Rows are written atomically (the whole file is rewritten through a temp file + rename), so a kill never
 leaves half a row; on resume the rows of epochs the checkpoint has not finished are dropped, so every
-epoch appears once. Keys of a row: stage, epoch (0-based), step, lr, seconds (training wall time of the epoch, without the
-held-out evaluation),
-total, loss_<term>, weighted_<term>, share_<term>, heldout_accuracy (or absent).
+epoch appears once. Keys of a row: stage, epoch (0-based), step, lr, seconds (training wall time of the
+epoch, without the held-out evaluation), total, loss_<term>, weighted_<term>, share_<term>; train_accuracy
+(supervised stages); heldout_accuracy and heldout_metric ('top1', or 'knn_top1' while pretraining) when a
+held-out set is given.
 """
 from __future__ import annotations
 
@@ -22,8 +23,6 @@ from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.data.shards import atomic_write_bytes
 
 CURVES = "curves.jsonl"
-NOT_TERMS = frozenset({"stage", "epoch", "step", "lr", "total", "accuracy"})
-"""metrics.csv columns that are not loss terms."""
 
 
 def term_weights(config: RCMCLConfig, terms: Iterable[str]) -> dict[str, float]:

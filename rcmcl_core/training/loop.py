@@ -30,6 +30,7 @@ from rcmcl_core.checkpoint import load_checkpoint, save_checkpoint
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.training.curves import CURVES, CurveLog, epoch_means, summarise_terms, term_weights
 from rcmcl_core.data.dataset import collate
+from rcmcl_core.data.shards import ShardError
 from rcmcl_core.training.distributed import World, average_buffers, barrier, init_world
 from rcmcl_core.training.heldout import classifier_accuracy, knn_accuracy
 from rcmcl_core.models.rcmcl import RCMCL
@@ -216,9 +217,17 @@ def _curve_row(stage: str, epoch: int, step: int, lr: float, config: RCMCLConfig
 
 
 def _load(dataset: Dataset, batches: list[list[int]], config: RCMCLConfig) -> Iterator[dict]:
+    """Batches of `dataset`. A bad shard read by a DataLoader worker arrives as a ShardError whose message is
+    the worker's whole traceback; it is re-raised with the original one-line message naming the file."""
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=config.optim.num_workers,
                         persistent_workers=False)
-    return iter(loader)
+    try:
+        yield from loader
+    except ShardError as err:
+        lines = [line for line in str(err).splitlines() if line.strip()]
+        if len(lines) <= 1:
+            raise
+        raise ShardError(lines[-1].split("ShardError: ", 1)[-1]) from None
 
 
 def _to_device(batch: dict, device: torch.device) -> dict:

@@ -16,8 +16,9 @@ from rcmcl_core.training.losses import degradation_loss
 from rcmcl_core.training.probe import probe_stage
 from rcmcl_core.training.loop import build_model, train_stage
 
+TERMS = ("cm", "im", "deg", "fusion")
 PRETRAIN_KEYS = {"stage", "epoch", "step", "lr", "seconds", "total", "heldout_accuracy", "heldout_metric",
-                 *(f"{kind}_{term}" for kind in ("loss", "weighted", "share") for term in ("cm", "im", "deg", "fusion"))}
+                 *(f"{kind}_{term}" for kind in ("loss", "weighted", "share") for term in TERMS)}
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +142,19 @@ def test_a_shard_corrupted_mid_run_stops_with_its_name_and_keeps_the_last_checkp
                     device="cpu", progress=False, resume=True)
     assert (out / "last.pt").read_bytes() == good
     assert not list(out.glob(".*.tmp"))
+
+
+def test_a_bad_shard_read_by_a_dataloader_worker_is_one_line_naming_it(config, tmp_path):
+    copy = make_clip_root(tmp_path / "data", classes=4, clips_per_class=4)
+    with_workers = dataclasses.replace(config, optim=dataclasses.replace(config.optim, num_workers=1))
+    fresh = ClipDataset(copy, split="xsub", subset="train", config=with_workers, train=True)
+    shard = copy / "shards" / "shard_00000.npz"
+    shard.write_bytes(shard.read_bytes()[:200] + b"\0" * 4096)
+    with pytest.raises(ShardError) as caught:
+        train_stage(stage="pretrain", config=with_workers, dataset=fresh, labels=fresh.class_names,
+                    out_dir=tmp_path / "run", device="cpu", progress=False)
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1 and "shard_00000.npz" in message and "unreadable shard" in message
 
 
 def test_a_missing_shard_is_a_one_line_cli_error_naming_it(tmp_path, capsys):
