@@ -30,7 +30,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from rcmcl_core import augment, objectives  # noqa: E402
+import rcmcl_core.augment.batch as augment  # noqa: E402
+import rcmcl_core.training.objectives as objectives
 from rcmcl_core.config import MODALITIES, PRESETS, RCMCLConfig, preset  # noqa: E402
 from rcmcl_core.data.dataset import ClipDataset  # noqa: E402
 from rcmcl_core.models.rcmcl import INPUTS, RCMCL  # noqa: E402

@@ -69,7 +69,8 @@ def test_pipeline_speed_splits_the_wall_time_of_real_pipeline_windows(capsys, on
 
 def test_train_step_profile_splits_a_real_pretraining_step_by_part(capsys, one_thread, tmp_path):
     from clip_factory import make_clip_root
-    from rcmcl_core import augment, objectives
+    import rcmcl_core.augment.batch as augment
+    import rcmcl_core.training.objectives as objectives
     before = (augment.make_views, augment.mask_skeleton, objectives.degrade_for_training)
     root = make_clip_root(tmp_path, classes=4, clips_per_class=4)
     _load("train_step_profile").main(["--preset", "tiny", "--data-root", str(root), "--batch", "4", "--steps", "2",
