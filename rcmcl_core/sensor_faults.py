@@ -320,9 +320,10 @@ def sample_faults(batch: dict, *, probability: float, generator: torch.Generator
     the sample's modality was not faulted)."""
     names = list(FAULTS) if names is None else list(names)
     b = batch["present"].shape[0]
-    faulted = torch.rand((b,), generator=generator) < probability
-    choice = (torch.rand((b,), generator=generator) * len(names)).long().clamp(max=len(names) - 1)
-    level = torch.rand((b,), generator=generator)
+    cpu = torch.device("cpu")
+    faulted = uniform((b,), 0.0, 1.0, generator=generator, device=cpu) < probability
+    choice = (uniform((b,), 0.0, 1.0, generator=generator, device=cpu) * len(names)).long().clamp(max=len(names) - 1)
+    level = uniform((b,), 0.0, 1.0, generator=generator, device=cpu)
     severity = torch.zeros(b, len(MODALITIES))
     out = batch
     for index, name in enumerate(names):
