@@ -1,4 +1,4 @@
-"""`rcmcl plot tsne | gates | robustness`: the paper's figures from checkpoints and evaluation results.
+"""`rcmcl plot tsne | gates | robustness | calibration` (calibration: commands_calibration.py): the paper's figures from checkpoints and evaluation results.
 
     rcmcl plot tsne runs/finetune/finetune.pt --data-root data/synth --out docs/figures
     rcmcl plot gates runs/finetune/finetune.pt --data-root data/synth --out docs/figures
@@ -83,6 +83,9 @@ def register(subparsers) -> None:
     p.add_argument("--conditions", nargs="+",
                    help="conditions to show, e.g. clean 'R&P missing' (default: the two groups above)")
     p.set_defaults(handler=plot_robustness)
+
+    from rcmcl_core.commands_calibration import register as register_calibration
+    register_calibration(figures, add_model_options=_add_model_options)
 
 
 def _figure_parser(figures, name: str, *, summary: str, description: str) -> argparse.ArgumentParser:
