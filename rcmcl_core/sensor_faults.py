@@ -216,10 +216,15 @@ def _skeleton_joint_dropout(batch, s, g):
     return _on(batch, skeleton=drop_joints(batch["skeleton"], s, generator=g))
 
 
+def jump_distance_m(severity: torch.Tensor) -> torch.Tensor:
+    """(B,) severity -> (B,) metres a tracker jump moves a joint or body: 0.5 + 0.5 s."""
+    return 0.5 + 0.5 * severity
+
+
 def _skeleton_jumps(batch, s, g):
     t = batch["skeleton"].shape[1]
     jumps = (s.to(torch.float64) * t / 4).round().long()
-    return _on(batch, skeleton=jump_joints(batch["skeleton"], jumps, 0.5 + 0.5 * s, generator=g))
+    return _on(batch, skeleton=jump_joints(batch["skeleton"], jumps, jump_distance_m(s), generator=g))
 
 
 def _points_sparsity(batch, s, g):
