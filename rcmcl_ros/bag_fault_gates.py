@@ -1,7 +1,7 @@
 """How much each scripted fault lowers its modality's gate on a bag (bag_eval result -> rows for report.md).
 
-For each fault segment: the faulted modality's mean gate over the decisions whose whole window lies inside the
-fault (window end - window_s >= start, end < fault end), against its mean gate over the clean decisions (no
+For each fault segment: the faulted modality's mean gate over the decisions whose window has at least half of
+its length inside the fault (window end - window_s / 2 >= start, end < fault end), against its mean gate over the clean decisions (no
 fault overlaps the window), and the relative drop 100 (clean - fault) / clean in %. The issue-14 goal is a
 drop >= 30 % per segment; this module measures, it does not assume.
 """
@@ -36,7 +36,7 @@ def fault_gate_drops(result) -> list[FaultGateDrop]:
     rows = []
     for fault in result.faults:
         m = MODALITIES.index(fault.modality)
-        inside = (times - result.window_s >= fault.start_s) & (times < fault.end_s)
+        inside = (times - result.window_s / 2 >= fault.start_s) & (times < fault.end_s)
         clean = gates[~touched, m].mean() if (~touched).any() else float("nan")
         during = gates[inside, m].mean() if inside.any() else float("nan")
         drop = 100.0 * (clean - during) / clean if clean > 0 else float("nan")
@@ -51,7 +51,7 @@ def fault_gate_markdown(result) -> list[str]:
     if not rows:
         return []
     lines = ["## Gate response per fault", "",
-             "The faulted modality's mean gate over windows entirely inside the fault against clean windows; "
+             "The faulted modality's mean gate over windows at least half inside the fault against clean windows; "
              f"drop = relative fall in % (goal >= {GOAL_DROP_PCT:g} %).", "",
              "| fault | modality | windows inside | gate in fault | gate clean | drop (%) | goal met |",
              "|---|---|---:|---:|---:|---:|---|"]

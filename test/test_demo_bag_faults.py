@@ -68,12 +68,13 @@ def test_report_rows_measure_the_faulted_modalitys_gate_drop():
     def decision(t, gates):
         return SimpleNamespace(stamp_s=100.0 + t, gates=np.array(gates))
     times = np.arange(0.0, 10.0, 0.5)
-    decisions = [decision(t, [0.2, 0.8, 0.5] if 4.0 <= t < 7.0 else [0.5, 0.8, 0.5]) for t in times]
+    decisions = [decision(t, [0.2, 0.8, 0.5] if 3.5 <= t < 7.0 else [0.5, 0.8, 0.5]) for t in times]
     result = SimpleNamespace(start_s=100.0, window_s=1.0, decisions=decisions,
                              faults=[Fault("rgbd_blackout", 3.0, 7.0)])
     [row] = fault_gate_drops(result)
-    assert row.modality == "rgbd" and row.windows == 6                  # window ends 4.0 .. 6.5
+    assert row.modality == "rgbd" and row.windows == 7                  # window ends 3.5 .. 6.5 at >= half inside
+
     assert (row.fault_gate, row.clean_gate, row.drop_pct) == (pytest.approx(0.2), pytest.approx(0.5),
                                                               pytest.approx(60.0))
     table = "\n".join(fault_gate_markdown(result))
-    assert "| rgbd_blackout@3-7 | rgbd | 6 | 0.200 | 0.500 | 60.0 | yes |" in table
+    assert "| rgbd_blackout@3-7 | rgbd | 7 | 0.200 | 0.500 | 60.0 | yes |" in table
