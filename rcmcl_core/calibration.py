@@ -19,8 +19,8 @@ from torch.utils.data import Dataset
 
 from rcmcl_core.config import MODALITIES
 from rcmcl_core.data.shards import atomic_write_bytes
-from rcmcl_core.evaluate import ConditionResult, evaluate
-from rcmcl_core.sensor_faults import FAULTS, apply_fault
+from rcmcl_core.evaluate import ConditionResult, evaluate, fault_conditions
+from rcmcl_core.sensor_faults import FAULTS
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MONOTONE_SLACK = 0.01
@@ -41,10 +41,6 @@ class FaultCurve:
     others_max_fall: float
 
 
-def _condition(name: str, severity: float):
-    return lambda batch, generator: apply_fault(batch, name, severity, generator=generator)
-
-
 def calibrate(model: torch.nn.Module, dataset: Dataset, *, faults: Sequence[str] | None = None,
               levels: Sequence[float] = LEVELS, batch_size: int = 32, device: torch.device | str = "cpu",
               seed: int = 0, progress: bool = True) -> list[FaultCurve]:
@@ -57,7 +53,7 @@ def calibrate(model: torch.nn.Module, dataset: Dataset, *, faults: Sequence[str]
     if len(levels) < 2 or not all(0.0 <= level <= 1.0 for level in levels):
         raise ValueError(f"levels must be severities in [0, 1] besides 0, got {levels}")
     conditions = {"clean": lambda batch, generator: batch}
-    conditions.update({f"{n}@{s:g}": _condition(n, s) for n in names for s in levels if s > 0})
+    conditions.update(fault_conditions(names, levels))
     results = evaluate(model, dataset, conditions=conditions, batch_size=batch_size, device=device, seed=seed,
                        progress=progress)
     return [_curve(name, levels, [results["clean" if s == 0 else f"{name}@{s:g}"] for s in levels])
