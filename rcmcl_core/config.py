@@ -199,7 +199,7 @@ class AugmentConfig:
     view_point_jitter_m: float = 0.005
     view_point_dropout: float = 0.2
     view_flip: float = 0.5           # probability of a mirror flip per view (image, skeleton L/R swap, points)
-    fault_probability: float = 0.5   # per-sample probability of one sensor fault (sensor_faults.FAULTS), U(0, 1) severity
+    fault_probability: float = 0.5   # per-sample probability of one sensor_faults.FAULTS fault, U(0, 1) severity
     blank_dropout: float = 0.5       # gate_mode aux_target: share of dropped modalities fed as blank (zero) input
 
     def validate(self) -> None:
