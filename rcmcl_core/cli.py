@@ -3,7 +3,7 @@ arguments and sets `handler` (args -> exit code); add a new one to SUBCOMMANDS.
 
     rcmcl generate --preset lite --out data/synth [--seed S] [--workers N]
     rcmcl pretrain | probe | finetune | evaluate | export ...   (rcmcl_core/commands/training.py)
-    rcmcl plot tsne | gates | robustness ...                   (rcmcl_core/commands/plot.py)
+    rcmcl plot tsne | gates | robustness | calibration ...     (rcmcl_core/commands/plot.py)
 """
 from __future__ import annotations
 

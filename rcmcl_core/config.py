@@ -17,6 +17,10 @@ import yaml
 
 MODALITIES = ("rgbd", "skeleton", "points")
 """Modality order used everywhere (the `present` mask, gates, z): R, S, P."""
+GATE_MODES = ("paper_shared", "per_modality", "detached", "aux_target")
+"""AMG variants (models/gating.py): paper_shared = Eq.4 with one W_G for all modalities; per_modality = one
+scorer per modality (the bundled checkpoint); detached = per_modality reading Z through stop-gradient;
+aux_target = per_modality plus a target for how far a fault moved Z (beyond the paper)."""
 
 
 class ConfigError(ValueError):
@@ -150,9 +154,12 @@ class ModelConfig:
     decoder_hidden: int = 256        # D_S hidden width (skeleton reconstruction, L_deg)
     gate_eps: float = 1e-6           # eps in Eq.5 denominator
     fusion: str = "amg"              # "amg" (Eq.4-5) or "average" (ablation configs 1, 3-5)
+    gate_mode: str = "per_modality"  # AMG variant, GATE_MODES; a checkpoint without the key means per_modality
 
     def validate(self) -> None:
         _require(self.fusion in ("amg", "average"), f"model.fusion must be 'amg' or 'average', got {self.fusion!r}")
+        _require(self.gate_mode in GATE_MODES,
+                 f"model.gate_mode must be one of {', '.join(GATE_MODES)}, got {self.gate_mode!r}")
         for name in ("feature_dim", "projection_hidden", "projection_dim", "num_classes", "decoder_hidden"):
             _require(getattr(self, name) >= 1, f"model.{name} must be >= 1, got {getattr(self, name)}")
         _positive("model.gate_eps", self.gate_eps)
@@ -170,13 +177,16 @@ class LossConfig:
     lambda_fusion: float = 0.5       # AMG fusion agreement term (objectives.py says why it exists)
     im_per_dimension: bool = True    # divide Eq.2 by the projection size P so lambda_IM means the same at any P
     deg_reduction: str = "mean_joint"  # L_deg: "mean_joint" (m^2 per joint) or "sum" (Eq.3 as written, per sample)
+    lambda_gate_aux: float = 1.0     # gate_mode aux_target only: weight of the gate's reliability target
+    gate_aux_scale: float = 0.5      # relative feature movement at which the aux target is exp(-1)
 
     def validate(self) -> None:
-        for name in ("lambda_cm", "lambda_im", "lambda_deg", "barlow_offdiag", "lambda_fusion"):
+        for name in ("lambda_cm", "lambda_im", "lambda_deg", "barlow_offdiag", "lambda_fusion", "lambda_gate_aux"):
             _require(getattr(self, name) >= 0, f"loss.{name} must be >= 0, got {getattr(self, name)}")
         _positive("loss.temperature", self.temperature)
         _require(self.deg_reduction in ("mean_joint", "sum"),
                  f"loss.deg_reduction must be 'mean_joint' or 'sum', got {self.deg_reduction!r}")
+        _positive("loss.gate_aux_scale", self.gate_aux_scale)
 
 
 @dataclass
@@ -194,9 +204,12 @@ class AugmentConfig:
     view_point_jitter_m: float = 0.005
     view_point_dropout: float = 0.2
     view_flip: float = 0.5           # probability of a mirror flip per view (image, skeleton L/R swap, points)
+    fault_probability: float = 0.5   # per-sample probability of one sensor_faults.FAULTS fault, U(0, 1) severity
+    blank_dropout: float = 0.5       # gate_mode aux_target: share of dropped modalities fed as blank (zero) input
 
     def validate(self) -> None:
-        for name in ("modality_dropout", "deg_joint_mask", "deg_frame_mask", "view_crop_scale",
+        for name in ("modality_dropout", "deg_joint_mask", "deg_frame_mask", "view_crop_scale", "fault_probability",
+                     "blank_dropout",
                      "view_color_jitter", "view_point_dropout", "view_shear", "view_flip"):
             _fraction(f"augment.{name}", getattr(self, name))
         _require(self.view_crop_scale > 0, "augment.view_crop_scale must be > 0")

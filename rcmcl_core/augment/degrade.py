@@ -2,7 +2,8 @@
 masking of the degradation-simulation loss L_deg (Eq.3).
 
 - drop_modalities / random_modality_dropout: a failed sensor; its tensors become 0 and `present` False.
-- skeleton_joint_noise (SJN, sigma 0.05 / 0.10 / 0.15 m) and sparsify_points (PCS, keep 50 % / 30 %).
+- skeleton_joint_noise (SJN, sigma 0.05 / 0.10 / 0.15 m) and sparsify_points (PCS, keep 50 % / 30 %), the
+  paper's corruptions by their physical parameter; they share their arithmetic with sensor_faults.
 - drop_frames (missing frames filled by the nearest kept frame) and occlude (a box of rgb/depth zeroed).
 - mask_skeleton: joints and whole frames hidden from the skeleton encoder for L_deg.
 Every function returns a new dict and never writes into its input; untouched entries are shared.
@@ -14,8 +15,9 @@ from typing import Iterable
 
 import torch
 
-from rcmcl_core.augment.views import keep_random_points, normal, tracked_bodies, uniform
+from rcmcl_core.augment.views import uniform
 from rcmcl_core.config import MODALITIES
+from rcmcl_core.augment.sensor_faults import add_joint_noise, keep_points
 
 _TENSORS = {"rgbd": ("rgb", "depth"), "skeleton": ("skeleton",), "points": ("points",)}
 
@@ -65,10 +67,8 @@ def random_modality_dropout(batch: dict, *, probability: float, generator: torch
 def skeleton_joint_noise(batch: dict, *, sigma_m: float, generator: torch.Generator) -> dict:
     """SJN: add N(0, sigma_m^2) metres to every coordinate of tracked bodies; untracked stay 0."""
     skeleton = batch["skeleton"]
-    noise = sigma_m * normal(skeleton.shape, generator=generator, device=skeleton.device).to(skeleton.dtype)
-    tracked = tracked_bodies(skeleton)[..., None, None]
     out = dict(batch)
-    out["skeleton"] = torch.where(tracked, skeleton + noise, skeleton)
+    out["skeleton"] = add_joint_noise(skeleton, torch.full((skeleton.shape[0],), float(sigma_m)), generator=generator)
     return out
 
 
@@ -78,7 +78,8 @@ def sparsify_points(batch: dict, *, keep_fraction: float, generator: torch.Gener
     if not 0.0 < keep_fraction <= 1.0:
         raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
     out = dict(batch)
-    out["points"] = keep_random_points(batch["points"], keep_fraction=keep_fraction, generator=generator)
+    points = batch["points"]
+    out["points"] = keep_points(points, torch.full((points.shape[0],), float(keep_fraction)), generator=generator)
     return out
 
 

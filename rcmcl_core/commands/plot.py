@@ -1,4 +1,5 @@
-"""`rcmcl plot tsne | gates | robustness`: the paper's figures from checkpoints and evaluation results.
+"""`rcmcl plot tsne | gates | robustness | calibration`: the paper's figures from checkpoints and evaluation
+results (calibration: commands_calibration.py).
 
     rcmcl plot tsne runs/finetune/finetune.pt --data-root data/synth --out docs/figures
     rcmcl plot gates runs/finetune/finetune.pt --data-root data/synth --out docs/figures
@@ -93,6 +94,8 @@ def register(subparsers) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="NAME=DIR or DIR (name = folder name)")
     p.add_argument("--out", type=Path, required=True, help="PNG file to write")
     p.set_defaults(handler=plot_curves)
+    from rcmcl_core.commands.calibration import register as register_calibration
+    register_calibration(figures, add_model_options=_add_model_options)
 
 
 def _figure_parser(figures, name: str, *, summary: str, description: str) -> argparse.ArgumentParser:

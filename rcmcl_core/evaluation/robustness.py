@@ -67,6 +67,18 @@ CONDITIONS: dict[str, Condition] = {
     "frames 50% dropped": _frames_dropped(0.5),
     "RGB-D occluded 40%": _occluded(0.4),
 }
+
+
+def fault_conditions(names: list[str], levels: list[float]) -> dict[str, Condition]:
+    """'<fault>@<severity>' -> a condition applying sensor_faults.apply_fault (the faults training and the
+    demo bag use; SJN and PCS above share their arithmetic). Severity 0 is skipped (it is 'clean')."""
+    from rcmcl_core.augment.sensor_faults import apply_fault
+
+    def make(name: str, severity: float) -> Condition:
+        return lambda batch, generator: apply_fault(batch, name, severity, generator=generator)
+    return {f"{n}@{s:g}": make(n, s) for n in names for s in levels if s > 0}
+
+
 DROPOUT_COLUMNS = ("R missing", "S missing", "P missing", "R&P missing")      # Table II
 CORRUPTION_COLUMNS = ("SJN 0.05", "SJN 0.10", "PCS 50%", "PCS 70%")           # Table III
 EXTRA_COLUMNS = ("frames 50% dropped", "RGB-D occluded 40%")                    # not in the paper

@@ -8,18 +8,30 @@ from torch import nn
 class AdaptiveModalityGate(nn.Module):
     """Eq.4: G_M = sigmoid(W_G^M Z_M + b_G^M). z (B, M, D) -> gates (B, M) in (0, 1), unmasked.
 
-    One linear D -> 1 per modality rather than one shared: the Z_M live in different feature spaces
-    (their encoders differ), so a direction that signals a degraded skeleton means nothing for points;
-    each modality needs its own reliability read-out.
+    `mode` (config.GATE_MODES) picks the variant:
+    - paper_shared: the paper's Eq.4 as written, one W_G, b_G applied to every Z_M (one scorer).
+    - per_modality (default, the bundled checkpoint): one linear D -> 1 per modality. The Z_M live in different
+      feature spaces (their encoders differ), so a direction that signals a degraded skeleton means nothing for
+      points; each modality gets its own reliability read-out.
+    - detached: per_modality reading Z_M through stop-gradient, so the fusion loss cannot reshape the encoders
+      to please the gate (nor the gate's wishes leak into Z).
+    - aux_target: per_modality; training adds gate_target.gate_target_loss (beyond the paper).
     """
 
-    def __init__(self, *, feature_dim: int, num_modalities: int = 3) -> None:
+    def __init__(self, *, feature_dim: int, num_modalities: int = 3, mode: str = "per_modality") -> None:
         super().__init__()
-        self.scorers = nn.ModuleList(nn.Linear(feature_dim, 1) for _ in range(num_modalities))
+        self.mode = mode
+        self.num_modalities = num_modalities
+        scorers = 1 if mode == "paper_shared" else num_modalities
+        self.scorers = nn.ModuleList(nn.Linear(feature_dim, 1) for _ in range(scorers))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if z.dim() != 3 or z.shape[1] != len(self.scorers):
-            raise ValueError(f"gate input needs shape (B, {len(self.scorers)}, D), got {tuple(z.shape)}")
+        if z.dim() != 3 or z.shape[1] != self.num_modalities:
+            raise ValueError(f"gate input needs shape (B, {self.num_modalities}, D), got {tuple(z.shape)}")
+        if self.mode == "detached":
+            z = z.detach()
+        if len(self.scorers) == 1:
+            return torch.sigmoid(self.scorers[0](z).squeeze(-1))
         logits = torch.cat([scorer(z[:, m]) for m, scorer in enumerate(self.scorers)], dim=1)
         return torch.sigmoid(logits)
 

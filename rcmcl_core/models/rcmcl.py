@@ -52,7 +52,7 @@ class RCMCL(nn.Module):
         self.projections = nn.ModuleDict({
             m: ProjectionHead(in_dim=d, hidden_dim=config.model.projection_hidden, out_dim=config.model.projection_dim)
             for m in MODALITIES})
-        self.gate = AdaptiveModalityGate(feature_dim=d, num_modalities=len(MODALITIES))
+        self.gate = AdaptiveModalityGate(feature_dim=d, num_modalities=len(MODALITIES), mode=config.model.gate_mode)
         self.classifier = Classifier(in_dim=d, num_classes=config.model.num_classes)
         self.skeleton_decoder = SkeletonDecoder(feature_dim=d, hidden_dim=config.model.decoder_hidden,
                                                 clip=config.clip)

@@ -17,27 +17,40 @@ from torch import nn
 from torch.nn import functional as F
 
 import rcmcl_core.augment.batch as augment
+from rcmcl_core.augment.views import uniform
 from rcmcl_core.config import RCMCLConfig
+from rcmcl_core.training.gate_target import gate_target_loss
 from rcmcl_core.training.losses import cross_modal_loss, degradation_loss, info_nce_pair, intra_modal_loss
 from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_core.models.stgcn import centre_skeleton
+from rcmcl_core.augment.sensor_faults import sample_faults
 
 SKELETON = 1  # index of the skeleton in the modality order (rgbd, skeleton, points)
 
 
 def degrade_for_training(batch: dict, *, config: RCMCLConfig, generator: torch.Generator) -> dict:
-    """Random modality dropout (never all three) plus, per batch, mild corruption with probability 1/2:
-    skeleton joint noise up to 0.1 m or point sparsification down to 30 %, so AMG sees unreliable inputs."""
+    """Per sample: random modality dropout (never all three), then with probability
+    augment.fault_probability one sensor fault of sensor_faults.FAULTS at a U(0, 1) severity, so AMG sees
+    every kind of unreliable input. With gate_mode 'aux_target', a share augment.blank_dropout of the dropped
+    modalities stay marked present with their zeroed input (a sensor delivering nothing), so the gate sees
+    them and gate_target teaches it their weight (masked dropout gives the gate no gradient)."""
     degraded = augment.random_modality_dropout(batch, probability=config.augment.modality_dropout,
                                                generator=generator)
-    choice = float(torch.rand((), generator=generator))
-    if choice < 0.25:
-        sigma = 0.1 * float(torch.rand((), generator=generator))
-        degraded = augment.skeleton_joint_noise(degraded, sigma_m=sigma, generator=generator)
-    elif choice < 0.5:
-        keep = 0.3 + 0.7 * float(torch.rand((), generator=generator))
-        degraded = augment.sparsify_points(degraded, keep_fraction=keep, generator=generator)
+    if config.model.gate_mode == "aux_target" and config.augment.blank_dropout > 0:
+        dropped = batch["present"] & ~degraded["present"]
+        draw = uniform(tuple(dropped.shape), 0.0, 1.0, generator=generator, device=dropped.device)
+        degraded["present"] = degraded["present"] | (dropped & (draw < config.augment.blank_dropout))
+    degraded, _ = sample_faults(degraded, probability=config.augment.fault_probability, generator=generator)
     return degraded
+
+
+def reliability_loss(model: RCMCL, clean: dict, z: torch.Tensor, present: torch.Tensor, *,
+                     config: RCMCLConfig) -> torch.Tensor:
+    """gate_mode 'aux_target' (beyond the paper): gate_target_loss of the gates on z (B, 3, D) against the
+    features of `clean` (the batch before degrade_for_training), encoded without gradient."""
+    with torch.no_grad():
+        z_clean, _ = model.encode(clean)
+    return gate_target_loss(model.gate(z), z, z_clean, present, scale=config.loss.gate_aux_scale)
 
 
 class PretrainObjective(nn.Module):
@@ -52,10 +65,10 @@ class PretrainObjective(nn.Module):
     def forward(self, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         loss_config, aug = self.config.loss, self.config.augment
         view1, view2 = augment.make_views(batch, config=aug, generator=generator)
-        view1 = degrade_for_training(view1, config=self.config, generator=generator)
-        view2 = degrade_for_training(view2, config=self.config, generator=generator)
-        z1, present1 = self.model.encode(view1)
-        z2, present2 = self.model.encode(view2)
+        degraded1 = degrade_for_training(view1, config=self.config, generator=generator)
+        degraded2 = degrade_for_training(view2, config=self.config, generator=generator)
+        z1, present1 = self.model.encode(degraded1)
+        z2, present2 = self.model.encode(degraded2)
         h1, h2 = self.model.project(z1, present1), self.model.project(z2, present2)
 
         cm1, _ = cross_modal_loss(h1, present1, temperature=loss_config.temperature)
@@ -73,8 +86,13 @@ class PretrainObjective(nn.Module):
         l_fusion = info_nce_pair(fused1, fused2, temperature=loss_config.temperature)
         total = (loss_config.lambda_cm * l_cm + loss_config.lambda_im * l_im
                  + loss_config.lambda_deg * l_deg + loss_config.lambda_fusion * l_fusion)   # Eq.6 + fusion
-        return {"total": total, "cm": l_cm.detach(), "im": l_im.detach(), "deg": l_deg.detach(),
-                "fusion": l_fusion.detach()}
+        terms = {"cm": l_cm.detach(), "im": l_im.detach(), "deg": l_deg.detach(), "fusion": l_fusion.detach()}
+        if self.config.model.gate_mode == "aux_target":
+            l_gate = 0.5 * (reliability_loss(self.model, view1, z1, present1, config=self.config)
+                            + reliability_loss(self.model, view2, z2, present2, config=self.config))
+            total = total + loss_config.lambda_gate_aux * l_gate
+            terms["gate"] = l_gate.detach()
+        return {"total": total, **terms}
 
     def _degradation(self, batch: dict, generator: torch.Generator) -> torch.Tensor:
         """Eq.3: encode a joint/frame-masked skeleton, decode, compare with the clean centred skeleton."""
@@ -119,7 +137,13 @@ class SupervisedObjective(nn.Module):
                 fused = self.model.fuse(z, self.model.gates(z, present), present)
             logits = self.model.classifier(fused)
         else:
-            logits = self.model(degraded).logits
+            output = self.model(degraded)
+            logits = output.logits
         ce = F.cross_entropy(logits, batch["label"])
         accuracy = (logits.argmax(dim=1) == batch["label"]).float().mean()
-        return {"total": ce, "ce": ce.detach(), "accuracy": accuracy.detach()}
+        result = {"total": ce, "ce": ce.detach(), "accuracy": accuracy.detach()}
+        if self.config.model.gate_mode == "aux_target" and not self.frozen_backbone:
+            l_gate = reliability_loss(self.model, batch, output.z, degraded["present"], config=self.config)
+            result["total"] = ce + self.config.loss.lambda_gate_aux * l_gate
+            result["gate"] = l_gate.detach()
+        return result

@@ -23,6 +23,8 @@ FAULT_KINDS = {
     "points_dropped": "points",      # no cloud messages at all
     "rgbd_blackout": "rgbd",         # black colour frames, depth with no valid pixel
     "rgbd_dropped": "rgbd",          # no colour or depth messages at all
+    "rgbd_frozen": "rgbd",           # colour and depth repeat the frame at the fault's start (sensor_faults)
+    "skeleton_jumps": "skeleton",    # a joint or the body teleports 1 m for 2 frames, every other pair (sensor_faults)
 }
 """Fault name -> the modality it degrades (rcmcl_core.config.MODALITIES names)."""
 REMOVING_FAULTS = ("skeleton_lost", "points_dropped", "rgbd_blackout", "rgbd_dropped")

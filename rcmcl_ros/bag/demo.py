@@ -208,6 +208,7 @@ def _frames(config: DemoBagConfig, demo: DemoPlan, *, progress: bool) -> Iterato
     rays = rays[::config.cloud_stride, ::config.cloud_stride].reshape(-1, 3).astype(np.float32)
     stride = config.cloud_stride
     sparse_rng = np.random.default_rng([config.seed, 11])
+    held: dict[str, tuple[np.ndarray, np.ndarray]] = {}     # rgbd_frozen: the frame at the fault's start
     infos = {stream: _camera_info(demo.intrinsics, frame_id=FRAMES[stream]) for stream in CAMERA_INFO_TOPICS}
     bar = tqdm(total=config.actions * frames_per_action, desc="demo bag", unit="frame", disable=not progress)
     try:
@@ -219,11 +220,20 @@ def _frames(config: DemoBagConfig, demo: DemoPlan, *, progress: bool) -> Iterato
                 t_s = start_s + k / config.fps
                 stamp_ns = START_NS + int(round(t_s * NS_PER_S))
                 active = {fault.name for fault in demo.faults if fault.active(t_s)}
-                depth_mm = clip["depth_mm"][k]
+                rgb, depth_mm = clip["rgb"][k], clip["depth_mm"][k]
+                joints = clip["skeleton"][k][clip["skeleton_valid"][k]]
+                if "rgbd_frozen" in active:
+                    rgb, depth_mm = held.setdefault("rgbd_frozen", (rgb, depth_mm))
+                else:
+                    held.pop("rgbd_frozen", None)
+                jump = next((f for f in demo.faults if f.name == "skeleton_jumps" and f.active(t_s)), None)
+                if jump is not None:
+                    joints = jumped_joints(joints, frame=int(round((t_s - jump.start_s) * config.fps)),
+                                           seed=config.seed)
                 cloud = rays * (depth_mm[::stride, ::stride].reshape(-1, 1).astype(np.float32) / 1000.0)
                 cloud[depth_mm[::stride, ::stride].reshape(-1) == 0] = np.nan
-                yield from _frame_messages(stamp_ns, rgb=clip["rgb"][k], depth_mm=depth_mm, cloud=cloud,
-                                           joints=clip["skeleton"][k][clip["skeleton_valid"][k]], label=name,
+                yield from _frame_messages(stamp_ns, rgb=rgb, depth_mm=depth_mm, cloud=cloud,
+                                           joints=joints, label=name,
                                            active=active, infos=infos, sparse_rng=sparse_rng)
                 bar.update(1)
     finally:
@@ -257,6 +267,23 @@ def _frame_messages(stamp_ns: int, *, rgb: np.ndarray, depth_mm: np.ndarray, clo
     yield stamp_ns, DEFAULT_TOPICS["skeleton"], skeleton_to_markers(bodies, layout="azure32", stamp=stamp,
                                                                     frame_id=FRAMES["skeleton"])
     yield stamp_ns, GROUND_TRUTH_TOPIC, _string(label)
+
+
+def jumped_joints(joints: np.ndarray, *, frame: int, seed: int) -> np.ndarray:
+    """skeleton_jumps on the bag: frames are taken in pairs (sensor_faults.JUMP_FRAMES); in every other pair a
+    joint or the whole body (drawn per pair) teleports by sensor_faults' distance at severity 1 (1.0 m).
+    joints (B, 25, 3) metres of the tracked bodies -> same shape."""
+    import torch
+
+    from rcmcl_core.augment.sensor_faults import JUMP_FRAMES, jump_distance_m, jump_joints
+    pair = frame // JUMP_FRAMES
+    if pair % 2 == 1 or len(joints) == 0:
+        return joints
+    skeleton = torch.from_numpy(np.ascontiguousarray(joints, dtype=np.float32))[None, None]   # (1, 1, B, 25, 3)
+    generator = torch.Generator().manual_seed(int(seed) * 100003 + pair)
+    moved = jump_joints(skeleton, torch.ones(1, dtype=torch.long), jump_distance_m(torch.ones(1)),
+                        generator=generator)
+    return moved[0, 0].numpy().astype(joints.dtype)
 
 
 def azure32_from_ntu25(joints: np.ndarray) -> np.ndarray:

@@ -3,7 +3,8 @@
 - decisions.csv: one row per decision: time, label, confidence, truth, gates, presence, coverage, active
   faults, latency and the class probabilities;
 - report.md: accuracy against the ground truth overall, on clean stretches and per fault segment, mean
-  gates and presence per segment, evaluation speed (windows/s, x real time), drops by reason, warnings;
+  gates and presence per segment, the faulted modality's gate drop per fault (bag_fault_gates.py),
+  evaluation speed (windows/s, x real time), drops by reason, warnings;
 - gates.png: the gate timeline with fault segments shaded (the paper's Fig. 7, on a bag);
 - confusion.png: ground truth x prediction (only when the bag has ground truth).
 """
@@ -17,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from rcmcl_core.config import MODALITIES
-from rcmcl_core.atomic_io import atomic_write_bytes
+from rcmcl_core.data.shards import atomic_write_bytes
 from rcmcl_core.plots.results import figure_png, pyplot
 from rcmcl_ros.bag.annotations import Fault
+from rcmcl_ros.bag.fault_gates import fault_gate_markdown
 from rcmcl_ros.node.gate_markers import MODALITY_LETTERS
 
 MODALITY_COLOURS = {"rgbd": "tab:blue", "skeleton": "tab:orange", "points": "tab:green"}
@@ -133,6 +135,7 @@ def report_markdown(result, *, figures: dict[str, Path]) -> str:
                      + " | " + " | ".join(_pct(p) for p in row.present) + " |")
     lines += ["", "Modalities: R = RGB-D, S = skeleton, P = points. A gate is exactly 0 when its modality is "
                   "absent.", ""]
+    lines += fault_gate_markdown(result)
     drops = result.snapshot.get("drops", {})
     if drops:
         lines += ["## Dropped messages", "", "| stream/reason | count |", "|---|---:|"]

@@ -35,6 +35,7 @@ class MarkerConfig:
     lifetime_s: float = 1.0           # markers vanish when decisions stop
     namespace: str = "rcmcl_gates"
     absent_rgba: tuple[float, float, float, float] = (0.5, 0.5, 0.5, 0.4)
+    warn_rgba: tuple[float, float, float, float] = (1.0, 0.0, 1.0, 1.0)   # magenta: gate warning active
     text_rgba: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
 
 
@@ -49,18 +50,24 @@ def bar_height(gate: float, *, config: MarkerConfig) -> float:
     return max(MIN_SCALE_M, float(np.clip(gate, 0.0, 1.0)) * config.bar_height_m)
 
 
-def decision_text(*, label: str, confidence: float, gates: np.ndarray, present: np.ndarray) -> str:
-    """'label (0.87)' over a line 'R 0.82  S --  P 0.40' (-- marks an absent modality)."""
-    parts = [f"{letter} {float(g):.2f}" if p else f"{letter} --"
-             for letter, g, p in zip(MODALITY_LETTERS, gates, present)]
+def decision_text(*, label: str, confidence: float, gates: np.ndarray, present: np.ndarray,
+                  warned: np.ndarray | None = None) -> str:
+    """'label (0.87)' over a line 'R 0.82  S --  P 0.40!' (-- marks an absent modality, ! a gate warning)."""
+    warned = np.zeros(len(gates), bool) if warned is None else warned
+    parts = [(f"{letter} {float(g):.2f}" + ("!" if w else "")) if p else f"{letter} --"
+             for letter, g, p, w in zip(MODALITY_LETTERS, gates, present, warned)]
     return f"{label} ({confidence:.2f})\n" + "  ".join(parts)
 
 
 def gate_markers(*, gates: np.ndarray, present: np.ndarray, label: str, confidence: float, stamp: Time,
-                 frame_id: str, config: MarkerConfig = MarkerConfig()) -> MarkerArray:
-    """gates (3,) in [0, 1], present (3,) bool, in MODALITIES order -> 3 CUBE bars (ids 0-2) + 1 TEXT (id 3)."""
+                 frame_id: str, config: MarkerConfig = MarkerConfig(), warned: np.ndarray | None = None
+                 ) -> MarkerArray:
+    """gates (3,) in [0, 1], present (3,) bool, warned (3,) bool (gate warning active: the bar turns
+    config.warn_rgba and the text marks the modality with '!'), in MODALITIES order -> 3 CUBE bars (ids 0-2)
+    + 1 TEXT (id 3)."""
     gates = np.asarray(gates, dtype=np.float64).reshape(len(MODALITIES))
     present = np.asarray(present, dtype=bool).reshape(len(MODALITIES))
+    warned = np.zeros(len(MODALITIES), bool) if warned is None else np.asarray(warned, bool).reshape(len(MODALITIES))
     x0, y0, z0 = config.origin_xyz
     lifetime = _duration(config.lifetime_s)
     markers = []
@@ -72,7 +79,8 @@ def gate_markers(*, gates: np.ndarray, present: np.ndarray, label: str, confiden
         marker.pose.position.z = z0 + height / 2.0
         marker.scale.x = marker.scale.y = config.bar_width_m
         marker.scale.z = height
-        marker.color = _rgba(gate_colour(gates[index]) if present[index] else config.absent_rgba)
+        colour = gate_colour(gates[index]) if present[index] else config.absent_rgba
+        marker.color = _rgba(config.warn_rgba if warned[index] and present[index] else colour)
         markers.append(marker)
     text = _marker(len(MODALITIES), Marker.TEXT_VIEW_FACING, stamp=stamp, frame_id=frame_id, config=config,
                    lifetime=lifetime)
@@ -81,7 +89,7 @@ def gate_markers(*, gates: np.ndarray, present: np.ndarray, label: str, confiden
     text.pose.position.z = z0 + config.bar_height_m + config.text_gap_m
     text.scale.z = config.text_height_m
     text.color = _rgba(config.text_rgba)
-    text.text = decision_text(label=label, confidence=confidence, gates=gates, present=present)
+    text.text = decision_text(label=label, confidence=confidence, gates=gates, present=present, warned=warned)
     markers.append(text)
     return MarkerArray(markers=markers)
 

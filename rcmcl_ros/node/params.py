@@ -36,6 +36,8 @@ class NodeConfig:
     log_throttle_s: float = 5.0                  # each drop reason is logged at most once per this period
     marker_frame_id: str = "camera_base"         # frame of the gate bars (Azure driver: x forward, z up)
     use_tf: bool = True                          # skeleton -> points frame from tf2 when tf2_ros is importable
+    gate_warn_threshold: float = 0.2             # a present modality's gate below this ...
+    gate_warn_after_s: float = 2.0               # ... for this long (sensor s) is warned about (gate_warnings.py)
 
     def validate(self) -> "NodeConfig":
         for name in ("input_qos_depth", "output_qos_depth"):
@@ -44,6 +46,10 @@ class NodeConfig:
         for name in ("poll_period_s", "diagnostics_period_s", "decision_timeout_s", "log_throttle_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"parameter {name} must be > 0 s, got {getattr(self, name)}")
+        if not 0.0 <= self.gate_warn_threshold <= 1.0:
+            raise ValueError(f"parameter gate_warn_threshold must be in [0, 1], got {self.gate_warn_threshold}")
+        if self.gate_warn_after_s < 0:
+            raise ValueError(f"parameter gate_warn_after_s must be >= 0 s, got {self.gate_warn_after_s}")
         return self
 
 
@@ -113,6 +119,10 @@ PARAMETERS: tuple[Param, ...] = (
     _p("decision_timeout_s", "node", "diagnostics report ERROR after this long (s) without a decision"),
     _p("log_throttle_s", "node", "each drop reason is logged at most once per this period (s)"),
     _p("marker_frame_id", "node", "frame of ~/gate_markers"),
+    _p("gate_warn_threshold", "node", "a present modality whose gate stays below this is warned about (WARN in "
+                                      "/diagnostics and ~/decision, a log line, a magenta bar in ~/gate_markers)"),
+    _p("gate_warn_after_s", "node", "seconds (sensor time) a gate must stay below gate_warn_threshold before "
+                                    "the warning; it clears when the gate recovers"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 

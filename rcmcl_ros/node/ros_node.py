@@ -27,6 +27,8 @@ from visualization_msgs.msg import MarkerArray
 
 from rcmcl_core.geometry.rotation import rigid_transform, rotation_from_quaternion
 from rcmcl_ros.conversions import seconds_to_stamp
+from rcmcl_ros.node.decision_message import decision_message
+from rcmcl_ros.node.gate_warnings import SENSOR_NAMES, GateUpdate, GateWatch
 from rcmcl_ros.node.gate_markers import gate_markers
 from rcmcl_ros.node.diagnostics import diagnostics
 from rcmcl_ros.node.params import declare_parameters, read_parameters, resolve_checkpoint
@@ -97,6 +99,9 @@ class RCMCLNode(Node):
         self._last_decision_wall: float | None = None
         self._drops_reported = 0
         self._logged: dict[str, float] = {}
+        self._gate_watch = GateWatch(threshold=self.settings.gate_warn_threshold,
+                                     after_s=self.settings.gate_warn_after_s)
+        self._gate_warnings: tuple[str, ...] = ()
         self._create_interfaces()
         self._worker = threading.Thread(target=self._work, name="rcmcl_inference", daemon=True)
         self._worker.start()
@@ -126,6 +131,7 @@ class RCMCLNode(Node):
         self.status_pub = self.create_publisher(DiagnosticArray, "~/reliability_status", out)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", out)
         self.markers_pub = self.create_publisher(MarkerArray, "~/gate_markers", out)
+        self.decision_pub = self.create_publisher(DiagnosticArray, "~/decision", out)
         self.labels_pub = self.create_publisher(String, "~/labels", latched)
         self.labels_pub.publish(String(data="\n".join(self.pipeline.labels)))
         self.create_timer(s.poll_period_s, self._poll)
@@ -186,18 +192,34 @@ class RCMCLNode(Node):
         self.action_pub.publish(String(data=decision.label))
         self.scores_pub.publish(_float_array(decision.scores, label="classes"))
         self.reliability_pub.publish(_float_array(decision.gates, label="modalities"))
+        gate_update = self._gate_watch.update(decision.stamp_s, decision.gates, decision.present)
+        self._report_gate_warnings(gate_update)
+        warnings = tuple(w.text() for w in gate_update.active)
+        self.decision_pub.publish(decision_message(
+            decision, window_start_s=float(window.target_s[0]) if len(window.target_s) else decision.stamp_s,
+            labels=self.pipeline.labels, node_name=self.get_fully_qualified_name(), warnings=warnings))
         self.markers_pub.publish(gate_markers(gates=decision.gates, present=decision.present, label=decision.label,
                                               confidence=decision.confidence, stamp=stamp,
-                                              frame_id=self.settings.marker_frame_id))
+                                              frame_id=self.settings.marker_frame_id, warned=gate_update.warned()))
         self.pipeline.stats.record_latency("stamp_to_publish_s", self.now_s() - decision.stamp_s)
         with self._decision_lock:
             self._last_decision = decision
             self._last_decision_wall = time.monotonic()
+            self._gate_warnings = warnings
+
+    def _report_gate_warnings(self, update: GateUpdate) -> None:
+        """Log each gate warning when it starts (WARN) and when it clears (INFO)."""
+        for warning in update.active:
+            if warning.modality in update.started:
+                self.get_logger().warning(warning.text())
+        for modality in update.cleared:
+            self.get_logger().info(f"{SENSOR_NAMES[modality]} reliable again: gate >= "
+                                   f"{self.settings.gate_warn_threshold:.2f}")
 
     def _publish_diagnostics(self) -> None:
         snapshot = self.pipeline.snapshot(self.now_s())
         with self._decision_lock:
-            decision, wall = self._last_decision, self._last_decision_wall
+            decision, wall, gate_warnings = self._last_decision, self._last_decision_wall, self._gate_warnings
         since = None if wall is None else time.monotonic() - wall
         drops_since_last = snapshot["drops_total"] - self._drops_reported
         self._drops_reported = snapshot["drops_total"]
@@ -205,7 +227,8 @@ class RCMCLNode(Node):
                             drops_since_last=drops_since_last, decision_timeout_s=self.settings.decision_timeout_s,
                             node_name=self.get_fully_qualified_name(), stamp=self.get_clock().now().to_msg(),
                             extra={"device": str(self.pipeline.device),
-                                   "checkpoint": str(self.pipeline.checkpoint_path or "")})
+                                   "checkpoint": str(self.pipeline.checkpoint_path or "")},
+                            gate_warnings=gate_warnings)
         self.status_pub.publish(array)
         self.diagnostics_pub.publish(array)
 

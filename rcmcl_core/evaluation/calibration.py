@@ -1,0 +1,119 @@
+"""Gate calibration: the mean gate of each modality against the severity of every sensor fault.
+
+For each fault of sensor_faults.FAULTS and each severity level (default 0, 0.25, 0.5, 0.75, 1), the clips
+run through evaluate() with the fault applied (seeded, the same clips for every level). The result says
+whether AMG's gates mean reliability (the issue-14 criteria, measured here, never assumed):
+- monotone: the faulted modality's gate is non-increasing with severity (0.01 slack for sampling noise);
+- drop_pct: its relative drop at the strongest level against clean, in % (>= 50 is the goal);
+- others_max_fall: how far the other modalities' gates fall below clean at worst (<= 0.05 is the goal).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+from rcmcl_core.config import MODALITIES
+from rcmcl_core.data.shards import atomic_write_bytes
+from rcmcl_core.evaluation.robustness import ConditionResult, evaluate, fault_conditions
+from rcmcl_core.augment.sensor_faults import FAULTS
+
+LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
+MONOTONE_SLACK = 0.01
+
+
+@dataclass
+class FaultCurve:
+    """One fault: severities, accuracy (%) and mean gates [g_R, g_S, g_P] per severity, and the criteria."""
+
+    fault: str
+    modality: str
+    severity_means: str
+    severities: list[float]
+    accuracy: list[float]
+    mean_gates: list[list[float]]
+    monotone: bool
+    drop_pct: float
+    others_max_fall: float
+
+
+def calibrate(model: torch.nn.Module, dataset: Dataset, *, faults: Sequence[str] | None = None,
+              levels: Sequence[float] = LEVELS, batch_size: int = 32, device: torch.device | str = "cpu",
+              seed: int = 0, progress: bool = True) -> list[FaultCurve]:
+    """Evaluate `model` on `dataset` under every fault at every level; clean (level 0) is run once."""
+    names = list(FAULTS) if faults is None else list(faults)
+    unknown = [n for n in names if n not in FAULTS]
+    if unknown:
+        raise ValueError(f"unknown fault(s) {unknown}; faults are {', '.join(FAULTS)}")
+    levels = sorted(set(float(level) for level in levels) | {0.0})
+    if len(levels) < 2 or not all(0.0 <= level <= 1.0 for level in levels):
+        raise ValueError(f"levels must be severities in [0, 1] besides 0, got {levels}")
+    conditions = {"clean": lambda batch, generator: batch}
+    conditions.update(fault_conditions(names, levels))
+    results = evaluate(model, dataset, conditions=conditions, batch_size=batch_size, device=device, seed=seed,
+                       progress=progress)
+    return [_curve(name, levels, [results["clean" if s == 0 else f"{name}@{s:g}"] for s in levels])
+            for name in names]
+
+
+def _curve(name: str, levels: list[float], rows: list[ConditionResult]) -> FaultCurve:
+    fault = FAULTS[name]
+    m = MODALITIES.index(fault.modality)
+    gates = [row.mean_gates for row in rows]
+    own = [g[m] for g in gates]
+    monotone = all(later <= earlier + MONOTONE_SLACK for earlier, later in zip(own, own[1:]))
+    drop = 100.0 * (own[0] - own[-1]) / own[0] if own[0] > 0 else float("nan")
+    others = [k for k in range(len(MODALITIES)) if k != m]
+    fall = max(gates[0][k] - g[k] for g in gates for k in others)
+    return FaultCurve(fault=name, modality=fault.modality, severity_means=fault.severity_means,
+                      severities=levels, accuracy=[row.accuracy for row in rows], mean_gates=gates,
+                      monotone=monotone, drop_pct=drop, others_max_fall=fall)
+
+
+def calibration_table(curves: Sequence[FaultCurve]) -> str:
+    """Markdown: one row per fault and level (accuracy, three gates), then one summary row per fault."""
+    lines = ["| fault | severity | accuracy (%) | g_R | g_S | g_P |", "|---|---|---|---|---|---|"]
+    for curve in curves:
+        for s, accuracy, gates in zip(curve.severities, curve.accuracy, curve.mean_gates):
+            lines.append(f"| {curve.fault} | {s:g} | {accuracy:.1f} | " + " | ".join(f"{g:.3f}" for g in gates) + " |")
+    lines += ["", "| fault | modality | severity means | own gate non-increasing | own gate drop at s=max (%) "
+                  "| others' worst fall |", "|---|---|---|---|---|---|"]
+    for c in curves:
+        lines.append(f"| {c.fault} | {c.modality} | {c.severity_means} | {'yes' if c.monotone else 'no'} | "
+                     f"{c.drop_pct:.1f} | {c.others_max_fall:+.3f} |")
+    return "\n".join(lines)
+
+
+def write_calibration(out: Path, curves: Sequence[FaultCurve], *, header: dict) -> list[Path]:
+    """<out>/calibration.json, calibration.md and calibration.png. Returns the three paths."""
+    from rcmcl_core.plots.results import pyplot, save_figure
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path, png_path = out / "calibration.json", out / "calibration.md", out / "calibration.png"
+    atomic_write_bytes(json_path, json.dumps({**header, "curves": [asdict(c) for c in curves]}, indent=1).encode())
+    text = ["# Gate calibration: mean gate vs fault severity", "",
+            ", ".join(f"{k}: {v}" for k, v in header.items()), "", calibration_table(curves)]
+    atomic_write_bytes(md_path, ("\n".join(text) + "\n").encode())
+    plt = pyplot()
+    columns = 4
+    rows = (len(curves) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    colours = {"rgbd": "tab:red", "skeleton": "tab:green", "points": "tab:blue"}
+    for ax, curve in zip(axes.flat, curves):
+        for m, modality in enumerate(MODALITIES):
+            ax.plot(curve.severities, [g[m] for g in curve.mean_gates], "o-", color=colours[modality],
+                    lw=2.5 if modality == curve.modality else 1.0, label=f"g_{modality[0].upper()}")
+        ax.set_title(curve.fault, fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("severity", fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(curves):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=6)
+    fig.suptitle("mean gate per modality vs severity (thick: the faulted modality)", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, png_path, dpi=100)
+    return [json_path, md_path, png_path]

@@ -1,0 +1,112 @@
+"""~/decision: each decision with its reliability, tied to the decision's stamp (docs/INTERFACES.md).
+
+A diagnostic_msgs/DiagnosticArray (a standard stamped type, so no custom interface package is needed) whose
+header.stamp is the decision's stamp (the end of its window, sensor time) and which holds one DiagnosticStatus
+per person. Today the node decides for one person, named MAIN_PERSON; a status name always starts with
+PERSON_PREFIX. Key-values (all strings):
+
+    label, label_index, confidence            decision; confidence = the label's probability in [0, 1]
+    g_rgbd, g_skeleton, g_points              AMG gates in [0, 1] (0 when the modality is absent)
+    present_rgbd, present_skeleton, present_points   "true" / "false"
+    window_start_s, window_end_s              the window's first target and end, sensor seconds
+    score/<class name>                        class probabilities, one key per class
+
+level is WARN when a gate warning is active for that person (message names the sensors), OK otherwise.
+`decision_from_message` parses such a message back (duck-typed, no ROS import needed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+MODALITY_NAMES = ("rgbd", "skeleton", "points")
+"""MODALITIES order (rcmcl_core.config), repeated so the parser imports nothing from torch."""
+PERSON_PREFIX = "rcmcl/person/"
+MAIN_PERSON = PERSON_PREFIX + "main"
+SCORE_PREFIX = "score/"
+
+
+@dataclass(frozen=True)
+class PersonDecision:
+    """One person's decision as carried by ~/decision. gates, present: {modality: value}."""
+
+    person: str
+    stamp_s: float
+    label: str
+    label_index: int
+    confidence: float
+    gates: dict[str, float]
+    present: dict[str, bool]
+    window_start_s: float
+    window_end_s: float
+    scores: dict[str, float]
+    level: int
+    message: str
+
+
+def decision_values(*, label: str, label_index: int, confidence: float, gates: Sequence[float],
+                    present: Sequence[bool], window_start_s: float, window_end_s: float,
+                    scores: Sequence[float], labels: Sequence[str]) -> dict[str, str]:
+    """The key-values of one person's status, in the documented order."""
+    values = {"label": label, "label_index": str(int(label_index)), "confidence": f"{float(confidence):.4f}"}
+    values.update({f"g_{m}": f"{float(g):.4f}" for m, g in zip(MODALITY_NAMES, gates)})
+    values.update({f"present_{m}": str(bool(p)).lower() for m, p in zip(MODALITY_NAMES, present)})
+    values["window_start_s"] = f"{float(window_start_s):.6f}"
+    values["window_end_s"] = f"{float(window_end_s):.6f}"
+    values.update({f"{SCORE_PREFIX}{name}": f"{float(s):.4f}" for name, s in zip(labels, scores)})
+    return values
+
+
+def decision_message(decision: Any, *, window_start_s: float, labels: Sequence[str], node_name: str,
+                     warnings: Sequence[str] = (), person: str = MAIN_PERSON) -> Any:
+    """pipeline.Decision -> DiagnosticArray stamped with decision.stamp_s (one status for `person`)."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    from rcmcl_ros.conversions.common import seconds_to_stamp
+    values = decision_values(label=decision.label, label_index=decision.label_index, confidence=decision.confidence,
+                             gates=decision.gates, present=decision.present, window_start_s=window_start_s,
+                             window_end_s=decision.stamp_s, scores=decision.scores, labels=labels)
+    level = DiagnosticStatus.WARN if warnings else DiagnosticStatus.OK
+    message = "; ".join(warnings) if warnings else f"{decision.label} ({decision.confidence:.2f})"
+    status = DiagnosticStatus(level=level, name=person, message=message, hardware_id=node_name,
+                              values=[KeyValue(key=k, value=v) for k, v in values.items()])
+    array = DiagnosticArray(status=[status])
+    array.header.stamp = seconds_to_stamp(max(0.0, decision.stamp_s))
+    return array
+
+
+def decision_from_message(msg: Any) -> list[PersonDecision]:
+    """~/decision message -> one PersonDecision per status named PERSON_PREFIX*, in message order. Raises
+    ValueError naming the status and key when a documented key is missing or does not parse."""
+    stamp = msg.header.stamp
+    stamp_s = int(stamp.sec) + int(stamp.nanosec) * 1e-9
+    people = []
+    for status in msg.status:
+        if not status.name.startswith(PERSON_PREFIX):
+            continue
+        values = {kv.key: kv.value for kv in status.values}
+
+        def get(key: str, parse, name=status.name, values=values):
+            if key not in values:
+                raise ValueError(f"~/decision status {name!r} lacks key {key!r}")
+            try:
+                return parse(values[key])
+            except ValueError as error:
+                raise ValueError(f"~/decision status {name!r}: {key}={values[key]!r} does not parse ({error})") \
+                    from error
+        people.append(PersonDecision(
+            person=status.name, stamp_s=stamp_s, label=get("label", str), label_index=get("label_index", int),
+            confidence=get("confidence", float),
+            gates={m: get(f"g_{m}", float) for m in MODALITY_NAMES},
+            present={m: get(f"present_{m}", _boolean) for m in MODALITY_NAMES},
+            window_start_s=get("window_start_s", float), window_end_s=get("window_end_s", float),
+            scores={k[len(SCORE_PREFIX):]: float(v) for k, v in values.items() if k.startswith(SCORE_PREFIX)},
+            level=int.from_bytes(status.level, "little") if isinstance(status.level, bytes) else int(status.level),
+            message=status.message))
+    return people
+
+
+def _boolean(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ValueError("expected true or false")
+    return text == "true"
