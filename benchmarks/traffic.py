@@ -1,8 +1,10 @@
 """Sensor traffic for the live-node benchmarks, published from a process of its own.
 
 `publish_traffic(spec, results)` (a multiprocessing "spawn" target) publishes the four Azure Kinect driver
-topics at `spec.rate_hz` on an absolute tick schedule: 1280x720 bgra8 colour, 640x576 16UC1 depth, a
-100k-point PointCloud2 (the driver's padded xyz + rgb layout, NaN holes) and a 32-joint body MarkerArray,
+topics at `spec.rate_hz` on an absolute tick schedule, at the sizes the Azure Kinect driver sends with
+colour 720P and depth NFOV_UNBINNED: 1280x720 bgra8 colour (3.7 MB), depth_to_rgb 1280x720 16UC1 (1.8 MB),
+a 368,640-point points2 (640x576 depth pixels, the driver's padded xyz + rgb layout, 32 B a point, 11.8 MB,
+NaN holes) and a 32-joint body MarkerArray,
 all stamped with the tick's time. `spec.segments` switch streams off and on, change a stream's rate
 (publish every k-th tick) and jump the clock (sim time, as a bag loop does); `hostile_per_tick` mixes in
 malformed messages from test/hostile.py. `probe_transport` is a plain subscriber in another process that
@@ -35,9 +37,11 @@ class FrameSizes:
     joints: int = 32
 
 
-SIZES = {"azure": FrameSizes(rgb=(720, 1280), depth=(576, 640), points=100_000),
+SIZES = {"azure": FrameSizes(rgb=(720, 1280), depth=(720, 1280), points=640 * 576),
          "small": FrameSizes(rgb=(72, 128), depth=(58, 64), points=2_000)}
-"""azure: Azure Kinect 720p colour, NFOV unbinned depth, a full cloud; small: for logic-only runs."""
+"""azure: what the Azure Kinect driver publishes with color_resolution 720P, depth_mode NFOV_UNBINNED
+(depth_to_rgb is registered to colour, so it has colour's size; points2 has one point per depth pixel);
+small: for logic-only runs."""
 
 
 @dataclass

@@ -3,7 +3,9 @@
 Subscription callbacks only convert and push (Pipeline.ingest); a timer polls complete windows and puts
 those of one poll (the newest MAX_WINDOWS_PER_POLL) into a one-slot queue, where a newer batch replaces one
 not yet taken (replaced windows are counted); ONE worker thread runs the model and publishes, so a slow model
-delays decisions but never the callbacks. Inputs use sensor-data QoS (best effort), outputs are reliable;
+delays decisions but never the callbacks. Inputs use sensor-data QoS (best effort unless input_reliability
+says reliable), arrive serialised (raw_subscriptions) and only the first message of each 1 / input_rate_hz
+slot of sensor time is deserialised and converted (input_gate.py; the rest are counted as skipped); outputs are reliable;
 ~/labels is latched (transient local). Stamps come from the node clock, so `use_sim_time` replays run on the
 bag's /clock.
 """
@@ -20,12 +22,14 @@ import rclpy.logging
 import rclpy.time
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 from visualization_msgs.msg import MarkerArray
 
 from rcmcl_ros.conversions import seconds_to_stamp
+from rcmcl_ros.input_gate import InputGate, serialized_stamp_s
 from rcmcl_ros.markers import gate_markers
 from rcmcl_ros.node_diagnostics import diagnostics
 from rcmcl_ros.node_params import declare_parameters, read_parameters, resolve_checkpoint
@@ -89,6 +93,7 @@ class RCMCLNode(Node):
             raise NodeStartError(str(error)) from error
         self._tf = _attach_tf(self) if self.settings.use_tf else None
         self._slot = LatestSlot()
+        self._gate = InputGate(self.settings.input_rate_hz)
         self._pending = 0            # windows in the batch last put into the slot
         self._stop = threading.Event()
         self._decision_lock = threading.Lock()
@@ -109,8 +114,10 @@ class RCMCLNode(Node):
     # -- wiring ------------------------------------------------------------------------------------
     def _create_interfaces(self) -> None:
         s = self.settings
+        reliability = (ReliabilityPolicy.RELIABLE if s.input_reliability == "reliable"
+                       else ReliabilityPolicy.BEST_EFFORT)
         sensor = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.input_qos_depth,
-                            reliability=ReliabilityPolicy.BEST_EFFORT, durability=DurabilityPolicy.VOLATILE)
+                            reliability=reliability, durability=DurabilityPolicy.VOLATILE)
         out = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.output_qos_depth,
                          reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
         latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -118,7 +125,11 @@ class RCMCLNode(Node):
         for stream, kind, topic in (("rgb", Image, s.rgb_topic), ("depth", Image, s.depth_topic),
                                     ("points", PointCloud2, s.points_topic),
                                     ("skeleton", MarkerArray, s.skeleton_topic)):
-            self.create_subscription(kind, topic, lambda msg, stream=stream: self._on_message(stream, msg), sensor)
+            if s.raw_subscriptions:
+                self.create_subscription(kind, topic, lambda data, stream=stream, kind=kind:
+                                         self._on_serialized(stream, kind, data), sensor, raw=True)
+            else:
+                self.create_subscription(kind, topic, lambda msg, stream=stream: self._on_gated(stream, msg), sensor)
         self.action_pub = self.create_publisher(String, "~/action", out)
         self.scores_pub = self.create_publisher(Float32MultiArray, "~/scores", out)
         self.reliability_pub = self.create_publisher(Float32MultiArray, "~/reliability", out)
@@ -135,11 +146,36 @@ class RCMCLNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     # -- callbacks (executor thread): convert + push only -------------------------------------------
+    def _on_serialized(self, stream: str, kind: type, data: bytes) -> None:
+        """Raw subscription: read the stamp from the CDR bytes; deserialise only a message the gate keeps."""
+        stamp_s = serialized_stamp_s(data, markers=stream == "skeleton")
+        if not self._gate.keep(stream, stamp_s):
+            self.pipeline.stats.count_skipped(stream, stamp_s=stamp_s)
+            return
+        try:
+            msg = deserialize_message(data, kind)
+        except Exception as error:  # a callback must never die
+            self.pipeline.stats.count_message(stream, stamp_s=float("nan"), drop="data")
+            self._log_drop(Drop(stream=stream, reason="data", detail=f"cannot deserialise: {error}"))
+            return
+        self._on_message(stream, msg)
+
+    def _on_gated(self, stream: str, msg: Any) -> None:
+        """Deserialised subscription: the same gate, before conversion."""
+        stamp_s = message_stamp_s(msg, fallback_s=0.0) or None
+        if not self._gate.keep(stream, stamp_s):
+            self.pipeline.stats.count_skipped(stream, stamp_s=stamp_s)
+            return
+        self._on_message(stream, msg)
+
     def _on_message(self, stream: str, msg: Any) -> None:
         now_s = self.now_s()
-        drop = self.pipeline.ingest(stream, message_stamp_s(msg, fallback_s=now_s), msg, now_s=now_s)
+        stamp_s = message_stamp_s(msg, fallback_s=now_s)
+        drop = self.pipeline.ingest(stream, stamp_s, msg, now_s=now_s)
         if drop is not None:
             self._log_drop(drop)
+        else:
+            self._gate.used(stream, stamp_s)
 
     def _log_drop(self, drop: Drop) -> None:
         key = f"{drop.stream}/{drop.reason}"

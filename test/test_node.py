@@ -223,6 +223,9 @@ def malformed_messages(t: float) -> list[tuple[str, object, str]]:
             ("rgb", future, "rgb/stamp_future"), ("points", past, "points/stamp_past")]
 
 
+# input_rate_hz 0: every message is converted. With the input gate on, a bad message stamped in a slot that a
+# good frame already used is skipped unread (counted as skipped; test_input_gate.py covers that rule).
+@pytest.mark.parametrize("harness", [{"input_rate_hz": 0.0}], indirect=True)
 def test_malformed_messages_are_counted_by_reason_logged_and_do_not_stop_decisions(harness, capfd):
     h = harness
     assert h.wait_for(lambda: len(h.reliability) >= 2, timeout_s=10.0)
