@@ -30,6 +30,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=30.0, help="Hz of every stream")
     parser.add_argument("--input-rate-hz", type=float, default=None, help="node parameter input_rate_hz")
     parser.add_argument("--no-raw", action="store_true", help="node parameter raw_subscriptions false")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="no separate transport probe (a second subscriber to 17 MB/frame set costs CPU)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary figures here")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 71))
     return parser.parse_args(argv)
@@ -54,10 +56,21 @@ def main(argv: list[str] | None = None) -> None:
         since = start + args.warmup
         spec = TrafficSpec(domain_id=args.domain, segments=[Segment(seconds=args.warmup + args.seconds)],
                            start_wall=start, rate_hz=args.rate, sizes=args.sizes)
-        run = TrafficRun(spec, probe=True, probe_since_s=since)
-        run.wait(desc="node_latency")
+        run = TrafficRun(spec, probe=not args.no_probe, probe_since_s=since)
+        cpu_started = None
+
+        def mark_cpu(elapsed_s: float) -> None:
+            nonlocal cpu_started
+            if cpu_started is None and time.time() >= since:
+                cpu_started = (time.process_time(), time.time())
+
+        run.wait(desc="node_latency", on_second=mark_cpu)
+        node_cpu = ((time.process_time() - cpu_started[0]) / (time.time() - cpu_started[1])
+                    if cpu_started else float("nan"))
         time.sleep(1.0)                                   # the last windows finish
         published, transport = run.results()
+        if transport is None:                             # --no-probe
+            transport = {s: np.zeros(0) for s in STREAMS}
         node = live.node
         snapshot = node.pipeline.snapshot(node.now_s())
         decisions = [d for d in node.decision_records() if d.newest_input_s >= since]
@@ -140,7 +153,12 @@ def main(argv: list[str] | None = None) -> None:
             "node_adds_ms": stats_ms(after), "node_adds_beside_model_ms": stats_ms(overhead),
             "inference_ms": stats_ms(inference), "end_to_end_ms": stats_ms(e2e),
             "transport_ms": stats_ms(newest_transport), "drops": snapshot["drops"],
-            "replaced": snapshot["replaced"], "load_average": os.getloadavg()}, indent=1))
+            "replaced": snapshot["replaced"], "load_average": os.getloadavg(),
+            "node_process_cpu_per_s": node_cpu,
+            "publisher_cpu_per_s": published.get("cpu_s", float("nan")) / max(1e-9, args.warmup + args.seconds)},
+            indent=1))
+    print(f"- CPU: node process {node_cpu:.2f} core-seconds per second (measured part), publisher process "
+          f"{published.get('cpu_s', float('nan')) / (args.warmup + args.seconds):.2f} (whole run)")
     print(f"- publisher ticks more than one period late: {published['late_ticks']} of {published['ticks']}")
     p95 = float(np.percentile(overhead, 95)) * 1e3 if len(overhead) else float("nan")
     print(f"- goal (node adds <= {GOAL_ADDED_P95_MS:.0f} ms p95 beside inference): {p95:.1f} ms -> "

@@ -4,7 +4,8 @@
 
 Fast DDS reads its XML profile once per process, so each case runs benchmarks/node_latency.py (publisher,
 transport probe and the live node, true Azure Kinect sizes at 30 Hz) in a fresh process with
-FASTDDS_DEFAULT_PROFILES_FILE set or unset. Cases: the default transport, the shipped
+FASTDDS_DEFAULT_PROFILES_FILE set or unset. The publisher sends pre-serialised messages (the cost of a
+C++ driver, not of rclpy building 17 MB of Python messages per set); no separate probe unless --probe. Cases: the default transport, the shipped
 config/fastdds_shm_localhost.xml, and the profile with the node's input gate off (every frame deserialised
 and converted, as before issue 15), which shows what the gate saves. Prints a markdown table and writes the
 figures to --out (JSON). Goals: >= 95 % of frame sets delivered with the profile, decisions >= 90 % of the
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured traffic per case")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--cases", type=int, nargs="*", default=None, help="indices into CASES (default all)")
+    parser.add_argument("--probe", action="store_true", help="also run node_latency's separate transport probe "
+                                                                 "(a second full subscriber: more CPU)")
     parser.add_argument("--out", type=Path, default=None, help="JSON with every case's figures")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -50,23 +53,24 @@ def main(argv: list[str] | None = None) -> None:
         env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
         command = [sys.executable, str(HERE / "node_latency.py"), "--seconds", str(args.seconds),
-                   "--warmup", str(args.warmup), "--json", str(out), *extra]
+                   "--warmup", str(args.warmup), "--json", str(out), *(["--no-probe"] if not args.probe else []), *extra]
         print(f"\n### {name}: {' '.join(command[1:])}", flush=True)
         subprocess.run(command, env=env, check=True)
-        results.append({"case": name, "profile": profile, "args": extra, **json.loads(out.read_text())})
+        results.append({**json.loads(out.read_text()), "case": name, "profile": profile, "args": extra})
 
     print(f"\n## Transport profile ({args.seconds:.0f} s per case, true Azure sizes at 30 Hz, load average "
           f"{os.getloadavg()[0]:.1f}, shared CPU)\n")
     print("| case | frame sets delivered (min over streams) | points delivered | decisions (% of nominal) "
-          "| with every modality | node adds p50 / p95 ms | inference p50 ms |")
-    print("|---|---|---|---|---|---|---|")
+          "| with every modality | node adds p50 / p95 ms | inference p50 ms | node CPU (cores) | publisher CPU |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         nominal = r["nominal_decisions"]
         added = r["node_adds_ms"]
         print(f"| {r['case']} | {100 * r['frame_sets_delivered']:.0f} % | {100 * r['delivered']['points']:.0f} % | "
               f"{r['decisions']} ({100 * r['decisions'] / nominal:.0f} %) | "
               f"{r['decisions_complete']} ({100 * r['decisions_complete'] / nominal:.0f} %) | "
-              f"{_ms(added['p50'])} / {_ms(added['p95'])} | {_ms(r['inference_ms']['p50'])} |")
+              f"{_ms(added['p50'])} / {_ms(added['p95'])} | {_ms(r['inference_ms']['p50'])} | "
+              f"{r['node_process_cpu_per_s']:.2f} | {r['publisher_cpu_per_s']:.2f} |")
     profiled = [r for r in results if r["profile"] != "off" and not r["args"]]
     for r in profiled:
         nominal = r["nominal_decisions"]

@@ -24,11 +24,12 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 from visualization_msgs.msg import MarkerArray
 
 from rcmcl_ros.conversions import seconds_to_stamp
+from rcmcl_ros.depth_cloud import DepthCloudSource
 from rcmcl_ros.input_gate import InputGate, serialized_stamp_s
 from rcmcl_ros.markers import gate_markers
 from rcmcl_ros.node_diagnostics import diagnostics
@@ -94,6 +95,7 @@ class RCMCLNode(Node):
         self._tf = _attach_tf(self) if self.settings.use_tf else None
         self._slot = LatestSlot()
         self._gate = InputGate(self.settings.input_rate_hz)
+        self._camera_info: CameraInfo | None = None
         self._pending = 0            # windows in the batch last put into the slot
         self._stop = threading.Event()
         self._decision_lock = threading.Lock()
@@ -122,9 +124,14 @@ class RCMCLNode(Node):
                          reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
         latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        for stream, kind, topic in (("rgb", Image, s.rgb_topic), ("depth", Image, s.depth_topic),
-                                    ("points", PointCloud2, s.points_topic),
-                                    ("skeleton", MarkerArray, s.skeleton_topic)):
+        inputs = [("rgb", Image, s.rgb_topic), ("depth", Image, s.depth_topic),
+                  ("points", PointCloud2, s.points_topic), ("skeleton", MarkerArray, s.skeleton_topic)]
+        if s.rgb_transport == "compressed":  # jpeg / png, decoded in the conversion (compressed_image.py)
+            inputs[0] = ("rgb", CompressedImage, f"{s.rgb_topic.rstrip('/')}/compressed")
+        if s.points_source == "depth":      # the cloud comes from depth + camera_info (depth_cloud.py)
+            inputs = [entry for entry in inputs if entry[0] != "points"]
+            self.create_subscription(CameraInfo, s.camera_info_topic, self._on_camera_info, sensor)
+        for stream, kind, topic in inputs:
             if s.raw_subscriptions:
                 self.create_subscription(kind, topic, lambda data, stream=stream, kind=kind:
                                          self._on_serialized(stream, kind, data), sensor, raw=True)
@@ -176,6 +183,15 @@ class RCMCLNode(Node):
             self._log_drop(drop)
         else:
             self._gate.used(stream, stamp_s)
+        if stream == "depth" and self.settings.points_source == "depth":
+            cloud_drop = self.pipeline.ingest("points", stamp_s, DepthCloudSource(depth=msg, info=self._camera_info),
+                                              now_s=now_s)
+            if cloud_drop is not None:
+                self._log_drop(cloud_drop)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        """Latest camera_info of the depth images (checked against each depth image when it is used)."""
+        self._camera_info = msg
 
     def _log_drop(self, drop: Drop) -> None:
         key = f"{drop.stream}/{drop.reason}"

@@ -18,6 +18,8 @@ from rcmcl_ros.pipeline import PipelineConfig
 BUNDLED_CHECKPOINT = Path(rcmcl_core.__file__).resolve().parent / "assets" / "rcmcl_lite.pt"
 """The checkpoint installed with the package; `checkpoint: ""` means this one."""
 INPUT_RELIABILITY = ("best_effort", "reliable")
+POINTS_SOURCES = ("topic", "depth")
+RGB_TRANSPORTS = ("raw", "compressed")
 
 
 @dataclass
@@ -40,6 +42,9 @@ class NodeConfig:
     input_reliability: str = "best_effort"       # sensor subscriptions: best_effort | reliable
     input_rate_hz: float = 10.0                  # frames per stream converted per second of sensor time; 0 = all
     raw_subscriptions: bool = True               # deserialise only the messages the input gate keeps
+    points_source: str = "topic"                 # topic: points_topic; depth: back-projected depth_topic
+    camera_info_topic: str = "depth_to_rgb/camera_info"   # for points_source depth
+    rgb_transport: str = "raw"                   # raw: Image on rgb_topic; compressed: CompressedImage on <rgb_topic>/compressed
 
     def validate(self) -> "NodeConfig":
         for name in ("input_qos_depth", "output_qos_depth"):
@@ -48,6 +53,10 @@ class NodeConfig:
         if self.input_reliability not in INPUT_RELIABILITY:
             raise ValueError(f"parameter input_reliability must be one of {INPUT_RELIABILITY}, "
                              f"got {self.input_reliability!r}")
+        if self.points_source not in POINTS_SOURCES:
+            raise ValueError(f"parameter points_source must be one of {POINTS_SOURCES}, got {self.points_source!r}")
+        if self.rgb_transport not in RGB_TRANSPORTS:
+            raise ValueError(f"parameter rgb_transport must be one of {RGB_TRANSPORTS}, got {self.rgb_transport!r}")
         if not self.input_rate_hz >= 0:
             raise ValueError(f"parameter input_rate_hz must be >= 0 Hz (0 converts every frame), "
                              f"got {self.input_rate_hz}")
@@ -127,6 +136,12 @@ PARAMETERS: tuple[Param, ...] = (
                                 "1/rate slot; the model uses ~(T-1)/window_s); 0 converts every frame"),
     _p("raw_subscriptions", "node", "take sensor messages serialised and deserialise only those input_rate_hz "
                                     "keeps (saves CPU on 4-12 MB frames)"),
+    _p("points_source", "node", "topic: the cloud from points_topic; depth: back-projected in the node from "
+                                "depth_topic + camera_info_topic (points_topic is then not subscribed)"),
+    _p("camera_info_topic", "node", "sensor_msgs/CameraInfo of depth_topic (its size and K), for points_source "
+                                    "depth"),
+    _p("rgb_transport", "node", "raw: sensor_msgs/Image on rgb_topic; compressed: sensor_msgs/CompressedImage "
+                                "(jpeg/png) on rgb_topic + '/compressed' (image_transport's name)"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 

@@ -303,3 +303,15 @@ def test_one_slot_queue_keeps_only_the_newest_window():
     assert slot.put("new") is True          # "old" was never taken: it counts as replaced
     assert slot.take(timeout_s=0.01) == "new"
     assert slot.take(timeout_s=0.01) is None
+
+
+@pytest.mark.parametrize("harness", [{"points_source": "depth"}], indirect=True)
+def test_points_from_depth_without_camera_info_are_counted_drops_and_decisions_go_on(harness, capfd):
+    h = harness                                # the harness publishes no camera_info
+
+    def counted() -> bool:
+        return bool(h.status) and int(_diagnostic_value(h.status[-1], "drops_points/camera_info") or 0) >= 1
+
+    assert h.wait_for(counted, timeout_s=10.0)
+    assert h.wait_for(lambda: len(h.reliability) >= 2, timeout_s=10.0), "decisions stopped"
+    assert "dropped points message (camera_info" in capfd.readouterr().err
