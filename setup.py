@@ -31,6 +31,7 @@ setup(
             "rcmcl-ros = rcmcl_ros.__main__:main",
             "rcmcl_node = rcmcl_ros.__main__:node_main",
             "rcmcl_play = rcmcl_ros.__main__:play_main",
+            "rcmcl_lifecycle_node = rcmcl_ros.__main__:lifecycle_node_main",
         ],
     },
 )

@@ -14,12 +14,12 @@ Arguments:
                     The camera driver must load the same profile (README, "Transport").
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable, UnsetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from rcmcl_ros.transport import PROFILE_ENV_VARS, profile_path
+from rcmcl_ros.transport import launch_actions
 
 PACKAGE = "rcmcl_ros"
 EXECUTABLE = "rcmcl_node"
@@ -48,16 +48,11 @@ def _node(context, *_args, **_kwargs):
                  parameters=[params_file, overrides], remappings=remappings)]
 
 
-def _dds_profile(context):
+def _dds_profile(context, *_args, **_kwargs):
     """FASTDDS_DEFAULT_PROFILES_FILE for the processes started after this action (the camera driver needs the
     same file: see README 'Transport'); 'off' unsets it."""
-    name = LaunchConfiguration("dds_profile").perform(context).strip()
     share = FindPackageShare(PACKAGE).perform(context)
-    path = profile_path(name, config_dir=f"{share}/config")
-    actions = [UnsetEnvironmentVariable(variable) for variable in PROFILE_ENV_VARS]
-    if path is not None:
-        actions.append(SetEnvironmentVariable(PROFILE_ENV_VARS[0], str(path)))
-    return actions
+    return launch_actions(LaunchConfiguration("dds_profile").perform(context), config_dir=f"{share}/config")
 
 
 def generate_launch_description() -> LaunchDescription:

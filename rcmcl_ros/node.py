@@ -82,16 +82,25 @@ class RCMCLNode(Node):
         super().__init__(node_name, **node_kwargs)
         try:
             declare_parameters(self)
-            self.settings, pipeline_config = read_parameters(self)
-            self.checkpoint_path = resolve_checkpoint(self.settings.checkpoint)
-            if pipeline is None and not self.checkpoint_path.is_file():
-                which = "the bundled checkpoint" if not self.settings.checkpoint else "parameter 'checkpoint'"
-                raise FileNotFoundError(f"checkpoint not found: {self.checkpoint_path} ({which}; point the "
-                                        f"'checkpoint' parameter at an rcmcl .pt file)")
-            self.pipeline = pipeline or Pipeline.from_checkpoint(self.checkpoint_path, config=pipeline_config)
+            self._load(pipeline)
         except Exception as error:
             super().destroy_node()
             raise NodeStartError(str(error)) from error
+        self._start()
+
+    def _load(self, pipeline: Pipeline | None = None) -> None:
+        """Read the parameters and build the pipeline (loads the checkpoint). Raises on a bad parameter or
+        checkpoint (the caller says how that ends: NodeStartError, or a failed lifecycle transition)."""
+        self.settings, pipeline_config = read_parameters(self)
+        self.checkpoint_path = resolve_checkpoint(self.settings.checkpoint)
+        if pipeline is None and not self.checkpoint_path.is_file():
+            which = "the bundled checkpoint" if not self.settings.checkpoint else "parameter 'checkpoint'"
+            raise FileNotFoundError(f"checkpoint not found: {self.checkpoint_path} ({which}; point the "
+                                    f"'checkpoint' parameter at an rcmcl .pt file)")
+        self.pipeline = pipeline or Pipeline.from_checkpoint(self.checkpoint_path, config=pipeline_config)
+
+    def _start(self) -> None:
+        """Subscribe, publish, start the timers and the inference worker (the loaded pipeline's)."""
         self._tf = _attach_tf(self) if self.settings.use_tf else None
         self._slot = LatestSlot()
         self._gate = InputGate(self.settings.input_rate_hz)
@@ -103,7 +112,10 @@ class RCMCLNode(Node):
         self._last_decision_wall: float | None = None
         self._drops_reported = 0
         self._logged: dict[str, float] = {}
+        before = (set(self.subscriptions), set(self.publishers), set(self.timers))
         self._create_interfaces()
+        self._interfaces = (set(self.subscriptions) - before[0], set(self.publishers) - before[1],
+                            set(self.timers) - before[2])
         self._worker = threading.Thread(target=self._work, name="rcmcl_inference", daemon=True)
         self._worker.start()
         clip = self.pipeline.model_config.clip
@@ -112,6 +124,25 @@ class RCMCLNode(Node):
             f"{self.pipeline.device}, T={clip.frames} over {clip.window_s} s, {clip.image_size}px, "
             f"N={clip.num_points}, {len(self.pipeline.labels)} classes, a decision every "
             f"{self.pipeline.config.window.stride_s} s")
+
+    def _halt(self) -> None:
+        """Undo _start: stop and join the worker (an inference in flight finishes first), destroy what
+        _start created. The pipeline (model, counters) stays."""
+        if not hasattr(self, "_worker"):
+            return
+        self._stop.set()
+        self._slot.put(None)
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(WORKER_JOIN_S)
+        subscriptions, publishers, timers = getattr(self, "_interfaces", (set(), set(), set()))
+        for subscription in subscriptions:
+            self.destroy_subscription(subscription)
+        for publisher in publishers:
+            self.destroy_publisher(publisher)
+        for timer in timers:
+            self.destroy_timer(timer)
+        self._interfaces = (set(), set(), set())
+        del self._worker
 
     # -- wiring ------------------------------------------------------------------------------------
     def _create_interfaces(self) -> None:
@@ -256,9 +287,21 @@ class RCMCLNode(Node):
                             drops_since_last=drops_since_last, decision_timeout_s=self.settings.decision_timeout_s,
                             node_name=self.get_fully_qualified_name(), stamp=self.get_clock().now().to_msg(),
                             extra={"device": str(self.pipeline.device),
-                                   "checkpoint": str(self.pipeline.checkpoint_path or "")})
+                                   "checkpoint": str(self.pipeline.checkpoint_path or "")},
+                            warnings=self._standing_warnings())
         self.status_pub.publish(array)
         self.diagnostics_pub.publish(array)
+
+    def _standing_warnings(self) -> list[str]:
+        """Problems that persist (shown in every diagnostics message, logged as WARN once per log_throttle_s)."""
+        warning = self.pipeline.frame_warning
+        if warning is None:
+            return []
+        wall = time.monotonic()
+        if wall - self._logged.get("frames", -np.inf) >= self.settings.log_throttle_s:
+            self._logged["frames"] = wall
+            self.get_logger().warning(warning)
+        return [warning]
 
     def _log_once(self, key: str, message: str) -> None:
         wall = time.monotonic()
@@ -269,7 +312,7 @@ class RCMCLNode(Node):
     # -- shutdown -----------------------------------------------------------------------------------
     def destroy_node(self) -> None:
         """Stop and join the worker (an inference in flight finishes first), then destroy the node."""
-        if hasattr(self, "_stop"):
+        if hasattr(self, "_worker"):
             self._stop.set()
             self._slot.put(None)
             if self._worker.is_alive() and self._worker is not threading.current_thread():
@@ -290,7 +333,8 @@ def _attach_tf(node: RCMCLNode) -> Any:
         import tf2_ros
     except ImportError:
         node.get_logger().info("tf2_ros is not installed: the skeleton -> points transform is the "
-                               "camera_extrinsic parameter")
+                               "camera_extrinsic parameter (a WARN and /diagnostics say when the frames "
+                               "differ and that parameter is the identity)")
         return None
     buffer = tf2_ros.Buffer()
     listener = tf2_ros.TransformListener(buffer, node)
@@ -317,13 +361,19 @@ def _matrix(transform: Any) -> np.ndarray:
     return matrix
 
 
-def run(args: list[str] | None = None) -> int:
-    """init, spin until Ctrl-C / shutdown, clean up. 0 on a clean exit; 1 when the node cannot start."""
+def run(args: list[str] | None = None, *, lifecycle: bool = False) -> int:
+    """init, spin until Ctrl-C / shutdown, clean up. 0 on a clean exit; 1 when the node cannot start.
+    lifecycle: the managed node (lifecycle_node.py), which loads and subscribes on configure / activate."""
     rclpy.init(args=args)
     node = None
     try:
         try:
-            node = RCMCLNode()
+            if lifecycle:
+                from rcmcl_ros.lifecycle_node import RCMCLLifecycleNode
+
+                node = RCMCLLifecycleNode()
+            else:
+                node = RCMCLNode()
         except NodeStartError as error:
             rclpy.logging.get_logger(NODE_NAME).error(f"cannot start: {error}")
             return 1

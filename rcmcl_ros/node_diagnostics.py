@@ -1,8 +1,9 @@
 """diagnostic_msgs/DiagnosticArray for the node: gates, presence, input rates, drops by reason, replaced
 windows and latency percentiles (published on ~/reliability_status and /diagnostics).
 
-Level: ERROR when no decision came for `decision_timeout_s`; WARN when the last decision lacked a modality
-or messages were dropped since the previous report; OK otherwise.
+Level: ERROR when no decision came for `decision_timeout_s`; WARN when the last decision lacked a modality,
+messages were dropped since the previous report or a standing warning is given (frames without a
+transform); OK otherwise.
 """
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ SYNC_COUNTERS = ("dropped_late", "duplicates", "overflow")
 
 def diagnostics(*, snapshot: dict[str, Any], decision: Decision | None, seconds_since_decision: float | None,
                 drops_since_last: int, decision_timeout_s: float, node_name: str, stamp: Time,
-                extra: dict[str, str] | None = None) -> DiagnosticArray:
-    """One DiagnosticStatus named STATUS_NAME with hardware_id = node_name; values as KeyValue strings."""
+                extra: dict[str, str] | None = None, warnings: list[str] | None = None) -> DiagnosticArray:
+    """One DiagnosticStatus named STATUS_NAME with hardware_id = node_name; values as KeyValue strings.
+    warnings: standing problems (e.g. an unknown points <- skeleton transform) that make the level WARN."""
     values: dict[str, str] = dict(extra or {})
+    for index, text in enumerate(warnings or ()):
+        values[f"warning_{index}"] = text
     if decision is not None:
         values["label"] = decision.label
         values["confidence"] = f"{decision.confidence:.3f}"
@@ -50,6 +54,10 @@ def diagnostics(*, snapshot: dict[str, Any], decision: Decision | None, seconds_
         values[f"latency_{part}_p50"] = f"{stats['p50']:.4f}"
         values[f"latency_{part}_p95"] = f"{stats['p95']:.4f}"
     level, message = _level(decision, seconds_since_decision, drops_since_last, decision_timeout_s)
+    if warnings and level == DiagnosticStatus.OK:
+        level, message = DiagnosticStatus.WARN, "; ".join(warnings)
+    elif warnings and level == DiagnosticStatus.WARN:
+        message = "; ".join([message, *warnings])
     status = DiagnosticStatus(level=level, name=STATUS_NAME, message=message, hardware_id=node_name,
                               values=[KeyValue(key=k, value=v) for k, v in values.items()])
     array = DiagnosticArray(status=[status])

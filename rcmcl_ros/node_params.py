@@ -98,6 +98,9 @@ PARAMETERS: tuple[Param, ...] = (
     _p("slop_s", "sync", "max stamp difference (s) for two messages to be paired"),
     _p("max_wait_s", "sync", "how long (s) a set waits for a late stream before it goes without it"),
     _p("stale_after_s", "sync", "a stream without data for this long (s) is dead until its next message"),
+    _p("max_stream_delay_s", "sync", "a stream that steadily arrives late (body tracking on a CPU: 100-300 ms) "
+                                     "is waited for up to its learned arrival delay, at most this long (s); "
+                                     "0 = max_wait_s for every stream"),
     _p("sync_buffer_size", "sync", "messages buffered per stream", field="buffer_size"),
     _p("stride_s", "window", "seconds of sensor time between decisions"),
     _p("min_presence", "window", "fraction of a window's frames a modality needs to count as present"),

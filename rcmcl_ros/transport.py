@@ -50,3 +50,16 @@ def profile_environment(name: str, environ: dict[str, str] | None = None) -> dic
     if path is not None:
         env[PROFILE_ENV_VARS[0]] = str(path)
     return env
+
+
+def launch_actions(name: str, *, config_dir: Path | str) -> list:
+    """launch actions that set FASTDDS_DEFAULT_PROFILES_FILE to profile `name` (see profile_path) for the
+    processes a launch file starts after them, or unset it for 'off'. Imports `launch` (only launch files
+    call this)."""
+    from launch.actions import SetEnvironmentVariable, UnsetEnvironmentVariable
+
+    path = profile_path(name.strip(), config_dir=config_dir)
+    actions = [UnsetEnvironmentVariable(variable) for variable in PROFILE_ENV_VARS]
+    if path is not None:
+        actions.append(SetEnvironmentVariable(PROFILE_ENV_VARS[0], str(path)))
+    return actions

@@ -213,3 +213,36 @@ def test_replay_launch_description_builds_where_launch_ros_is_installed():
     pytest.importorskip("launch_ros")
     description = _launch_description(REPLAY)
     assert {a.name for a in description.get_launch_arguments()} == REPLAY_ARGUMENTS
+
+
+AZURE = ROOT / "launch" / "azure_kinect.launch.py"
+
+
+def test_azure_kinect_launch_passes_the_driver_the_readme_line_arguments():
+    tree = ast.parse(AZURE.read_text())
+    driver = module_constants(tree)["DRIVER_ARGUMENTS"]
+    assert driver == {"body_tracking_enabled": "true", "fps": "30", "color_resolution": "720P",
+                      "depth_mode": "NFOV_UNBINNED", "point_cloud": "true", "rgb_point_cloud": "false"}
+    readme_line = next(line for line in (ROOT / "README.md").read_text().splitlines()
+                       if line.startswith("ros2 launch azure_kinect_ros_driver driver.launch.py body_tracking"))
+    assert dict(arg.split(":=") for arg in readme_line.split()[4:]) == driver
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{name}:=" in readme for name in driver)                # each argument's reason is stated
+
+
+def test_azure_kinect_launch_arguments_are_documented_and_it_starts_the_node_alone_without_the_driver():
+    tree = ast.parse(AZURE.read_text())
+    declared = {ast.literal_eval(c.args[0]) for c in calls(tree, "DeclareLaunchArgument")}
+    assert declared == {"rviz", "params_file", "checkpoint", "device", "dds_profile"}
+    documented = AZURE.read_text().split("Arguments:", 1)[1]
+    assert all(f"  {name} " in documented for name in declared)
+    text = AZURE.read_text()
+    assert "PackageNotFoundError" in text and "starting the rcmcl node alone" in text
+    assert "rcmcl.launch.py" in text and "rcmcl.rviz" in text
+
+
+def test_azure_kinect_launch_description_builds_where_launch_ros_is_installed():
+    pytest.importorskip("launch_ros")
+    description = _launch_description(AZURE)
+    assert {a.name for a in description.get_launch_arguments()} == {
+        "rviz", "params_file", "checkpoint", "device", "dds_profile"}

@@ -315,3 +315,25 @@ def test_points_from_depth_without_camera_info_are_counted_drops_and_decisions_g
     assert h.wait_for(counted, timeout_s=10.0)
     assert h.wait_for(lambda: len(h.reliability) >= 2, timeout_s=10.0), "decisions stopped"
     assert "dropped points message (camera_info" in capfd.readouterr().err
+
+
+def test_cloud_and_skeleton_frames_without_a_transform_warn_in_the_log_and_in_diagnostics(harness, capfd):
+    h = harness                   # the scene's cloud is in rgb_camera_link, its skeleton in depth_camera_link
+
+    def warned() -> bool:
+        return bool(h.status) and any(kv.key.startswith("warning_") and "no transform is known" in kv.value
+                                      for kv in h.status[-1].status[0].values)
+
+    assert h.wait_for(warned, timeout_s=10.0)
+    assert h.status[-1].status[0].level in (DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
+    assert h.diagnostics and "rgb_camera_link" in h.diagnostics[-1].status[0].message + "".join(
+        kv.value for kv in h.diagnostics[-1].status[0].values)
+    err = capfd.readouterr().err
+    assert "[WARN]" in err and "differs from skeleton frame 'depth_camera_link'" in err
+
+
+@pytest.mark.parametrize("harness", [{"camera_extrinsic": [0.0, 0.0, 0.0, 0.0, 0.0, 0.1]}], indirect=True)
+def test_an_explicit_camera_extrinsic_is_a_known_transform_and_silences_the_frame_warning(harness):
+    h = harness
+    assert h.wait_for(lambda: len(h.reliability) >= 2 and len(h.status) >= 3, timeout_s=10.0)
+    assert not any(kv.key.startswith("warning_") for kv in h.status[-1].status[0].values)
