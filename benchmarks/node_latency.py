@@ -29,6 +29,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", choices=("azure", "small"), default="azure")
     parser.add_argument("--rate", type=float, default=30.0, help="Hz of every stream")
     parser.add_argument("--input-rate-hz", type=float, default=None, help="node parameter input_rate_hz")
+    parser.add_argument("--input-qos-depth", type=int, default=None, help="node parameter input_qos_depth")
     parser.add_argument("--no-raw", action="store_true", help="node parameter raw_subscriptions false")
     parser.add_argument("--no-probe", action="store_true",
                         help="no separate transport probe (a second subscriber to 17 MB/frame set costs CPU)")
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     node_parameters = {} if args.input_rate_hz is None else {"input_rate_hz": float(args.input_rate_hz)}
     if args.no_raw:
         node_parameters["raw_subscriptions"] = False
+    if args.input_qos_depth is not None:
+        node_parameters["input_qos_depth"] = args.input_qos_depth
     with LiveNode(domain_id=args.domain, checkpoint=checkpoint, **node_parameters) as live:
         start = time.time() + 4.0                         # children start and discover the node meanwhile
         since = start + args.warmup
