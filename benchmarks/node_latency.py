@@ -30,7 +30,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=30.0, help="Hz of every stream")
     parser.add_argument("--input-rate-hz", type=float, default=None, help="node parameter input_rate_hz")
     parser.add_argument("--input-qos-depth", type=int, default=None, help="node parameter input_qos_depth")
+    parser.add_argument("--points-from-depth", action="store_true",
+                        help="node parameter points_source depth (points2 is published but not subscribed)")
     parser.add_argument("--no-raw", action="store_true", help="node parameter raw_subscriptions false")
+    parser.add_argument("--raw", action="store_true", help="node parameter raw_subscriptions true")
     parser.add_argument("--no-probe", action="store_true",
                         help="no separate transport probe (a second subscriber to 17 MB/frame set costs CPU)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary figures here")
@@ -50,8 +53,10 @@ def main(argv: list[str] | None = None) -> None:
 
     checkpoint, what = lite_checkpoint()
     node_parameters = {} if args.input_rate_hz is None else {"input_rate_hz": float(args.input_rate_hz)}
-    if args.no_raw:
-        node_parameters["raw_subscriptions"] = False
+    if args.no_raw or args.raw:
+        node_parameters["raw_subscriptions"] = bool(args.raw)
+    if args.points_from_depth:
+        node_parameters["points_source"] = "depth"
     if args.input_qos_depth is not None:
         node_parameters["input_qos_depth"] = args.input_qos_depth
     with LiveNode(domain_id=args.domain, checkpoint=checkpoint, **node_parameters) as live:
@@ -151,7 +156,9 @@ def main(argv: list[str] | None = None) -> None:
             "seconds": args.seconds, "node_parameters": node_parameters, "rate_hz": args.rate, "sizes": args.sizes,
             "profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", ""),
             "published": published["published"], "received": received, "skipped": snapshot.get("skipped", {}),
-            "delivered": delivered, "frame_sets_delivered": min(delivered.values()),
+            "delivered": delivered,
+            "frame_sets_delivered": min(v for s, v in delivered.items()
+                                        if not (args.points_from_depth and s == "points")),
             "decisions": made, "decisions_complete": complete, "nominal_decisions": nominal,
             "node_adds_ms": stats_ms(after), "node_adds_beside_model_ms": stats_ms(overhead),
             "inference_ms": stats_ms(inference), "end_to_end_ms": stats_ms(e2e),

@@ -27,6 +27,7 @@ import numpy as np
 STREAMS = ("rgb", "depth", "points", "skeleton")
 TOPICS = {"rgb": "rgb/image_raw", "depth": "depth_to_rgb/image_raw", "points": "points2",
           "skeleton": "body_tracking_data"}
+CAMERA_INFO_TOPIC = "depth_to_rgb/camera_info"
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,19 @@ class SensorFrames:
         struct.pack_into("<iI", data, 4, sec, min(999_999_999, round((t_s - sec) * 1e9)))
         return bytes(data)
 
+    def camera_info(self, t_s: float) -> Any:
+        """depth_to_rgb's CameraInfo (a 605 px focal length at 1280x720, the Azure's 720P colour camera)."""
+        from sensor_msgs.msg import CameraInfo
+
+        from rcmcl_ros.conversions import seconds_to_stamp
+
+        depth = self.messages["depth"]
+        info = CameraInfo(width=depth.width, height=depth.height)
+        info.k = [605.0, 0.0, depth.width / 2 - 0.5, 0.0, 605.0, depth.height / 2 - 0.5, 0.0, 0.0, 1.0]
+        info.header.frame_id = depth.header.frame_id
+        info.header.stamp = seconds_to_stamp(t_s)
+        return info
+
     def nbytes(self, stream: str) -> int:
         msg = self.messages[stream]
         return len(msg.data) if hasattr(msg, "data") else 0
@@ -180,6 +194,9 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
     node = Node("traffic", context=context)
     types = message_types()
     publishers = {s: node.create_publisher(types[s], TOPICS[s], sensor_qos()) for s in STREAMS}
+    from sensor_msgs.msg import CameraInfo
+
+    info_pub = node.create_publisher(CameraInfo, CAMERA_INFO_TOPIC, sensor_qos())
     clock_pub = node.create_publisher(Clock, "/clock", 10)
     frames = SensorFrames(SIZES[spec.sizes], seed=spec.seed)
     rng = np.random.default_rng(spec.seed)
@@ -206,6 +223,8 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
                 clock_pub.publish(Clock(clock=seconds_to_stamp(t)))
             for stream in segment.streams:
                 if tick % segment.every.get(stream, 1) == 0:
+                    if stream == "depth":               # for points_source: depth (depth_to_rgb/camera_info)
+                        info_pub.publish(frames.camera_info(t))
                     publishers[stream].publish(frames.serialized(stream, t) if spec.serialized
                                                else frames.stamped(stream, t))
                     published[stream] += 1

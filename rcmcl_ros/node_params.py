@@ -41,7 +41,7 @@ class NodeConfig:
     use_tf: bool = True                          # skeleton -> points frame from tf2 when tf2_ros is importable
     input_reliability: str = "best_effort"       # sensor subscriptions: best_effort | reliable
     input_rate_hz: float = 10.0                  # frames per stream converted per second of sensor time; 0 = all
-    raw_subscriptions: bool = True               # deserialise only the messages the input gate keeps
+    raw_subscriptions: bool = False              # True: deserialise only the messages the input gate keeps
     points_source: str = "topic"                 # topic: points_topic; depth: back-projected depth_topic
     camera_info_topic: str = "depth_to_rgb/camera_info"   # for points_source depth
     rgb_transport: str = "raw"                   # raw: Image on rgb_topic; compressed: CompressedImage on <rgb_topic>/compressed

@@ -337,3 +337,15 @@ def test_an_explicit_camera_extrinsic_is_a_known_transform_and_silences_the_fram
     h = harness
     assert h.wait_for(lambda: len(h.reliability) >= 2 and len(h.status) >= 3, timeout_s=10.0)
     assert not any(kv.key.startswith("warning_") for kv in h.status[-1].status[0].values)
+
+
+@pytest.mark.parametrize("harness", [{"raw_subscriptions": True}, {"raw_subscriptions": False}], indirect=True)
+def test_the_input_gate_converts_about_input_rate_hz_per_stream_and_counts_the_rest_as_skipped(harness):
+    h = harness                                   # the scene at 30 Hz; input_rate_hz 10 (default)
+    assert h.wait_for(lambda: len(h.reliability) >= 3, timeout_s=10.0)
+    stats = h.node.pipeline.stats
+    time.sleep(1.0)
+    for stream in ("rgb", "depth", "points", "skeleton"):
+        received, skipped = stats.received[stream], stats.skipped[stream]
+        assert received > 20 and 0.5 * received <= skipped <= 0.8 * received, (stream, received, skipped)
+    assert np.all(h.gates_after(0.0)[-1] > 0)     # every modality still present
