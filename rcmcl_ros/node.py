@@ -101,6 +101,7 @@ class RCMCLNode(Node):
 
     def _start(self) -> None:
         """Subscribe, publish, start the timers and the inference worker (the loaded pipeline's)."""
+        before = (set(self.subscriptions), set(self.publishers), set(self.timers))
         self._tf = _attach_tf(self) if self.settings.use_tf else None
         self._slot = LatestSlot()
         self._gate = InputGate(self.settings.input_rate_hz)
@@ -112,7 +113,6 @@ class RCMCLNode(Node):
         self._last_decision_wall: float | None = None
         self._drops_reported = 0
         self._logged: dict[str, float] = {}
-        before = (set(self.subscriptions), set(self.publishers), set(self.timers))
         self._create_interfaces()
         self._interfaces = (set(self.subscriptions) - before[0], set(self.publishers) - before[1],
                             set(self.timers) - before[2])
