@@ -14,7 +14,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml")),
         (f"share/{PACKAGE}/config/labels", glob("config/labels/*.txt")),
     ],
     install_requires=["setuptools", "numpy", "pyyaml", "tqdm", "matplotlib"],
@@ -31,6 +31,7 @@ setup(
             "rcmcl-ros = rcmcl_ros.__main__:main",
             "rcmcl_node = rcmcl_ros.__main__:node_main",
             "rcmcl_play = rcmcl_ros.__main__:play_main",
+            "rcmcl_lifecycle_node = rcmcl_ros.__main__:lifecycle_node_main",
         ],
     },
 )

@@ -2,8 +2,8 @@
 
     ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST .venv/bin/python benchmarks/node_latency.py [--seconds 30]
 
-Three processes: the publisher (benchmarks/traffic.py: Azure-sized frames at 30 Hz, 1280x720 bgra8 colour,
-640x576 16UC1 depth, 100k-point PointCloud2, 32-joint MarkerArray), a plain transport probe (now - stamp
+Three processes: the publisher (benchmarks/traffic.py: true Azure Kinect sizes at 30 Hz, 1280x720 bgra8
+colour, 1280x720 16UC1 depth_to_rgb, 368,640-point PointCloud2, 32-joint MarkerArray), a plain transport probe (now - stamp
 per message) and this one, which spins the real node (benchmarks/probed_node.py, lite preset, 1 torch
 thread). Per decision it measures publish time - stamp of the newest input in the window, and splits it:
 arrival (transport + the node's executor), waiting for the set and the poll, queue, inference. "Node adds"
@@ -28,6 +28,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=5.0, help="traffic before measuring (first window)")
     parser.add_argument("--sizes", choices=("azure", "small"), default="azure")
     parser.add_argument("--rate", type=float, default=30.0, help="Hz of every stream")
+    parser.add_argument("--input-rate-hz", type=float, default=None, help="node parameter input_rate_hz")
+    parser.add_argument("--input-qos-depth", type=int, default=None, help="node parameter input_qos_depth")
+    parser.add_argument("--points-from-depth", action="store_true",
+                        help="node parameter points_source depth (points2 is published but not subscribed)")
+    parser.add_argument("--no-raw", action="store_true", help="node parameter raw_subscriptions false")
+    parser.add_argument("--raw", action="store_true", help="node parameter raw_subscriptions true")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="no separate transport probe (a second subscriber to 17 MB/frame set costs CPU)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the summary figures here")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 71))
     return parser.parse_args(argv)
 
@@ -43,15 +52,33 @@ def main(argv: list[str] | None = None) -> None:
     from traffic import SIZES, STREAMS, Segment, SensorFrames, TrafficRun, TrafficSpec
 
     checkpoint, what = lite_checkpoint()
-    with LiveNode(domain_id=args.domain, checkpoint=checkpoint) as live:
+    node_parameters = {} if args.input_rate_hz is None else {"input_rate_hz": float(args.input_rate_hz)}
+    if args.no_raw or args.raw:
+        node_parameters["raw_subscriptions"] = bool(args.raw)
+    if args.points_from_depth:
+        node_parameters["points_source"] = "depth"
+    if args.input_qos_depth is not None:
+        node_parameters["input_qos_depth"] = args.input_qos_depth
+    with LiveNode(domain_id=args.domain, checkpoint=checkpoint, **node_parameters) as live:
         start = time.time() + 4.0                         # children start and discover the node meanwhile
         since = start + args.warmup
         spec = TrafficSpec(domain_id=args.domain, segments=[Segment(seconds=args.warmup + args.seconds)],
                            start_wall=start, rate_hz=args.rate, sizes=args.sizes)
-        run = TrafficRun(spec, probe=True, probe_since_s=since)
-        run.wait(desc="node_latency")
+        run = TrafficRun(spec, probe=not args.no_probe, probe_since_s=since)
+        cpu_started = None
+
+        def mark_cpu(elapsed_s: float) -> None:
+            nonlocal cpu_started
+            if cpu_started is None and time.time() >= since:
+                cpu_started = (time.process_time(), time.time())
+
+        run.wait(desc="node_latency", on_second=mark_cpu)
+        node_cpu = ((time.process_time() - cpu_started[0]) / (time.time() - cpu_started[1])
+                    if cpu_started else float("nan"))
         time.sleep(1.0)                                   # the last windows finish
         published, transport = run.results()
+        if transport is None:                             # --no-probe
+            transport = {s: np.zeros(0) for s in STREAMS}
         node = live.node
         snapshot = node.pipeline.snapshot(node.now_s())
         decisions = [d for d in node.decision_records() if d.newest_input_s >= since]
@@ -111,6 +138,37 @@ def main(argv: list[str] | None = None) -> None:
     print(f"- DDS losses (published - received by node): "
           f"{ {s: published['published'].get(s, 0) - received.get(s, 0) for s in STREAMS} } "
           f"(includes the {args.warmup:.0f} s warm-up; best-effort sensor QoS)")
+    delivered = {s: received.get(s, 0) / max(1, published["published"].get(s, 0)) for s in STREAMS}
+    complete = int(sum(bool(np.all(d.present)) for d in decisions))
+    print(f"- delivered to the node (received / published, whole run): "
+          f"{ {s: round(100 * v, 1) for s, v in delivered.items()} } %; skipped by the input gate (not "
+          f"converted): {snapshot.get('skipped', {})}; decisions with every modality present: {complete}")
+    if args.json is not None:
+        import json
+
+        def stats_ms(values):
+            values = np.asarray(values, dtype=np.float64)
+            values = values[np.isfinite(values)]
+            return {f"p{q}": (1e3 * float(np.percentile(values, q)) if values.size else None) for q in (50, 95)}
+
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "seconds": args.seconds, "node_parameters": node_parameters, "rate_hz": args.rate, "sizes": args.sizes,
+            "profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", ""),
+            "published": published["published"], "received": received, "skipped": snapshot.get("skipped", {}),
+            "delivered": delivered,
+            "frame_sets_delivered": min(v for s, v in delivered.items()
+                                        if not (args.points_from_depth and s == "points")),
+            "decisions": made, "decisions_complete": complete, "nominal_decisions": nominal,
+            "node_adds_ms": stats_ms(after), "node_adds_beside_model_ms": stats_ms(overhead),
+            "inference_ms": stats_ms(inference), "end_to_end_ms": stats_ms(e2e),
+            "transport_ms": stats_ms(newest_transport), "drops": snapshot["drops"],
+            "replaced": snapshot["replaced"], "load_average": os.getloadavg(),
+            "node_process_cpu_per_s": node_cpu,
+            "publisher_cpu_per_s": published.get("cpu_s", float("nan")) / max(1e-9, args.warmup + args.seconds)},
+            indent=1))
+    print(f"- CPU: node process {node_cpu:.2f} core-seconds per second (measured part), publisher process "
+          f"{published.get('cpu_s', float('nan')) / (args.warmup + args.seconds):.2f} (whole run)")
     print(f"- publisher ticks more than one period late: {published['late_ticks']} of {published['ticks']}")
     p95 = float(np.percentile(overhead, 95)) * 1e3 if len(overhead) else float("nan")
     print(f"- goal (node adds <= {GOAL_ADDED_P95_MS:.0f} ms p95 beside inference): {p95:.1f} ms -> "

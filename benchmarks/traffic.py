@@ -1,8 +1,10 @@
 """Sensor traffic for the live-node benchmarks, published from a process of its own.
 
 `publish_traffic(spec, results)` (a multiprocessing "spawn" target) publishes the four Azure Kinect driver
-topics at `spec.rate_hz` on an absolute tick schedule: 1280x720 bgra8 colour, 640x576 16UC1 depth, a
-100k-point PointCloud2 (the driver's padded xyz + rgb layout, NaN holes) and a 32-joint body MarkerArray,
+topics at `spec.rate_hz` on an absolute tick schedule, at the sizes the Azure Kinect driver sends with
+colour 720P and depth NFOV_UNBINNED: 1280x720 bgra8 colour (3.7 MB), depth_to_rgb 1280x720 16UC1 (1.8 MB),
+a 368,640-point points2 (640x576 depth pixels, the driver's padded xyz + rgb layout, 32 B a point, 11.8 MB,
+NaN holes) and a 32-joint body MarkerArray,
 all stamped with the tick's time. `spec.segments` switch streams off and on, change a stream's rate
 (publish every k-th tick) and jump the clock (sim time, as a bag loop does); `hostile_per_tick` mixes in
 malformed messages from test/hostile.py. `probe_transport` is a plain subscriber in another process that
@@ -12,7 +14,9 @@ Light imports only (no torch): spawned children start fast.
 """
 from __future__ import annotations
 
+import math
 import os
+import struct
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ import numpy as np
 STREAMS = ("rgb", "depth", "points", "skeleton")
 TOPICS = {"rgb": "rgb/image_raw", "depth": "depth_to_rgb/image_raw", "points": "points2",
           "skeleton": "body_tracking_data"}
+CAMERA_INFO_TOPIC = "depth_to_rgb/camera_info"
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,11 @@ class FrameSizes:
     joints: int = 32
 
 
-SIZES = {"azure": FrameSizes(rgb=(720, 1280), depth=(576, 640), points=100_000),
+SIZES = {"azure": FrameSizes(rgb=(720, 1280), depth=(720, 1280), points=640 * 576),
          "small": FrameSizes(rgb=(72, 128), depth=(58, 64), points=2_000)}
-"""azure: Azure Kinect 720p colour, NFOV unbinned depth, a full cloud; small: for logic-only runs."""
+"""azure: what the Azure Kinect driver publishes with color_resolution 720P, depth_mode NFOV_UNBINNED
+(depth_to_rgb is registered to colour, so it has colour's size; points2 has one point per depth pixel);
+small: for logic-only runs."""
 
 
 @dataclass
@@ -63,6 +70,7 @@ class TrafficSpec:
     sim_origin_s: float = 1000.0
     hostile_per_tick: float = 0.0      # mean malformed messages per tick (Poisson), any stream
     seed: int = 0
+    serialized: bool = True            # publish pre-serialised CDR bytes (a C++ driver's cost, not rclpy's)
 
 
 def sensor_qos() -> Any:
@@ -119,6 +127,41 @@ class SensorFrames:
             header.stamp = stamp
         return msg
 
+    def serialized(self, stream: str, t_s: float) -> bytes:
+        """The message stamped t_s as CDR bytes, for Publisher.publish (as a C++ driver publishes: no Python
+        message -> C conversion of 4-12 MB per frame). Big messages are serialised once and restamped in place
+        (header.stamp is the first field: bytes 4-11 after the encapsulation header)."""
+        if stream == "skeleton":
+            from rclpy.serialization import serialize_message
+
+            return serialize_message(self.stamped(stream, t_s))
+        if not hasattr(self, "_serialized"):
+            self._serialized: dict[str, bytearray] = {}
+        if stream not in self._serialized:
+            from rclpy.serialization import serialize_message
+
+            data = bytearray(serialize_message(self.messages[stream]))
+            if data[1] & 1 == 0:
+                raise ValueError("expected little-endian CDR")
+            self._serialized[stream] = data
+        data = self._serialized[stream]
+        sec = math.floor(t_s)
+        struct.pack_into("<iI", data, 4, sec, min(999_999_999, round((t_s - sec) * 1e9)))
+        return bytes(data)
+
+    def camera_info(self, t_s: float) -> Any:
+        """depth_to_rgb's CameraInfo (a 605 px focal length at 1280x720, the Azure's 720P colour camera)."""
+        from sensor_msgs.msg import CameraInfo
+
+        from rcmcl_ros.conversions import seconds_to_stamp
+
+        depth = self.messages["depth"]
+        info = CameraInfo(width=depth.width, height=depth.height)
+        info.k = [605.0, 0.0, depth.width / 2 - 0.5, 0.0, 605.0, depth.height / 2 - 0.5, 0.0, 0.0, 1.0]
+        info.header.frame_id = depth.header.frame_id
+        info.header.stamp = seconds_to_stamp(t_s)
+        return info
+
     def nbytes(self, stream: str) -> int:
         msg = self.messages[stream]
         return len(msg.data) if hasattr(msg, "data") else 0
@@ -151,6 +194,9 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
     node = Node("traffic", context=context)
     types = message_types()
     publishers = {s: node.create_publisher(types[s], TOPICS[s], sensor_qos()) for s in STREAMS}
+    from sensor_msgs.msg import CameraInfo
+
+    info_pub = node.create_publisher(CameraInfo, CAMERA_INFO_TOPIC, sensor_qos())
     clock_pub = node.create_publisher(Clock, "/clock", 10)
     frames = SensorFrames(SIZES[spec.sizes], seed=spec.seed)
     rng = np.random.default_rng(spec.seed)
@@ -177,7 +223,10 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
                 clock_pub.publish(Clock(clock=seconds_to_stamp(t)))
             for stream in segment.streams:
                 if tick % segment.every.get(stream, 1) == 0:
-                    publishers[stream].publish(frames.stamped(stream, t))
+                    if stream == "depth":               # for points_source: depth (depth_to_rgb/camera_info)
+                        info_pub.publish(frames.camera_info(t))
+                    publishers[stream].publish(frames.serialized(stream, t) if spec.serialized
+                                               else frames.stamped(stream, t))
                     published[stream] += 1
             if hostile is not None:
                 for _ in range(rng.poisson(spec.hostile_per_tick)):
@@ -187,7 +236,7 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
                     hostile_counts[f"{stream}/{reason or 'accepted'}"] += 1
             tick += 1
     finally:
-        results.put({"published": dict(published), "hostile": dict(hostile_counts),
+        results.put({"published": dict(published), "hostile": dict(hostile_counts), "cpu_s": time.process_time(),
                      "hostile_total": sum(hostile_counts.values()), "ticks": tick, "late_ticks": late,
                      "pid": os.getpid()})
         node.destroy_node()

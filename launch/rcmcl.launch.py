@@ -9,6 +9,9 @@ Arguments:
   device            auto | cpu | cuda; empty keeps the params file's value
   camera_namespace  namespace of the camera driver; the four inputs are remapped under it (empty: as is)
   use_sim_time      true when replaying a bag with /clock
+  dds_profile       Fast DDS transport for the node: shm (default: shared memory with a 64 MB segment + UDP),
+                    shm_localhost (the same, UDP on 127.0.0.1 only), off (Fast DDS defaults) or an XML path.
+                    The camera driver must load the same profile (README, "Transport").
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -16,11 +19,14 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from rcmcl_ros.node.transport import launch_actions
+
 PACKAGE = "rcmcl_ros"
 EXECUTABLE = "rcmcl_node"
 INPUT_TOPICS = ("rgb/image_raw", "depth_to_rgb/image_raw", "points2", "body_tracking_data")
 """The node's default input topics (parameters rgb_topic, depth_topic, points_topic, skeleton_topic)."""
 TRUE_WORDS = ("true", "1", "yes", "on")
+DEFAULT_DDS_PROFILE = "shm"
 
 
 def _node(context, *_args, **_kwargs):
@@ -42,6 +48,13 @@ def _node(context, *_args, **_kwargs):
                  parameters=[params_file, overrides], remappings=remappings)]
 
 
+def _dds_profile(context, *_args, **_kwargs):
+    """FASTDDS_DEFAULT_PROFILES_FILE for the processes started after this action (the camera driver needs the
+    same file: see README 'Transport'); 'off' unsets it."""
+    share = FindPackageShare(PACKAGE).perform(context)
+    return launch_actions(LaunchConfiguration("dds_profile").perform(context), config_dir=f"{share}/config")
+
+
 def generate_launch_description() -> LaunchDescription:
     default_params = PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "rcmcl.yaml"])
     return LaunchDescription([
@@ -55,5 +68,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="camera driver namespace; inputs are remapped under it"),
         DeclareLaunchArgument("use_sim_time", default_value="false",
                               description="use /clock (bag replay)"),
+        DeclareLaunchArgument("dds_profile", default_value=DEFAULT_DDS_PROFILE,
+                              description="Fast DDS transport: shm, shm_localhost (UDP on 127.0.0.1 only), off "
+                                          "or an XML path"),
+        OpaqueFunction(function=_dds_profile),
         OpaqueFunction(function=_node),
     ])

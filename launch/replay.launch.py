@@ -12,6 +12,7 @@ Arguments:
   params_file  parameters YAML for the node (default: the installed config/rcmcl.yaml)
   checkpoint   rcmcl checkpoint; empty keeps the params file's value (empty there = bundled model)
   device       auto | cpu | cuda; empty keeps the params file's value
+  dds_profile  Fast DDS transport: shm_localhost (default: shared memory + UDP on 127.0.0.1), shm, off or a path
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -19,10 +20,13 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from rcmcl_ros.node.transport import launch_actions
+
 PACKAGE = "rcmcl_ros"
 NODE_EXECUTABLE = "rcmcl_node"
 PLAYER_EXECUTABLE = "rcmcl_play"
 TRUE_WORDS = ("true", "1", "yes", "on")
+DEFAULT_DDS_PROFILE = "shm_localhost"
 
 
 def _nodes(context, *_args, **_kwargs):
@@ -49,6 +53,13 @@ def _nodes(context, *_args, **_kwargs):
     ]
 
 
+def _dds_profile(context, *_args, **_kwargs):
+    """FASTDDS_DEFAULT_PROFILES_FILE for the processes started after this action (the camera driver needs the
+    same file: see README 'Transport'); 'off' unsets it."""
+    share = FindPackageShare(PACKAGE).perform(context)
+    return launch_actions(LaunchConfiguration("dds_profile").perform(context), config_dir=f"{share}/config")
+
+
 def generate_launch_description() -> LaunchDescription:
     default_params = PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "rcmcl.yaml"])
     return LaunchDescription([
@@ -61,5 +72,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="rcmcl checkpoint (.pt); empty keeps the params file's value"),
         DeclareLaunchArgument("device", default_value="",
                               description="auto, cpu or cuda; empty keeps the params file's value"),
+        DeclareLaunchArgument("dds_profile", default_value=DEFAULT_DDS_PROFILE,
+                              description="Fast DDS transport: shm, shm_localhost (UDP on 127.0.0.1 only), off "
+                                          "or an XML path"),
+        OpaqueFunction(function=_dds_profile),
         OpaqueFunction(function=_nodes),
     ])

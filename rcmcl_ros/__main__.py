@@ -3,7 +3,8 @@
     python -m rcmcl_ros node --ros-args --params-file config/rcmcl.yaml
     python -m rcmcl_ros make-demo-bag | play BAG | evaluate-bag BAG --out DIR | watch
 
-Console scripts (setup.py): `rcmcl-ros` -> main, `rcmcl_node` -> node_main, `rcmcl_play` -> play_main.
+Console scripts (setup.py): `rcmcl-ros` -> main, `rcmcl_node` -> node_main, `rcmcl_play` -> play_main,
+`rcmcl_lifecycle_node` -> lifecycle_node_main.
 """
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from typing import Callable
 def node_command(argv: list[str]) -> int:
     """Run the rclpy node; argv goes to rclpy (--ros-args ...). Exit status 1 when it cannot start."""
     if argv[:1] in (["-h"], ["--help"]):
-        print("usage: python -m rcmcl_ros node [--ros-args -p name:=value --params-file FILE ...]\n"
-              "Runs the rcmcl action recognition node; parameters: config/rcmcl.yaml.")
+        print("usage: python -m rcmcl_ros node [--lifecycle] [--ros-args -p name:=value --params-file FILE ...]\n"
+              "Runs the rcmcl action recognition node; parameters: config/rcmcl.yaml. --lifecycle: a managed\n"
+              "node that loads the model on 'configure' and subscribes on 'activate'.")
         return 0
+    lifecycle = argv[:1] == ["--lifecycle"]
     from rcmcl_ros.node.ros_node import run   # rclpy and torch load only when a node is wanted
 
-    return run(["rcmcl_node", *argv])
+    return run(["rcmcl_node", *argv[int(lifecycle):]], lifecycle=lifecycle)
 
 
 def make_demo_bag_command(argv: list[str]) -> int:
@@ -87,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 def node_main(argv: list[str] | None = None) -> int:
     """Entry point of the `rcmcl_node` console script (what ros2 run / launch start)."""
     return node_command(sys.argv[1:] if argv is None else list(argv))
+
+
+def lifecycle_node_main(argv: list[str] | None = None) -> int:
+    """Entry point of the `rcmcl_lifecycle_node` console script (the managed node)."""
+    return node_command(["--lifecycle", *(sys.argv[1:] if argv is None else list(argv))])
 
 
 def play_main(argv: list[str] | None = None) -> int:

@@ -98,6 +98,15 @@ def backproject(depth_m: np.ndarray, *, intrinsics: Intrinsics) -> np.ndarray:
     return (rays[valid] * z[valid, None]).astype(np.float32)
 
 
+def backproject_pixels(u: np.ndarray, v: np.ndarray, z: np.ndarray, *, intrinsics: Intrinsics) -> np.ndarray:
+    """Pixels (u column, v row; (K,) each) at depths z (K,) metres -> (K, 3) float32 camera-frame points,
+    the pinhole model of `backproject` for a chosen subset of pixels (no full-image ray table)."""
+    z = np.asarray(z, dtype=np.float64)
+    x = (np.asarray(u, dtype=np.float64) - intrinsics.cx) / intrinsics.fx * z
+    y = (np.asarray(v, dtype=np.float64) - intrinsics.cy) / intrinsics.fy * z
+    return np.stack([x, y, z], axis=-1).astype(np.float32)
+
+
 def backproject_torch(depth_m, *, intrinsics: Intrinsics):
     """(B, H, W) tensor of metres -> (B, H*W, 3) points on the same device/dtype; invalid pixels
     (0 or NaN) are NaN rows, so shapes stay fixed for batching on a GPU."""

@@ -25,6 +25,10 @@ from rcmcl_ros.bag.files import (FAULT_TOPIC, GROUND_TRUTH_TOPIC, STREAM_TYPES, 
 from rcmcl_ros.bag.annotations import Fault, GroundTruth
 
 STRING_TYPE = "std_msgs/msg/String"
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+DEPTH_CAMERA_INFO_TOPIC = "/depth_to_rgb/camera_info"
+"""The Azure Kinect driver's camera_info of depth_to_rgb (colour intrinsics at colour size)."""
+POINTS_SOURCES = ("topic", "depth")
 
 
 @dataclass
@@ -64,12 +68,22 @@ class BagEvaluation:
 
 
 def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], progress: bool = True,
-                 warn: Callable[[str], None] | None = None) -> BagEvaluation:
+                 warn: Callable[[str], None] | None = None, points_source: str = "topic",
+                 camera_info_topic: str = DEPTH_CAMERA_INFO_TOPIC) -> BagEvaluation:
     """Run `pipeline` (a fresh rcmcl_ros.pipeline.runner.Pipeline) over the bag. Streams whose topic is missing or
     of the wrong type are evaluated as absent (with a warning); raises BagError when none is usable or the
-    bag cannot be opened."""
+    bag cannot be opened. points_source "depth": the cloud is back-projected from each depth image with the
+    latest `camera_info_topic` message (depth_cloud.py), as the node does, and the points topic is not read."""
     from rcmcl_core.windowing import window_times
+    from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource
     from rcmcl_ros.pipeline.runner import message_stamp_s
+
+    if points_source not in POINTS_SOURCES:
+        raise ValueError(f"points_source must be one of {POINTS_SOURCES}, got {points_source!r}")
+    from_depth = points_source == "depth"
+    if from_depth:
+        topics = {stream: topic for stream, topic in topics.items() if stream != "points"}
+    camera_info = None
 
     warnings: list[str] = []
 
@@ -91,6 +105,12 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
                            f"has {listing}; map them with --topic STREAM:=/topic")
         annotations = [t for t in (GROUND_TRUTH_TOPIC, FAULT_TOPIC)
                        if getattr(present.get(t), "msgtype", "") == STRING_TYPE]
+        if from_depth:
+            if getattr(present.get(camera_info_topic), "msgtype", "") == CAMERA_INFO_TYPE:
+                annotations.append(camera_info_topic)
+            else:
+                note(f"points from depth: {camera_info_topic} ({CAMERA_INFO_TYPE}) is not in the bag; every "
+                     f"cloud is dropped (reason camera_info)")
         wanted = [*stream_of, *annotations]
         truth_samples: list[tuple[float, str]] = []
         faults: list[Fault] = []
@@ -108,7 +128,9 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
                 if bad_messages <= 3:
                     note(str(error))
                 continue
-            if message.topic == GROUND_TRUTH_TOPIC:
+            if from_depth and message.topic == camera_info_topic:
+                camera_info = msg
+            elif message.topic == GROUND_TRUTH_TOPIC:
                 truth_samples.append((message.record_s, str(msg.data)))
             elif message.topic == FAULT_TOPIC:
                 try:
@@ -118,6 +140,8 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
             else:
                 stamp_s = message_stamp_s(msg, fallback_s=message.record_s)
                 pipeline.ingest(stream_of[message.topic], stamp_s, msg)
+                if from_depth and stream_of[message.topic] == "depth":
+                    pipeline.ingest("points", stamp_s, DepthCloudSource(depth=msg, info=camera_info))
                 newest_s = max(newest_s, stamp_s)
                 decisions += pipeline.step(newest_s)
         decisions += pipeline.flush()
@@ -169,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride-s", type=float, default=None, help="seconds between decisions (default: the node's)")
     p.add_argument("--skeleton-format", default=None, choices=("azure32", "ntu25"),
                    help="joint layout of the skeleton markers (default azure32)")
+    p.add_argument("--points-source", default="topic", choices=POINTS_SOURCES,
+                   help="topic: read the points topic; depth: back-project the depth images with their camera_info "
+                        "(as the node's points_source parameter)")
+    p.add_argument("--camera-info-topic", default=DEPTH_CAMERA_INFO_TOPIC,
+                   help=f"camera_info of the depth images, for --points-source depth (default {DEPTH_CAMERA_INFO_TOPIC})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -201,7 +230,8 @@ def evaluate_command(argv: list[str]) -> int:
             config.preprocess = dataclasses.replace(config.preprocess, skeleton_format=args.skeleton_format)
         pipeline = Pipeline.from_checkpoint(checkpoint, config=config)
         result = evaluate_bag(args.bag, pipeline=pipeline, topics=topics, progress=not args.no_progress,
-                              warn=lambda text: print(f"evaluate-bag: warning: {text}", file=sys.stderr))
+                              warn=lambda text: print(f"evaluate-bag: warning: {text}", file=sys.stderr),
+                              points_source=args.points_source, camera_info_topic=args.camera_info_topic)
     except (BagError, CheckpointError, PipelineConfigError, ValueError) as error:
         return _fail(str(error))
     paths = write_report(result, out_dir=args.out)

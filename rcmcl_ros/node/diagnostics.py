@@ -2,8 +2,8 @@
 windows and latency percentiles (published on ~/reliability_status and /diagnostics).
 
 Level: ERROR when no decision came for `decision_timeout_s`; WARN when the last decision lacked a modality,
-messages were dropped since the previous report, or a gate warning is active (gate_warnings.py: "points
-unreliable: gate 0.12 for 3.0 s"); OK otherwise.
+messages were dropped since the previous report, a gate warning is active (gate_warnings.py: "points
+unreliable: gate 0.12 for 3.0 s") or a standing warning is given (frames without a transform); OK otherwise.
 """
 from __future__ import annotations
 
@@ -21,9 +21,14 @@ SYNC_COUNTERS = ("dropped_late", "duplicates", "overflow")
 
 def diagnostics(*, snapshot: dict[str, Any], decision: Decision | None, seconds_since_decision: float | None,
                 drops_since_last: int, decision_timeout_s: float, node_name: str, stamp: Time,
-                extra: dict[str, str] | None = None, gate_warnings: tuple[str, ...] = ()) -> DiagnosticArray:
-    """One DiagnosticStatus named STATUS_NAME with hardware_id = node_name; values as KeyValue strings."""
+                extra: dict[str, str] | None = None, gate_warnings: tuple[str, ...] = (),
+                warnings: list[str] | None = None) -> DiagnosticArray:
+    """One DiagnosticStatus named STATUS_NAME with hardware_id = node_name; values as KeyValue strings.
+    gate_warnings (unreliable sensors) and warnings (standing problems, e.g. an unknown points <- skeleton
+    transform) make the level WARN."""
     values: dict[str, str] = dict(extra or {})
+    for index, text in enumerate(warnings or ()):
+        values[f"warning_{index}"] = text
     if decision is not None:
         values["label"] = decision.label
         values["confidence"] = f"{decision.confidence:.3f}"
@@ -51,10 +56,11 @@ def diagnostics(*, snapshot: dict[str, Any], decision: Decision | None, seconds_
         values[f"latency_{part}_p50"] = f"{stats['p50']:.4f}"
         values[f"latency_{part}_p95"] = f"{stats['p95']:.4f}"
     level, message = _level(decision, seconds_since_decision, drops_since_last, decision_timeout_s)
-    if gate_warnings and level == DiagnosticStatus.OK:
-        level, message = DiagnosticStatus.WARN, "; ".join(gate_warnings)
-    elif gate_warnings and level == DiagnosticStatus.WARN:
-        message = "; ".join((message, *gate_warnings))
+    standing = [*gate_warnings, *(warnings or [])]
+    if standing and level == DiagnosticStatus.OK:
+        level, message = DiagnosticStatus.WARN, "; ".join(standing)
+    elif standing and level == DiagnosticStatus.WARN:
+        message = "; ".join([message, *standing])
     status = DiagnosticStatus(level=level, name=STATUS_NAME, message=message, hardware_id=node_name,
                               values=[KeyValue(key=k, value=v) for k, v in values.items()])
     array = DiagnosticArray(status=[status])

@@ -17,6 +17,9 @@ from rcmcl_ros.pipeline.runner import PipelineConfig
 
 BUNDLED_CHECKPOINT = Path(rcmcl_core.__file__).resolve().parent / "assets" / "rcmcl_lite.pt"
 """The checkpoint installed with the package; `checkpoint: ""` means this one."""
+INPUT_RELIABILITY = ("best_effort", "reliable")
+POINTS_SOURCES = ("topic", "depth")
+RGB_TRANSPORTS = ("raw", "compressed")
 
 
 @dataclass
@@ -38,11 +41,27 @@ class NodeConfig:
     use_tf: bool = True                          # skeleton -> points frame from tf2 when tf2_ros is importable
     gate_warn_threshold: float = 0.2             # a present modality's gate below this ...
     gate_warn_after_s: float = 2.0               # ... for this long (sensor s) is warned about (gate_warnings.py)
+    input_reliability: str = "best_effort"       # sensor subscriptions: best_effort | reliable
+    input_rate_hz: float = 10.0                  # frames per stream converted per second of sensor time; 0 = all
+    raw_subscriptions: bool = False              # True: deserialise only the messages the input gate keeps
+    points_source: str = "topic"                 # topic: points_topic; depth: back-projected depth_topic
+    camera_info_topic: str = "depth_to_rgb/camera_info"   # for points_source depth
+    rgb_transport: str = "raw"                   # raw: Image on rgb_topic; compressed: CompressedImage on <rgb_topic>/compressed
 
     def validate(self) -> "NodeConfig":
         for name in ("input_qos_depth", "output_qos_depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"parameter {name} must be >= 1, got {getattr(self, name)}")
+        if self.input_reliability not in INPUT_RELIABILITY:
+            raise ValueError(f"parameter input_reliability must be one of {INPUT_RELIABILITY}, "
+                             f"got {self.input_reliability!r}")
+        if self.points_source not in POINTS_SOURCES:
+            raise ValueError(f"parameter points_source must be one of {POINTS_SOURCES}, got {self.points_source!r}")
+        if self.rgb_transport not in RGB_TRANSPORTS:
+            raise ValueError(f"parameter rgb_transport must be one of {RGB_TRANSPORTS}, got {self.rgb_transport!r}")
+        if not self.input_rate_hz >= 0:
+            raise ValueError(f"parameter input_rate_hz must be >= 0 Hz (0 converts every frame), "
+                             f"got {self.input_rate_hz}")
         for name in ("poll_period_s", "diagnostics_period_s", "decision_timeout_s", "log_throttle_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"parameter {name} must be > 0 s, got {getattr(self, name)}")
@@ -87,6 +106,9 @@ PARAMETERS: tuple[Param, ...] = (
     _p("slop_s", "sync", "max stamp difference (s) for two messages to be paired"),
     _p("max_wait_s", "sync", "how long (s) a set waits for a late stream before it goes without it"),
     _p("stale_after_s", "sync", "a stream without data for this long (s) is dead until its next message"),
+    _p("max_stream_delay_s", "sync", "a stream that steadily arrives late (body tracking on a CPU: 100-300 ms) "
+                                     "is waited for up to its learned arrival delay, at most this long (s); "
+                                     "0 = max_wait_s for every stream"),
     _p("sync_buffer_size", "sync", "messages buffered per stream", field="buffer_size"),
     _p("stride_s", "window", "seconds of sensor time between decisions"),
     _p("min_presence", "window", "fraction of a window's frames a modality needs to count as present"),
@@ -123,6 +145,18 @@ PARAMETERS: tuple[Param, ...] = (
                                       "/diagnostics and ~/decision, a log line, a magenta bar in ~/gate_markers)"),
     _p("gate_warn_after_s", "node", "seconds (sensor time) a gate must stay below gate_warn_threshold before "
                                     "the warning; it clears when the gate recovers"),
+    _p("input_reliability", "node", "QoS reliability of the sensor subscriptions: best_effort (matches any "
+                                    "publisher; the driver's default) or reliable (needs a reliable publisher)"),
+    _p("input_rate_hz", "node", "frames per stream converted per second of sensor time (the first of every "
+                                "1/rate slot; the model uses ~(T-1)/window_s); 0 converts every frame"),
+    _p("raw_subscriptions", "node", "take sensor messages serialised and deserialise only those input_rate_hz "
+                                    "keeps (saves CPU on 4-12 MB frames)"),
+    _p("points_source", "node", "topic: the cloud from points_topic; depth: back-projected in the node from "
+                                "depth_topic + camera_info_topic (points_topic is then not subscribed)"),
+    _p("camera_info_topic", "node", "sensor_msgs/CameraInfo of depth_topic (its size and K), for points_source "
+                                    "depth"),
+    _p("rgb_transport", "node", "raw: sensor_msgs/Image on rgb_topic; compressed: sensor_msgs/CompressedImage "
+                                "(jpeg/png) on rgb_topic + '/compressed' (image_transport's name)"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 
@@ -155,17 +189,28 @@ def declare_parameters(node: Any) -> None:
     defaults = parameter_defaults()
     node.declare_parameters("", [
         (p.name, defaults[p.name], ParameterDescriptor(name=p.name, type=_TYPES[type(defaults[p.name])],
-                                                       description=p.description, read_only=True))
+                                                       description=p.description, read_only=True,
+                                                       dynamic_typing=isinstance(defaults[p.name], float)))
         for p in PARAMETERS])
 
 
 def read_parameters(node: Any) -> tuple[NodeConfig, PipelineConfig]:
     """The declared parameters' current values -> (NodeConfig, PipelineConfig), validated."""
     values: dict[str, dict[str, Any]] = {s: {} for s in ("node", "pipeline", "sync", "window", "preprocess")}
+    defaults = parameter_defaults()
     for p in PARAMETERS:
         value = node.get_parameter(p.name).value
+        if isinstance(defaults[p.name], float):
+            value = _as_float(p.name, value)
         values[p.section][p.field] = tuple(value) if isinstance(value, (list, tuple)) else value
     return configs_from_values(values)
+
+
+def _as_float(name: str, value: Any) -> float:
+    """A float parameter given as an integer (`stride_s: 1`) is that float; anything else is an error."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"parameter {name} must be a number, got {value!r} ({type(value).__name__})")
+    return float(value)
 
 
 def configs_from_values(values: dict[str, dict[str, Any]]) -> tuple[NodeConfig, PipelineConfig]:

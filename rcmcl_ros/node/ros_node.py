@@ -3,7 +3,9 @@
 Subscription callbacks only convert and push (Pipeline.ingest); a timer polls complete windows and puts
 those of one poll (the newest MAX_WINDOWS_PER_POLL) into a one-slot queue, where a newer batch replaces one
 not yet taken (replaced windows are counted); ONE worker thread runs the model and publishes, so a slow model
-delays decisions but never the callbacks. Inputs use sensor-data QoS (best effort), outputs are reliable;
+delays decisions but never the callbacks. Inputs use sensor-data QoS (best effort unless input_reliability
+says reliable), arrive serialised (raw_subscriptions) and only the first message of each 1 / input_rate_hz
+slot of sensor time is deserialised and converted (input_gate.py; the rest are counted as skipped); outputs are reliable;
 ~/labels is latched (transient local). Stamps come from the node clock, so `use_sim_time` replays run on the
 bag's /clock.
 """
@@ -20,8 +22,9 @@ import rclpy.logging
 import rclpy.time
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 from visualization_msgs.msg import MarkerArray
 
@@ -34,6 +37,8 @@ from rcmcl_ros.node.diagnostics import diagnostics
 from rcmcl_ros.node.params import declare_parameters, read_parameters, resolve_checkpoint
 from rcmcl_ros.pipeline.runner import Decision, Drop, Pipeline, message_stamp_s
 from rcmcl_ros.pipeline.window import Window
+from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource
+from rcmcl_ros.node.input_gate import InputGate, serialized_stamp_s
 
 NODE_NAME = "rcmcl_node"
 WORKER_POLL_S = 0.1
@@ -80,18 +85,30 @@ class RCMCLNode(Node):
         super().__init__(node_name, **node_kwargs)
         try:
             declare_parameters(self)
-            self.settings, pipeline_config = read_parameters(self)
-            self.checkpoint_path = resolve_checkpoint(self.settings.checkpoint)
-            if pipeline is None and not self.checkpoint_path.is_file():
-                which = "the bundled checkpoint" if not self.settings.checkpoint else "parameter 'checkpoint'"
-                raise FileNotFoundError(f"checkpoint not found: {self.checkpoint_path} ({which}; point the "
-                                        f"'checkpoint' parameter at an rcmcl .pt file)")
-            self.pipeline = pipeline or Pipeline.from_checkpoint(self.checkpoint_path, config=pipeline_config)
+            self._load(pipeline)
         except Exception as error:
             super().destroy_node()
             raise NodeStartError(str(error)) from error
+        self._start()
+
+    def _load(self, pipeline: Pipeline | None = None) -> None:
+        """Read the parameters and build the pipeline (loads the checkpoint). Raises on a bad parameter or
+        checkpoint (the caller says how that ends: NodeStartError, or a failed lifecycle transition)."""
+        self.settings, pipeline_config = read_parameters(self)
+        self.checkpoint_path = resolve_checkpoint(self.settings.checkpoint)
+        if pipeline is None and not self.checkpoint_path.is_file():
+            which = "the bundled checkpoint" if not self.settings.checkpoint else "parameter 'checkpoint'"
+            raise FileNotFoundError(f"checkpoint not found: {self.checkpoint_path} ({which}; point the "
+                                    f"'checkpoint' parameter at an rcmcl .pt file)")
+        self.pipeline = pipeline or Pipeline.from_checkpoint(self.checkpoint_path, config=pipeline_config)
+
+    def _start(self) -> None:
+        """Subscribe, publish, start the timers and the inference worker (the loaded pipeline's)."""
+        before = (set(self.subscriptions), set(self.publishers), set(self.timers))
         self._tf = _attach_tf(self) if self.settings.use_tf else None
         self._slot = LatestSlot()
+        self._gate = InputGate(self.settings.input_rate_hz)
+        self._camera_info: CameraInfo | None = None
         self._pending = 0            # windows in the batch last put into the slot
         self._stop = threading.Event()
         self._decision_lock = threading.Lock()
@@ -103,6 +120,8 @@ class RCMCLNode(Node):
                                      after_s=self.settings.gate_warn_after_s)
         self._gate_warnings: tuple[str, ...] = ()
         self._create_interfaces()
+        self._interfaces = (set(self.subscriptions) - before[0], set(self.publishers) - before[1],
+                            set(self.timers) - before[2])
         self._worker = threading.Thread(target=self._work, name="rcmcl_inference", daemon=True)
         self._worker.start()
         clip = self.pipeline.model_config.clip
@@ -112,19 +131,49 @@ class RCMCLNode(Node):
             f"{clip.image_size}px, N={clip.num_points}, {len(self.pipeline.labels)} classes, a decision every "
             f"{self.pipeline.config.window.stride_s} s")
 
+    def _halt(self) -> None:
+        """Undo _start: stop and join the worker (an inference in flight finishes first), destroy what
+        _start created. The pipeline (model, counters) stays."""
+        if not hasattr(self, "_worker"):
+            return
+        self._stop.set()
+        self._slot.put(None)
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(WORKER_JOIN_S)
+        subscriptions, publishers, timers = getattr(self, "_interfaces", (set(), set(), set()))
+        for subscription in subscriptions:
+            self.destroy_subscription(subscription)
+        for publisher in publishers:
+            self.destroy_publisher(publisher)
+        for timer in timers:
+            self.destroy_timer(timer)
+        self._interfaces = (set(), set(), set())
+        del self._worker
+
     # -- wiring ------------------------------------------------------------------------------------
     def _create_interfaces(self) -> None:
         s = self.settings
+        reliability = (ReliabilityPolicy.RELIABLE if s.input_reliability == "reliable"
+                       else ReliabilityPolicy.BEST_EFFORT)
         sensor = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.input_qos_depth,
-                            reliability=ReliabilityPolicy.BEST_EFFORT, durability=DurabilityPolicy.VOLATILE)
+                            reliability=reliability, durability=DurabilityPolicy.VOLATILE)
         out = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.output_qos_depth,
                          reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
         latched = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        for stream, kind, topic in (("rgb", Image, s.rgb_topic), ("depth", Image, s.depth_topic),
-                                    ("points", PointCloud2, s.points_topic),
-                                    ("skeleton", MarkerArray, s.skeleton_topic)):
-            self.create_subscription(kind, topic, lambda msg, stream=stream: self._on_message(stream, msg), sensor)
+        inputs = [("rgb", Image, s.rgb_topic), ("depth", Image, s.depth_topic),
+                  ("points", PointCloud2, s.points_topic), ("skeleton", MarkerArray, s.skeleton_topic)]
+        if s.rgb_transport == "compressed":  # jpeg / png, decoded in the conversion (compressed_image.py)
+            inputs[0] = ("rgb", CompressedImage, f"{s.rgb_topic.rstrip('/')}/compressed")
+        if s.points_source == "depth":      # the cloud comes from depth + camera_info (depth_cloud.py)
+            inputs = [entry for entry in inputs if entry[0] != "points"]
+            self.create_subscription(CameraInfo, s.camera_info_topic, self._on_camera_info, sensor)
+        for stream, kind, topic in inputs:
+            if s.raw_subscriptions:
+                self.create_subscription(kind, topic, lambda data, stream=stream, kind=kind:
+                                         self._on_serialized(stream, kind, data), sensor, raw=True)
+            else:
+                self.create_subscription(kind, topic, lambda msg, stream=stream: self._on_gated(stream, msg), sensor)
         self.action_pub = self.create_publisher(String, "~/action", out)
         self.scores_pub = self.create_publisher(Float32MultiArray, "~/scores", out)
         self.reliability_pub = self.create_publisher(Float32MultiArray, "~/reliability", out)
@@ -142,11 +191,45 @@ class RCMCLNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     # -- callbacks (executor thread): convert + push only -------------------------------------------
+    def _on_serialized(self, stream: str, kind: type, data: bytes) -> None:
+        """Raw subscription: read the stamp from the CDR bytes; deserialise only a message the gate keeps."""
+        stamp_s = serialized_stamp_s(data, markers=stream == "skeleton")
+        if not self._gate.keep(stream, stamp_s):
+            self.pipeline.stats.count_skipped(stream, stamp_s=stamp_s)
+            return
+        try:
+            msg = deserialize_message(data, kind)
+        except Exception as error:  # a callback must never die
+            self.pipeline.stats.count_message(stream, stamp_s=float("nan"), drop="data")
+            self._log_drop(Drop(stream=stream, reason="data", detail=f"cannot deserialise: {error}"))
+            return
+        self._on_message(stream, msg)
+
+    def _on_gated(self, stream: str, msg: Any) -> None:
+        """Deserialised subscription: the same gate, before conversion."""
+        stamp_s = message_stamp_s(msg, fallback_s=0.0) or None
+        if not self._gate.keep(stream, stamp_s):
+            self.pipeline.stats.count_skipped(stream, stamp_s=stamp_s)
+            return
+        self._on_message(stream, msg)
+
     def _on_message(self, stream: str, msg: Any) -> None:
         now_s = self.now_s()
-        drop = self.pipeline.ingest(stream, message_stamp_s(msg, fallback_s=now_s), msg, now_s=now_s)
+        stamp_s = message_stamp_s(msg, fallback_s=now_s)
+        drop = self.pipeline.ingest(stream, stamp_s, msg, now_s=now_s)
         if drop is not None:
             self._log_drop(drop)
+        else:
+            self._gate.used(stream, stamp_s)
+        if stream == "depth" and self.settings.points_source == "depth":
+            cloud_drop = self.pipeline.ingest("points", stamp_s, DepthCloudSource(depth=msg, info=self._camera_info),
+                                              now_s=now_s)
+            if cloud_drop is not None:
+                self._log_drop(cloud_drop)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        """Latest camera_info of the depth images (checked against each depth image when it is used)."""
+        self._camera_info = msg
 
     def _log_drop(self, drop: Drop) -> None:
         key = f"{drop.stream}/{drop.reason}"
@@ -228,9 +311,20 @@ class RCMCLNode(Node):
                             node_name=self.get_fully_qualified_name(), stamp=self.get_clock().now().to_msg(),
                             extra={"device": str(self.pipeline.device),
                                    "checkpoint": str(self.pipeline.checkpoint_path or "")},
-                            gate_warnings=gate_warnings)
+                            gate_warnings=gate_warnings, warnings=self._standing_warnings())
         self.status_pub.publish(array)
         self.diagnostics_pub.publish(array)
+
+    def _standing_warnings(self) -> list[str]:
+        """Problems that persist (shown in every diagnostics message, logged as WARN once per log_throttle_s)."""
+        warning = self.pipeline.frame_warning
+        if warning is None:
+            return []
+        wall = time.monotonic()
+        if wall - self._logged.get("frames", -np.inf) >= self.settings.log_throttle_s:
+            self._logged["frames"] = wall
+            self.get_logger().warning(warning)
+        return [warning]
 
     def _log_once(self, key: str, message: str) -> None:
         wall = time.monotonic()
@@ -241,7 +335,7 @@ class RCMCLNode(Node):
     # -- shutdown -----------------------------------------------------------------------------------
     def destroy_node(self) -> None:
         """Stop and join the worker (an inference in flight finishes first), then destroy the node."""
-        if hasattr(self, "_stop"):
+        if hasattr(self, "_worker"):
             self._stop.set()
             self._slot.put(None)
             if self._worker.is_alive() and self._worker is not threading.current_thread():
@@ -262,7 +356,8 @@ def _attach_tf(node: RCMCLNode) -> Any:
         import tf2_ros
     except ImportError:
         node.get_logger().info("tf2_ros is not installed: the skeleton -> points transform is the "
-                               "camera_extrinsic parameter")
+                               "camera_extrinsic parameter (a WARN and /diagnostics say when the frames "
+                               "differ and that parameter is the identity)")
         return None
     buffer = tf2_ros.Buffer()
     listener = tf2_ros.TransformListener(buffer, node)
@@ -283,13 +378,19 @@ def _matrix(transform: Any) -> np.ndarray:
     return rigid_transform(rotation_from_quaternion(q.x, q.y, q.z, q.w), (t.x, t.y, t.z))
 
 
-def run(args: list[str] | None = None) -> int:
-    """init, spin until Ctrl-C / shutdown, clean up. 0 on a clean exit; 1 when the node cannot start."""
+def run(args: list[str] | None = None, *, lifecycle: bool = False) -> int:
+    """init, spin until Ctrl-C / shutdown, clean up. 0 on a clean exit; 1 when the node cannot start.
+    lifecycle: the managed node (lifecycle_node.py), which loads and subscribes on configure / activate."""
     rclpy.init(args=args)
     node = None
     try:
         try:
-            node = RCMCLNode()
+            if lifecycle:
+                from rcmcl_ros.node.lifecycle_node import RCMCLLifecycleNode
+
+                node = RCMCLLifecycleNode()
+            else:
+                node = RCMCLNode()
         except NodeStartError as error:
             rclpy.logging.get_logger(NODE_NAME).error(f"cannot start: {error}")
             return 1

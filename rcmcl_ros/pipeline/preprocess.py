@@ -23,6 +23,8 @@ import numpy as np
 from rcmcl_core.config import ClipConfig
 from rcmcl_core.geometry.pinhole import PERSON_CROP_MARGIN_M, PERSON_FLOOR_CLEARANCE_M, crop_to_person, sample_points
 from rcmcl_core.geometry.rotation import rigid_transform, rotation_from_rpy
+from rcmcl_ros.conversions.compressed_image import decode_compressed, is_compressed
+from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource, depth_cloud
 from rcmcl_ros.conversions import (DEFAULT_LIMITS, ConversionError, ConversionLimits, centre_square_roi,
                                    depth_to_metres, image_to_rgb, markers_to_skeleton, pointcloud2_to_xyz)
 
@@ -150,6 +152,8 @@ class Preprocessor:
     def convert(self, stream: str, msg: Any) -> Any:
         """One message -> the per-frame payload of `stream` (table above). Raises ConversionError."""
         if stream == "rgb":
+            if is_compressed(msg):              # jpeg / png (compressed_image.py); DecodeError when corrupt
+                msg = decode_compressed(msg, limits=self._limits)
             return image_to_rgb(msg, size=self.config.image_size, roi=self._roi(msg), limits=self._limits)
         if stream == "depth":
             return self.depth(msg)
@@ -180,8 +184,11 @@ class Preprocessor:
     def points(self, msg: Any) -> np.ndarray:
         """(K, 3) float32 metres, 0 < K <= max_cloud_points, within [min_range_m, max_range_m] of the sensor."""
         cfg = self.config
-        xyz = np.asarray(pointcloud2_to_xyz(msg, max_points=cfg.max_cloud_points, limits=self._limits),
-                         dtype=np.float32)
+        if isinstance(msg, DepthCloudSource):    # points_source: depth (depth_cloud.py), same rules from here on
+            xyz = depth_cloud(msg, max_points=cfg.max_cloud_points, limits=self._limits)
+        else:
+            xyz = np.asarray(pointcloud2_to_xyz(msg, max_points=cfg.max_cloud_points, limits=self._limits),
+                             dtype=np.float32)
         total = len(xyz)
         with np.errstate(over="ignore"):        # |p| of ~1e20 m overflows float32 to inf: out of range anyway
             distance = np.linalg.norm(xyz, axis=1)

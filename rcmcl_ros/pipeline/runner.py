@@ -172,6 +172,7 @@ class Pipeline:
         self.stats = PipelineStats(streams=STREAMS, latency_history=self.config.latency_history,
                                    rate_window_s=self.config.rate_window_s)
         self.extrinsic_lookup: ExtrinsicLookup | None = None
+        self.frame_warning: str | None = None   # set when the cloud and skeleton frames differ, no transform known
         self._frame_ids: dict[str, str] = {}
         self._last_skeleton: tuple[float, Any] | None = None
         self._lock = threading.Lock()        # synchroniser, windower, preprocessor RNG
@@ -205,7 +206,7 @@ class Pipeline:
                 frame_id = message_frame_id(msg)
                 with self._lock:
                     self._frame_ids[stream] = frame_id
-                    self.synchroniser.push(stream, stamp, payload)
+                    self.synchroniser.push(stream, stamp, payload, arrival_s=now_s)
         except ConversionError as error:
             drop = Drop(stream=stream, reason=error.reason, detail=str(error))
         except Exception as error:  # a callback must never die: count it, say what it was
@@ -262,6 +263,7 @@ class Pipeline:
     def _extrinsic(self, stamp_s: float) -> np.ndarray | None:
         target, source = self._frame_ids.get("points", ""), self._frame_ids.get("skeleton", "")
         if target and source and target == source:
+            self.frame_warning = None
             return np.eye(4)
         if self.extrinsic_lookup is not None and target and source:
             try:
@@ -269,7 +271,15 @@ class Pipeline:
             except Exception:  # tf2 raises many kinds; the parameter is the documented fallback
                 matrix = None
             if matrix is not None:
+                self.frame_warning = None
                 return np.asarray(matrix, dtype=np.float64)
+        self.frame_warning = None
+        if target and source and np.allclose(self.preprocessor.default_extrinsic, np.eye(4)):
+            self.frame_warning = (
+                f"point cloud frame '{target}' differs from skeleton frame '{source}' and no transform is known "
+                f"({'tf2 has none' if self.extrinsic_lookup is not None else 'tf2_ros is not available'}, "
+                f"camera_extrinsic is the identity): the person crop assumes the frames coincide (a 6 degree "
+                f"tilt is ~0.3 m at 3 m); publish the transform on /tf or set camera_extrinsic")
         return None
 
     # -- inference (worker thread) -----------------------------------------------------------------

@@ -2,6 +2,7 @@
 windows, decisions and latency percentiles. Thread-safe (callbacks, timer and worker all count)."""
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter, deque
 from typing import Any, Iterable
@@ -22,6 +23,7 @@ class PipelineStats:
         self.received: Counter[str] = Counter()
         self.accepted: Counter[str] = Counter()
         self.drops: Counter[str] = Counter()          # "stream/reason" -> count
+        self.skipped: Counter[str] = Counter()        # received, not converted: no window would use it
         self.sets = 0
         self.windows = 0
         self.replaced = 0
@@ -37,15 +39,28 @@ class PipelineStats:
                 self.drops[f"{stream}/{drop}"] += 1
                 return
             self.accepted[stream] += 1
-            stamps = self._stamps.setdefault(stream, deque())
+            self._note_rate(stream, stamp_s)
+
+    def _note_rate(self, stream: str, stamp_s: float) -> None:
+        """Under self._lock: one more message stamped stamp_s for rates_hz."""
+        stamps = self._stamps.setdefault(stream, deque())
+        stamps.append(stamp_s)
+        self._first.setdefault(stream, stamp_s)
+        while stamps and stamps[0] < stamp_s - self.rate_window_s:
+            stamps.popleft()
+        if stamps and stamp_s < stamps[0]:   # time went backwards: restart the estimate
+            stamps.clear()
             stamps.append(stamp_s)
-            self._first.setdefault(stream, stamp_s)
-            while stamps and stamps[0] < stamp_s - self.rate_window_s:
-                stamps.popleft()
-            if stamps and stamp_s < stamps[0]:   # time went backwards: restart the estimate
-                stamps.clear()
-                stamps.append(stamp_s)
-                self._first[stream] = stamp_s
+            self._first[stream] = stamp_s
+
+    def count_skipped(self, stream: str, *, stamp_s: float | None) -> None:
+        """A message received but not converted (the node's input gate: more frames than windows use). It
+        counts towards the input rate (the camera's health), not towards `accepted`."""
+        with self._lock:
+            self.received[stream] += 1
+            self.skipped[stream] += 1
+            if stamp_s is not None and math.isfinite(stamp_s):
+                self._note_rate(stream, stamp_s)
 
     def count_sets(self, sets: int, *, windows: int) -> None:
         with self._lock:
@@ -92,6 +107,7 @@ class PipelineStats:
         latency = self.latency()
         with self._lock:
             return {"received": dict(self.received), "accepted": dict(self.accepted), "drops": dict(self.drops),
+                    "skipped": dict(self.skipped),
                     "drops_total": sum(self.drops.values()), "rates_hz": rates, "sets": self.sets,
                     "windows": self.windows, "replaced": self.replaced, "decisions": self.decisions,
                     "latency": latency}

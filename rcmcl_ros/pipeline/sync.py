@@ -15,6 +15,12 @@ not waited for, so the very first set after start-up may miss a stream whose fir
 Clock: `now_s` and stamps are on the same clock. The node passes ROS time (choose max_wait_s above the
 driver's stamp-to-arrival latency); a bag evaluator passes the newest message stamp.
 
+Late streams: when push() is given the arrival time, the synchroniser learns each stream's arrival delay
+(arrival - stamp; the DELAY_QUANTILE of its last DELAY_HISTORY messages) and a set waits for a stream that
+has not reached its stamp for max(max_wait_s, that delay + DELAY_MARGIN_S), capped at max_stream_delay_s.
+So a skeleton stream that body tracking publishes 250 ms after its images still joins its sets, while the
+other streams keep max_wait_s. Without arrival times (bag evaluation) nothing is learned.
+
 Time going back (a bag loop, a clock reset) resets everything: when `now_s` goes back by more than
 `reset_backwards_s`, or when `confirm_backwards` messages in a row of one stream do. A message that goes
 back alone is held and, once its stream carries on forward, counted as late: one forged or stale stamp
@@ -30,6 +36,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 STAMP_TOLERANCE_S = 1e-9
+DELAY_HISTORY = 32
+"""Arrival delays remembered per stream (about 1 s at 30 Hz, 6 s at 5 Hz)."""
+DELAY_QUANTILE = 0.9
+DELAY_MARGIN_S = 0.02
+"""Added to the learned delay: a set waits this long past the usual arrival of the late stream."""
 """Float slack when comparing |dt| with slop_s, so a stamp exactly slop_s away counts as within."""
 
 Frame = tuple[float, Any]
@@ -50,6 +61,9 @@ class SyncConfig:
     reset_backwards_s: float = 1.0   # stamps or now going back more than this reset everything
     confirm_backwards: int = 3       # ... once this many messages in a row of one stream went back (or now
                                      # did): one late or forged message is dropped, not taken for a bag loop
+    max_stream_delay_s: float = 0.5  # a stream that steadily arrives late (CPU body tracking: 100-300 ms
+                                     # after its images) is waited for up to its learned delay, at most this
+                                     # long; 0 = every stream gets max_wait_s only
 
     def __post_init__(self) -> None:
         if isinstance(self.streams, str) or not isinstance(self.streams, (tuple, list)):
@@ -62,7 +76,7 @@ class SyncConfig:
         if self.reference not in self.streams:
             raise ValueError(f"SyncConfig.reference must be one of streams {self.streams}, "
                              f"got {self.reference!r}")
-        for name in ("slop_s", "max_wait_s"):
+        for name in ("slop_s", "max_wait_s", "max_stream_delay_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"SyncConfig.{name} must be a finite number >= 0, got {value!r}")
@@ -139,8 +153,9 @@ class Synchroniser:
         self._clear()
 
     # -- input -----------------------------------------------------------------------------------
-    def push(self, stream: str, stamp_s: float, payload: Any) -> None:
-        """Add one message. Unknown stream or non-finite stamp -> ValueError."""
+    def push(self, stream: str, stamp_s: float, payload: Any, *, arrival_s: float | None = None) -> None:
+        """Add one message. arrival_s: when it arrived, on the stamps' clock (learns the stream's delay; see
+        the module docstring). Unknown stream or non-finite stamp -> ValueError."""
         if stream not in self._stats:
             raise ValueError(f"unknown stream {stream!r}; expected one of {self.config.streams}")
         stamp_s = float(stamp_s)
@@ -148,6 +163,8 @@ class Synchroniser:
             raise ValueError(f"stamp of stream {stream!r} must be finite, got {stamp_s!r}")
         with self._lock:
             self._stats[stream].received += 1
+            if arrival_s is not None and math.isfinite(arrival_s) and self.config.max_stream_delay_s > 0:
+                self._delays[stream].append(max(0.0, float(arrival_s) - stamp_s))
             held = self._held[stream]
             if self._max_stamp is not None and stamp_s < self._max_stamp - self.config.reset_backwards_s:
                 held.append((stamp_s, payload))               # a bag loop / clock reset, or one late message
@@ -173,6 +190,7 @@ class Synchroniser:
         seen.add(key)
         if self._last_emitted is not None and stamp_s < self._last_emitted - self.config.slop_s:
             stats.dropped_late += 1
+            self._note_latest(stream, stamp_s)   # late, but alive: later sets wait for it (learned delay)
             return
         buffer = self._buffers[stream]
         message = _Message(stamp_s, payload)
@@ -182,10 +200,13 @@ class Synchroniser:
             buffer.insert(bisect.bisect_right(buffer, stamp_s, key=_stamp), message)
         if len(buffer) > self.config.buffer_size:
             stats.overflow += int(not buffer.pop(0).used)
+        self._note_latest(stream, stamp_s)
+
+    def _note_latest(self, stream: str, stamp_s: float) -> None:
         latest = self._latest[stream]
         self._latest[stream] = stamp_s if latest is None else max(latest, stamp_s)
         self._max_stamp = stamp_s if self._max_stamp is None else max(self._max_stamp, stamp_s)
-        stats.last_stamp_s = self._latest[stream]
+        self._stats[stream].last_stamp_s = self._latest[stream]
 
     # -- output ----------------------------------------------------------------------------------
     def poll(self, now_s: float) -> list[SyncedSet]:
@@ -228,6 +249,7 @@ class Synchroniser:
         self._seen_keys: dict[str, set[int]] = {name: set() for name in names}
         self._seen_order: dict[str, deque[int]] = {name: deque(maxlen=self.config.buffer_size) for name in names}
         self._held: dict[str, list[Frame]] = {name: [] for name in names}   # went back; see push()
+        self._delays: dict[str, deque[float]] = {name: deque(maxlen=DELAY_HISTORY) for name in names}
         self._last_emitted: float | None = None
         self._max_stamp: float | None = None
         self._last_now: float | None = None
@@ -291,12 +313,21 @@ class Synchroniser:
         """A set is ready once max_wait passed, or when every other alive stream has reached the reference
         stamp (with per-stream order, nothing nearer can still come). A fallback reference always waits
         max_wait, so the preferred one can take over first (e.g. at start-up, when depth comes first)."""
-        if now_s >= stamp + self.config.max_wait_s:
-            return True
         if reference != self.config.reference:
-            return False
-        return all(not alive[name] or self._latest[name] >= stamp
-                   for name in self.config.streams if name != reference)
+            return now_s >= stamp + self.config.max_wait_s
+        waiting_for = [name for name in self.config.streams
+                       if name != reference and alive[name] and self._latest[name] < stamp]
+        return not waiting_for or now_s >= stamp + max(self.wait_s(name) for name in waiting_for)
+
+    def wait_s(self, stream: str) -> float:
+        """How long past a reference stamp a set waits for `stream`: max_wait_s, or its learned arrival delay
+        + DELAY_MARGIN_S when that is longer, capped at max_stream_delay_s."""
+        delays = self._delays[stream]
+        if not delays or self.config.max_stream_delay_s <= 0:
+            return self.config.max_wait_s
+        ordered = sorted(delays)
+        learned = ordered[min(len(ordered) - 1, int(DELAY_QUANTILE * len(ordered)))] + DELAY_MARGIN_S
+        return max(self.config.max_wait_s, min(learned, self.config.max_stream_delay_s))
 
     def _nearest(self, stream: str, stamp: float) -> _Message | None:
         buffer = self._buffers[stream]

@@ -70,9 +70,25 @@ def test_every_parameter_the_launch_file_passes_is_declared_by_the_node():
     assert passed <= set(PARAMETER_NAMES) | RCL_PARAMETERS
 
 
-def test_launch_arguments_are_the_documented_five():
+def test_launch_arguments_are_the_documented_six():
     declared = {ast.literal_eval(c.args[0]) for c in calls(launch_tree(), "DeclareLaunchArgument")}
-    assert declared == {"params_file", "checkpoint", "device", "camera_namespace", "use_sim_time"}
+    assert declared == {"params_file", "checkpoint", "device", "camera_namespace", "use_sim_time", "dds_profile"}
+    documented = LAUNCH.read_text().split("Arguments:", 1)[1]
+    assert all(f"  {name} " in documented for name in declared)
+
+
+@pytest.mark.parametrize("path", [LAUNCH, ROOT / "launch" / "replay.launch.py"], ids=lambda p: p.name)
+def test_launch_files_apply_a_shipped_dds_profile_that_setup_py_installs(path, tmp_path):
+    from rcmcl_ros.node.transport import PROFILES, profile_path
+
+    default = module_constants(ast.parse(path.read_text()))["DEFAULT_DDS_PROFILE"]
+    assert default in PROFILES
+    assert 'glob("config/*.xml")' in (ROOT / "setup.py").read_text()
+    installed = tmp_path / "config"                       # what share/rcmcl_ros/config holds once installed
+    installed.mkdir()
+    (installed / PROFILES[default].name).write_text(PROFILES[default].read_text())
+    assert profile_path(default, config_dir=installed) == (installed / PROFILES[default].name).resolve()
+    assert profile_path("off", config_dir=installed) is None
 
 
 def test_camera_namespace_remaps_exactly_the_node_default_input_topics():
@@ -96,7 +112,7 @@ def test_launch_description_builds_where_launch_ros_is_installed():
     description = _launch_description(LAUNCH)
     assert isinstance(description, LaunchDescription)
     assert {a.name for a in description.get_launch_arguments()} == {
-        "params_file", "checkpoint", "device", "camera_namespace", "use_sim_time"}
+        "params_file", "checkpoint", "device", "camera_namespace", "use_sim_time", "dds_profile"}
 
 
 def params_yaml() -> dict:
@@ -144,7 +160,7 @@ def test_rviz_config_shows_image_cloud_skeleton_gates_and_label():
 
 # -- launch/replay.launch.py: the bag player and the node on sim time --------------------------------
 REPLAY = ROOT / "launch" / "replay.launch.py"
-REPLAY_ARGUMENTS = {"bag", "rate", "loop", "params_file", "checkpoint", "device"}
+REPLAY_ARGUMENTS = {"bag", "rate", "loop", "params_file", "checkpoint", "device", "dds_profile"}
 
 
 def replay_tree() -> ast.Module:
@@ -177,7 +193,7 @@ def test_replay_launch_runs_the_node_on_sim_time_with_declared_parameters_only()
     assert ast.literal_eval(assigned["use_sim_time"]) is True
 
 
-def test_replay_launch_arguments_are_the_documented_six():
+def test_replay_launch_arguments_are_the_documented_seven():
     declared = {ast.literal_eval(c.args[0]) for c in calls(replay_tree(), "DeclareLaunchArgument")}
     assert declared == REPLAY_ARGUMENTS
     documented = REPLAY.read_text().split("Arguments:", 1)[1]
@@ -197,3 +213,36 @@ def test_replay_launch_description_builds_where_launch_ros_is_installed():
     pytest.importorskip("launch_ros")
     description = _launch_description(REPLAY)
     assert {a.name for a in description.get_launch_arguments()} == REPLAY_ARGUMENTS
+
+
+AZURE = ROOT / "launch" / "azure_kinect.launch.py"
+
+
+def test_azure_kinect_launch_passes_the_driver_the_readme_line_arguments():
+    tree = ast.parse(AZURE.read_text())
+    driver = module_constants(tree)["DRIVER_ARGUMENTS"]
+    assert driver == {"body_tracking_enabled": "true", "fps": "30", "color_resolution": "720P",
+                      "depth_mode": "NFOV_UNBINNED", "point_cloud": "true", "rgb_point_cloud": "false"}
+    readme_line = next(line for line in (ROOT / "README.md").read_text().splitlines()
+                       if line.startswith("ros2 launch azure_kinect_ros_driver driver.launch.py body_tracking"))
+    assert dict(arg.split(":=") for arg in readme_line.split()[4:]) == driver
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{name}:=" in readme for name in driver)                # each argument's reason is stated
+
+
+def test_azure_kinect_launch_arguments_are_documented_and_it_starts_the_node_alone_without_the_driver():
+    tree = ast.parse(AZURE.read_text())
+    declared = {ast.literal_eval(c.args[0]) for c in calls(tree, "DeclareLaunchArgument")}
+    assert declared == {"rviz", "params_file", "checkpoint", "device", "dds_profile"}
+    documented = AZURE.read_text().split("Arguments:", 1)[1]
+    assert all(f"  {name} " in documented for name in declared)
+    text = AZURE.read_text()
+    assert "PackageNotFoundError" in text and "starting the rcmcl node alone" in text
+    assert "rcmcl.launch.py" in text and "rcmcl.rviz" in text
+
+
+def test_azure_kinect_launch_description_builds_where_launch_ros_is_installed():
+    pytest.importorskip("launch_ros")
+    description = _launch_description(AZURE)
+    assert {a.name for a in description.get_launch_arguments()} == {
+        "rviz", "params_file", "checkpoint", "device", "dds_profile"}

@@ -214,3 +214,35 @@ def test_ground_truth_topic_of_another_type_is_ignored_not_fatal(small_bag, tiny
     pipeline = Pipeline.from_checkpoint(tiny_checkpoint(window_s=0.5), config=PipelineConfig(device="cpu"))
     result = evaluate_bag(tmp_path / "odd", pipeline=pipeline, topics=DEFAULT_TOPICS, progress=False)
     assert result.decisions and all(t is None for t in result.truth)
+
+
+def test_points_from_depth_and_camera_info_replace_the_points_topic(small_bag, tiny_checkpoint):
+    def run(source: str):
+        pipeline = Pipeline.from_checkpoint(tiny_checkpoint(window_s=0.5), config=PipelineConfig(device="cpu"))
+        return evaluate_bag(small_bag, pipeline=pipeline, topics=dict(DEFAULT_TOPICS), progress=False,
+                            points_source=source)
+
+    from_topic, from_depth = run("topic"), run("depth")
+    assert "points" not in from_depth.topics and "points" in from_topic.topics
+    assert len(from_depth.decisions) == len(from_topic.decisions) > 5
+    points = MODALITIES.index("points")
+    assert all(d.present[points] for d in from_depth.decisions[2:])        # every depth frame gave a cloud
+    received = from_depth.snapshot["received"]
+    assert received["points"] == received["depth"]
+    assert set(from_depth.snapshot["drops"]) <= {"points/camera_info"}      # at most the first, before any info
+
+
+def test_points_from_depth_without_camera_info_in_the_bag_is_warned_and_counted(small_bag, tiny_checkpoint, tmp_path):
+    stripped = tmp_path / "no_info"
+    with BagReader(small_bag) as source, BagWriter(stripped) as target:
+        kept = [t for t in source.topics if not t.endswith("camera_info")]
+        for topic in kept:
+            target.add_topic(topic, source.topics[topic].msgtype)
+        for message in source.messages(kept):
+            target.write(message.topic, message.record_ns, message.raw)
+    pipeline = Pipeline.from_checkpoint(tiny_checkpoint(window_s=0.5), config=PipelineConfig(device="cpu"))
+    result = evaluate_bag(stripped, pipeline=pipeline, topics=dict(DEFAULT_TOPICS), progress=False,
+                          points_source="depth")
+    assert any("camera_info" in warning for warning in result.warnings)
+    assert result.snapshot["drops"]["points/camera_info"] == result.snapshot["received"]["depth"]
+    assert result.decisions and not any(d.present[MODALITIES.index("points")] for d in result.decisions)

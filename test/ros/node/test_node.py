@@ -223,6 +223,9 @@ def malformed_messages(t: float) -> list[tuple[str, object, str]]:
             ("rgb", future, "rgb/stamp_future"), ("points", past, "points/stamp_past")]
 
 
+# input_rate_hz 0: every message is converted. With the input gate on, a bad message stamped in a slot that a
+# good frame already used is skipped unread (counted as skipped; test_input_gate.py covers that rule).
+@pytest.mark.parametrize("harness", [{"input_rate_hz": 0.0}], indirect=True)
 def test_malformed_messages_are_counted_by_reason_logged_and_do_not_stop_decisions(harness, capfd):
     h = harness
     assert h.wait_for(lambda: len(h.reliability) >= 2, timeout_s=10.0)
@@ -300,3 +303,49 @@ def test_one_slot_queue_keeps_only_the_newest_window():
     assert slot.put("new") is True          # "old" was never taken: it counts as replaced
     assert slot.take(timeout_s=0.01) == "new"
     assert slot.take(timeout_s=0.01) is None
+
+
+@pytest.mark.parametrize("harness", [{"points_source": "depth"}], indirect=True)
+def test_points_from_depth_without_camera_info_are_counted_drops_and_decisions_go_on(harness, capfd):
+    h = harness                                # the harness publishes no camera_info
+
+    def counted() -> bool:
+        return bool(h.status) and int(_diagnostic_value(h.status[-1], "drops_points/camera_info") or 0) >= 1
+
+    assert h.wait_for(counted, timeout_s=10.0)
+    assert h.wait_for(lambda: len(h.reliability) >= 2, timeout_s=10.0), "decisions stopped"
+    assert "dropped points message (camera_info" in capfd.readouterr().err
+
+
+def test_cloud_and_skeleton_frames_without_a_transform_warn_in_the_log_and_in_diagnostics(harness, capfd):
+    h = harness                   # the scene's cloud is in rgb_camera_link, its skeleton in depth_camera_link
+
+    def warned() -> bool:
+        return bool(h.status) and any(kv.key.startswith("warning_") and "no transform is known" in kv.value
+                                      for kv in h.status[-1].status[0].values)
+
+    assert h.wait_for(warned, timeout_s=10.0)
+    assert h.status[-1].status[0].level in (DiagnosticStatus.WARN, DiagnosticStatus.ERROR)
+    assert h.diagnostics and "rgb_camera_link" in h.diagnostics[-1].status[0].message + "".join(
+        kv.value for kv in h.diagnostics[-1].status[0].values)
+    err = capfd.readouterr().err
+    assert "[WARN]" in err and "differs from skeleton frame 'depth_camera_link'" in err
+
+
+@pytest.mark.parametrize("harness", [{"camera_extrinsic": [0.0, 0.0, 0.0, 0.0, 0.0, 0.1]}], indirect=True)
+def test_an_explicit_camera_extrinsic_is_a_known_transform_and_silences_the_frame_warning(harness):
+    h = harness
+    assert h.wait_for(lambda: len(h.reliability) >= 2 and len(h.status) >= 3, timeout_s=10.0)
+    assert not any(kv.key.startswith("warning_") for kv in h.status[-1].status[0].values)
+
+
+@pytest.mark.parametrize("harness", [{"raw_subscriptions": True}, {"raw_subscriptions": False}], indirect=True)
+def test_the_input_gate_converts_about_input_rate_hz_per_stream_and_counts_the_rest_as_skipped(harness):
+    h = harness                                   # the scene at 30 Hz; input_rate_hz 10 (default)
+    assert h.wait_for(lambda: len(h.reliability) >= 3, timeout_s=10.0)
+    stats = h.node.pipeline.stats
+    time.sleep(1.0)
+    for stream in ("rgb", "depth", "points", "skeleton"):
+        received, skipped = stats.received[stream], stats.skipped[stream]
+        assert received > 20 and 0.5 * received <= skipped <= 0.8 * received, (stream, received, skipped)
+    assert np.all(h.gates_after(0.0)[-1] > 0)     # every modality still present

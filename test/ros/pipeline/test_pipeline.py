@@ -248,3 +248,24 @@ def test_empty_marker_array_takes_the_fallback_stamp_and_others_their_header(sce
     messages = scene.messages(3.25)
     assert message_stamp_s(messages["skeleton"], fallback_s=0.0) == pytest.approx(3.25)
     assert message_stamp_s(messages["rgb"], fallback_s=0.0) == pytest.approx(3.25)
+
+
+def test_skeletons_published_250_ms_after_their_images_still_pair_and_keep_g_s_alive(pipeline, scene):
+    """Body tracking on a CPU: the skeleton carries its capture stamp but arrives 250 ms after the images.
+    Ingest in arrival order on the receiving clock; after a second of learning every window has the skeleton."""
+    late_s, poll_s = 0.25, 0.02
+    arrivals = []
+    for t in np.arange(round(10.0 * FPS), round(13.0 * FPS)) / FPS:
+        for stream in STREAMS:
+            arrivals.append((float(t) + (late_s if stream == "skeleton" else 0.01), stream, float(t)))
+    arrivals.sort()
+    decisions, next_poll = [], 10.0
+    for arrival, stream, stamp in arrivals:
+        while next_poll < arrival:
+            decisions += pipeline.step(next_poll)
+            next_poll += poll_s
+        assert pipeline.ingest(stream, stamp, scene.messages(stamp)[stream], now_s=arrival) is None
+    decisions += pipeline.step(arrivals[-1][0] + 1.0)
+    settled = [d for d in decisions if d.stamp_s >= 12.0]           # window 1 s, learning in the first second
+    assert len(settled) >= 4
+    assert all(d.present[1] for d in settled) and all(d.gates[1] > 0 for d in settled)

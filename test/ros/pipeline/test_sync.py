@@ -288,3 +288,46 @@ def test_unknown_stream_and_non_finite_stamp_are_rejected():
 def test_invalid_sync_config_names_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
         SyncConfig(**kwargs)
+
+
+def late_stream_events(delay_s: float, *, late: str = "skeleton", end_s: float = 3.0):
+    """rgb, depth, points at 30 Hz arriving 10 ms after their stamps; `late` stamped alike (the capture time)
+    but arriving delay_s later, as CPU body tracking publishes."""
+    events = []
+    for stream in ("rgb", "depth", "points", late):
+        for stamp in stamps(30.0, 0.0, end_s):
+            events.append((stamp + (delay_s if stream == late else LATENCY_S), stream, stamp))
+    return sorted(events, key=lambda e: (e[0], e[1]))
+
+
+def run_with_arrivals(sync: Synchroniser, events, *, poll_every_s: float = 0.02):
+    """Push with arrival times and poll every poll_every_s of the clock, as the node's timer does."""
+    sets, next_poll = [], 0.0
+    for arrival, stream, stamp in events:
+        while next_poll < arrival:
+            sets += sync.poll(next_poll)
+            next_poll += poll_every_s
+        sync.push(stream, stamp, (stream, stamp), arrival_s=arrival)
+    sets += sync.poll(events[-1][0] + 1.0)
+    return sets
+
+
+def test_a_steadily_250_ms_late_skeleton_stream_still_joins_its_sets():
+    sync = Synchroniser(config=SyncConfig())                     # defaults: max_wait_s 0.1
+    sets = run_with_arrivals(sync, late_stream_events(0.25))
+    learned = [s for s in sets if s.stamp_s >= 1.0]               # after the first second of learning
+    assert len(learned) >= 55
+    assert all(frame_stamp(s, "skeleton") == s.stamp_s for s in learned)
+    assert all(frame_stamp(s, "depth") == s.stamp_s for s in learned)
+    assert 0.25 < sync.wait_s("skeleton") <= SyncConfig().max_stream_delay_s
+    assert sync.wait_s("depth") == SyncConfig().max_wait_s           # punctual streams keep max_wait_s
+
+
+def test_without_learning_the_late_skeleton_misses_every_set_and_beyond_the_cap_it_goes_without():
+    off = Synchroniser(config=SyncConfig(max_stream_delay_s=0.0))
+    sets = run_with_arrivals(off, late_stream_events(0.25))
+    assert sets and all(s.frames["skeleton"] is None for s in sets if s.stamp_s >= 1.0)
+    capped = Synchroniser(config=SyncConfig(max_stream_delay_s=0.3))
+    sets = run_with_arrivals(capped, late_stream_events(0.6))     # later than the cap: not waited for
+    assert all(s.frames["skeleton"] is None for s in sets if s.stamp_s >= 1.0)
+    assert capped.wait_s("skeleton") == 0.3
