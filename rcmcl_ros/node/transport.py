@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 PROFILES = {"shm": CONFIG_DIR / "fastdds_shm.xml", "shm_localhost": CONFIG_DIR / "fastdds_shm_localhost.xml"}
 PROFILE_ENV_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 """Fast DDS 3.x reads the first (set here); 2.x the second (cleared here, so no stale file applies)."""
