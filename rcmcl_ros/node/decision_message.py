@@ -1,4 +1,4 @@
-"""~/decision: each decision with its reliability, tied to the decision's stamp (docs/INTERFACES.md).
+"""~/decision: each decision with its reliability, tied to the decision's stamp (docs/ARCHITECTURE.md, "Interfaces").
 
 A diagnostic_msgs/DiagnosticArray (a standard stamped type, so no custom interface package is needed) whose
 header.stamp is the decision's stamp (the end of its window, sensor time) and which holds one DiagnosticStatus
