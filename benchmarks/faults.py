@@ -7,7 +7,7 @@ of R (rgb + depth), S (skeleton) and P (points) in shuffled rounds, then switche
 at 15 Hz and at 5 Hz, then jumps the clock back as a looping bag does. The node (lite preset, use_sim_time)
 runs in this process. Per pattern it prints the decision rate against nominal (one per stride), how often
 dead modalities' gates were exactly 0 and live ones > 0 once a window had passed, and how many windows the
-gates took to react (dead: gate 0; back: gate > 0). test/test_faults.py asserts the same rules offline.
+gates took to react (dead: gate 0; back: gate > 0). test/ros/pipeline/test_pipeline_faults.py asserts the same rules offline.
 """
 from __future__ import annotations
 

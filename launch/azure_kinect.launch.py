@@ -34,7 +34,7 @@ DRIVER_ARGUMENTS = {
     "rgb_point_cloud": "false",           # cloud in depth_camera_link, the skeleton's frame: no transform
                                           # needed, 368,640 points (true: 921,600 at 720P in the colour frame)
 }
-"""The README's copy-paste line passes the same values (test/test_launch.py checks they agree)."""
+"""The README's copy-paste line passes the same values (test/ros/test_launch.py checks they agree)."""
 
 
 def _dds_profile(context, *_args, **_kwargs):
