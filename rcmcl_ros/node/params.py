@@ -13,6 +13,7 @@ from typing import Any
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 
 import rcmcl_core
+from rcmcl_core.inference_runtime import normalise_amp
 from rcmcl_ros.pipeline.runner import PipelineConfig
 
 BUNDLED_CHECKPOINT = Path(rcmcl_core.__file__).resolve().parent / "assets" / "rcmcl_lite.pt"
@@ -190,8 +191,17 @@ def declare_parameters(node: Any) -> None:
     node.declare_parameters("", [
         (p.name, defaults[p.name], ParameterDescriptor(name=p.name, type=_TYPES[type(defaults[p.name])],
                                                        description=p.description, read_only=True,
-                                                       dynamic_typing=isinstance(defaults[p.name], float)))
+                                                       dynamic_typing=_dynamic(p.name, defaults[p.name])))
         for p in PARAMETERS])
+
+
+LEGACY_BOOLEAN = ("amp",)
+"""String parameters that were booleans once: `amp: true` from an older YAML still starts the node."""
+
+
+def _dynamic(name: str, default: Any) -> bool:
+    """Float parameters take integers too (`stride_s: 1`); legacy booleans take their old type."""
+    return isinstance(default, float) or name in LEGACY_BOOLEAN
 
 
 def read_parameters(node: Any) -> tuple[NodeConfig, PipelineConfig]:
@@ -202,6 +212,8 @@ def read_parameters(node: Any) -> tuple[NodeConfig, PipelineConfig]:
         value = node.get_parameter(p.name).value
         if isinstance(defaults[p.name], float):
             value = _as_float(p.name, value)
+        elif p.name == "amp":
+            value = normalise_amp(value)
         values[p.section][p.field] = tuple(value) if isinstance(value, (list, tuple)) else value
     return configs_from_values(values)
 
