@@ -42,7 +42,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from point_ops_speed import point_ops_rows  # noqa: E402
+from point_ops_speed import cuda_graph as capture_cuda_graph, point_ops_rows  # noqa: E402
 from r2plus1d_anchor import R2Plus1D18  # noqa: E402
 from rcmcl_core.config import MODALITIES, RCMCLConfig, preset  # noqa: E402
 from rcmcl_core.models import RCMCL, rgbd  # noqa: E402
@@ -117,20 +117,6 @@ def time_calls(call: Callable[[], Any], *, iters: int, device: torch.device, war
     return np.array(times)
 
 
-def cuda_graph(call: Callable[[], Any]) -> Callable[[], Any]:
-    """Capture `call` (static inputs, no host syncs) in a CUDA graph; returns a replay function."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):                       # warm up allocator and lazy inits off the graph
-        for _ in range(WARMUP):
-            call()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        call()
-    return graph.replay
-
-
 # -- part 1: latency table -------------------------------------------------------------------------------
 def latency_table(names: list[str], *, device: torch.device, iters: int, amp: bool) -> None:
     print(f"\n{'preset':<7} {'params M':>8} {'p50 ms':>8} {'p95 ms':>8} "
@@ -188,7 +174,7 @@ def inference_call(module: Any, inputs: Any, *, device: torch.device, args: argp
     if args.cuda_graph:
         if device.type != "cuda":
             raise SystemExit("--cuda-graph needs --device cuda")
-        return cuda_graph(call)
+        return capture_cuda_graph(call, warmup=WARMUP)
     return call
 
 

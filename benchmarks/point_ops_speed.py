@@ -43,11 +43,13 @@ def _p50_ms(call: Callable[[], Any], *, iters: int, device: torch.device) -> flo
     return float(np.median(times)) * 1e3
 
 
-def _graphed(call: Callable[[], Any]) -> Callable[[], Any]:
+def cuda_graph(call: Callable[[], Any], *, warmup: int = 2) -> Callable[[], Any]:
+    """Capture `call` (static inputs, no host syncs) in a CUDA graph after `warmup` calls on a side stream
+    (allocator and lazy inits stay off the graph); returns the replay function."""
     stream = torch.cuda.Stream()
     stream.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(stream):
-        for _ in range(2):
+        for _ in range(warmup):
             call()
     torch.cuda.current_stream().wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
@@ -93,7 +95,7 @@ def point_ops_rows(*, device: torch.device, quick: bool, iters: int) -> None:
                  "query": lambda query=query: query(xyz, centroids, radius_m=radius, neighbours=neighbours),
                  "both": lambda fps=fps, query=query: query(xyz, pointnet_ops.gather_points(xyz, fps(xyz, samples)),
                                                             radius_m=radius, neighbours=neighbours)}
-        times = {k: _p50_ms(_graphed(c) if graphed else c, iters=iters, device=device) for k, c in calls.items()}
+        times = {k: _p50_ms(cuda_graph(c) if graphed else c, iters=iters, device=device) for k, c in calls.items()}
         same = torch.equal(fps(xyz, samples), reference_idx) and torch.equal(calls["query"](), reference_groups)
         print(f"| {name} | {times['fps']:.3f} | {times['query']:.3f} | {times['both']:.3f} | "
               f"{'yes' if same else 'NO'} |", flush=True)

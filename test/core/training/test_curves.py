@@ -8,7 +8,6 @@ import torch
 
 from clip_factory import make_clip_root
 from rcmcl_core.cli import main
-from rcmcl_core.config import preset
 from rcmcl_core.training.curves import read_curves
 from rcmcl_core.data.dataset import ClipDataset
 from rcmcl_core.data.shards import ShardError
@@ -19,18 +18,6 @@ from rcmcl_core.training.loop import build_model, train_stage
 TERMS = ("cm", "im", "deg", "fusion")
 PRETRAIN_KEYS = {"stage", "epoch", "step", "lr", "seconds", "total", "heldout_accuracy", "heldout_metric",
                  *(f"{kind}_{term}" for kind in ("loss", "weighted", "share") for term in TERMS)}
-
-
-@pytest.fixture(scope="module")
-def config():
-    tiny = preset("tiny")
-    return dataclasses.replace(tiny, model=dataclasses.replace(tiny.model, num_classes=4),
-                               optim=dataclasses.replace(tiny.optim, batch_size=4))
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return make_clip_root(tmp_path_factory.mktemp("clips"), classes=4, clips_per_class=4)
 
 
 def _datasets(root, config):

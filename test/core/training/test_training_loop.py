@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from clip_factory import make_clip_root
 from rcmcl_core.training.baselines import CMKMObjective
 from rcmcl_core.checkpoint import CheckpointError, load_checkpoint
 from rcmcl_core.config import preset
@@ -21,18 +20,6 @@ from rcmcl_core.training.objectives import PretrainObjective, SupervisedObjectiv
 from rcmcl_core.training.loop import train_stage, warmup_cosine
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def config():
-    tiny = preset("tiny")
-    return dataclasses.replace(tiny, model=dataclasses.replace(tiny.model, num_classes=4),
-                               optim=dataclasses.replace(tiny.optim, batch_size=4))
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return make_clip_root(tmp_path_factory.mktemp("clips"), classes=4, clips_per_class=4)
 
 
 def _dataset(root, config, subset="all"):
