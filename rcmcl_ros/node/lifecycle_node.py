@@ -34,6 +34,8 @@ class RCMCLLifecycleNode(LifecycleNodeMixin, RCMCLNode):
         LifecycleNodeMixin.__init__(self)
         declare_parameters(self)
         self.pipeline = None
+        self.get_logger().info("rcmcl lifecycle node unconfigured: 'configure' loads the model, 'activate' "
+                               "subscribes (ros2 lifecycle set <node> configure)")
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:

@@ -11,7 +11,9 @@ Messages are converted in the subscription callback (`convert`); the cloud is cr
 sampled to N later (`crop_points`), once the synchroniser has paired it with a skeleton. The skeleton is
 mapped into the points frame for cropping only (by `extrinsic`, from tf2 or the `camera_extrinsic`
 parameter); the model gets it in its own camera frame, as in training. Bad messages raise ConversionError
-whose `.reason` the caller counts.
+whose `.reason` the caller counts. rgb may also be a CompressedImage (jpeg/png, compressed_image.py; reason
+"decode" when corrupt) and points a DepthCloudSource (depth image + camera_info, depth_cloud.py; reason
+"camera_info" when that is missing or does not fit); both then follow the same rules as Image / PointCloud2.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from rcmcl_ros.conversions.compressed_image import decode_compressed, is_compres
 from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource, depth_cloud
 from rcmcl_ros.conversions import (DEFAULT_LIMITS, ConversionError, ConversionLimits, centre_square_roi,
                                    depth_to_metres, image_to_rgb, markers_to_skeleton, pointcloud2_to_xyz)
+from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource, depth_cloud
 
 STREAMS = ("rgb", "depth", "points", "skeleton")
 """Input streams, in the synchroniser's order."""

@@ -29,7 +29,7 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from rcmcl_ros.conversions import (numpy_to_image, seconds_to_stamp, skeleton_to_markers,  # noqa: E402
                                    xyz_to_pointcloud2)
-from rcmcl_ros.node.ros_node import RCMCLNode, run  # noqa: E402
+from rcmcl_ros.node.ros_node import NodeStartError, RCMCLNode, run  # noqa: E402
 from rcmcl_ros.node.params import PARAMETER_NAMES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -349,3 +349,17 @@ def test_the_input_gate_converts_about_input_rate_hz_per_stream_and_counts_the_r
         received, skipped = stats.received[stream], stats.skipped[stream]
         assert received > 20 and 0.5 * received <= skipped <= 0.8 * received, (stream, received, skipped)
     assert np.all(h.gates_after(0.0)[-1] > 0)     # every modality still present
+
+
+def test_integer_values_are_accepted_for_float_parameters_and_text_is_a_named_error(rclpy_context, tiny_checkpoint):
+    node = RCMCLNode(context=rclpy_context, parameter_overrides=[
+        Parameter("checkpoint", value=str(tiny_checkpoint())), Parameter("stride_s", value=1),
+        Parameter("max_wait_s", value=0), Parameter("input_rate_hz", value=15)])
+    try:
+        assert node.pipeline.config.window.stride_s == 1.0 and isinstance(node.pipeline.config.window.stride_s, float)
+        assert node.pipeline.config.sync.max_wait_s == 0.0 and node.settings.input_rate_hz == 15.0
+    finally:
+        node.destroy_node()
+    with pytest.raises(NodeStartError, match="parameter slop_s must be a number"):
+        RCMCLNode(context=rclpy_context, parameter_overrides=[
+            Parameter("checkpoint", value=str(tiny_checkpoint())), Parameter("slop_s", value="fast")])
