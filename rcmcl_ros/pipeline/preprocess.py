@@ -29,7 +29,6 @@ from rcmcl_ros.conversions.compressed_image import decode_compressed, is_compres
 from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource, depth_cloud
 from rcmcl_ros.conversions import (DEFAULT_LIMITS, ConversionError, ConversionLimits, centre_square_roi,
                                    depth_to_metres, image_to_rgb, markers_to_skeleton, pointcloud2_to_xyz)
-from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource, depth_cloud
 
 STREAMS = ("rgb", "depth", "points", "skeleton")
 """Input streams, in the synchroniser's order."""
