@@ -24,9 +24,9 @@ from rcmcl_core.windowing import window_times
 from rcmcl_ros.bag import DEFAULT_TOPICS, GROUND_TRUTH_TOPIC, BagReader
 from rcmcl_ros.demo_bag import CAMERA_INFO_TOPICS
 from rcmcl_ros.demo_bag_people import GROUND_TRUTH_PEOPLE_TOPIC, read_people_truth
-from rcmcl_ros.people import PeopleWindower, SceneFrame
+from rcmcl_ros.people import PeopleWindower
 from rcmcl_ros.people_decisions import PersonDecision, infer_round
-from rcmcl_ros.people_ingest import bodies_from_markers, full_depth, full_rgb, intrinsics_from_camera_info
+from rcmcl_ros.people_ingest import SceneAssembler
 from rcmcl_ros.pipeline import message_stamp_s
 
 ANY_BODY = -1
@@ -65,46 +65,26 @@ def evaluate_people_bag(bag_path: str | Path, *, model: Any, labels: list[str], 
                         skeleton_format: str = "azure32", slop_s: float = 0.05) -> PeopleEvaluation:
     started = time.perf_counter()
     result = PeopleEvaluation()
-    latest: dict[str, tuple[float, Any]] = {}
+    assembler = SceneAssembler(skeleton_format=skeleton_format, slop_s=slop_s)
     truth: list[tuple[float, dict[int, str]]] = []
     main_truth: list[tuple[float, dict[int, str]]] = []
     topics = {DEFAULT_TOPICS["rgb"]: "rgb", DEFAULT_TOPICS["depth"]: "depth", DEFAULT_TOPICS["points"]: "points",
               CAMERA_INFO_TOPICS["rgb"]: "info", DEFAULT_TOPICS["skeleton"]: "skeleton",
               GROUND_TRUTH_PEOPLE_TOPIC: "truth", GROUND_TRUTH_TOPIC: "main_truth"}
-    from rcmcl_ros.conversions_cloud import pointcloud2_to_xyz
-    from rcmcl_ros.conversions_common import ConversionError
-
     with BagReader(bag_path) as bag:
         wanted = [t for t in topics if t in bag.topics]
         for message in bag.messages(wanted):
             msg, kind = bag.deserialize(message), topics[message.topic]
             if kind == "truth":
                 truth.append((message.record_s, read_people_truth(str(msg.data))))
-                continue
-            if kind == "main_truth":
+            elif kind == "main_truth":
                 main_truth.append((message.record_s, {ANY_BODY: str(msg.data)}))
-                continue
-            stamp_s = message_stamp_s(msg, fallback_s=message.record_s)
-            try:
-                if kind == "rgb":
-                    latest["rgb"] = (stamp_s, full_rgb(msg))
-                elif kind == "depth":
-                    latest["depth"] = (stamp_s, full_depth(msg))
-                elif kind == "info":
-                    latest["info"] = (stamp_s, intrinsics_from_camera_info(msg))
-                elif kind == "points":
-                    xyz = np.asarray(pointcloud2_to_xyz(msg), np.float32)
-                    latest["points"] = (stamp_s, xyz[np.isfinite(xyz).all(axis=1)])
-                else:
-                    bodies, _ = bodies_from_markers(msg, layout=skeleton_format)
-                    near = {k: v for k, (t, v) in latest.items() if abs(t - stamp_s) <= slop_s}
-                    frame = SceneFrame(stamp_s=stamp_s, bodies=bodies, rgb=near.get("rgb"), depth=near.get("depth"),
-                                       intrinsics=near.get("info"), points=near.get("points"))
-                    for people in windower.push(frame):
-                        result.rounds += 1
-                        result.decisions += infer_round(model, people, labels=labels)
-            except ConversionError as error:
-                result.dropped[f"{kind}:{error.reason}"] += 1
+            else:
+                frame = assembler.add(kind, message_stamp_s(msg, fallback_s=message.record_s), msg)
+                for people in windower.push(frame) if frame is not None else ():
+                    result.rounds += 1
+                    result.decisions += infer_round(model, people, labels=labels)
+    result.dropped.update(assembler.dropped)
     truth = truth or main_truth          # a single-person bag: its one class holds for any body id
     times = [t for t, _ in truth]
     for d in result.decisions:

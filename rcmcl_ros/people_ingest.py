@@ -46,3 +46,43 @@ def full_depth(msg: Any, *, limits: ConversionLimits = DEFAULT_LIMITS) -> np.nda
     """Depth Image -> (H, W) float32 metres at full resolution, 0 = invalid."""
     return np.asarray(depth_to_metres(msg, limits=limits), dtype=np.float32)
 
+
+
+class SceneAssembler:
+    """Raw messages -> SceneFrames: each skeleton message (the per-person reference) makes one frame with
+    the newest rgb, depth, camera_info and points whose stamps lie within `slop_s` of it. Conversion
+    errors are counted in `dropped` by "stream:reason", never raised. Not thread-safe."""
+
+    def __init__(self, *, skeleton_format: str = "azure32", slop_s: float = 0.05,
+                 limits: ConversionLimits = DEFAULT_LIMITS) -> None:
+        self.skeleton_format, self.slop_s, self.limits = skeleton_format, float(slop_s), limits
+        self.dropped: dict[str, int] = {}
+        self._latest: dict[str, tuple[float, Any]] = {}
+
+    def add(self, stream: str, stamp_s: float, msg: Any) -> Any:
+        """stream in rgb, depth, points, info, skeleton; returns a people.SceneFrame for a skeleton message,
+        else None."""
+        from rcmcl_ros.conversions_cloud import pointcloud2_to_xyz
+        from rcmcl_ros.people import SceneFrame
+
+        try:
+            if stream == "rgb":
+                self._latest["rgb"] = (stamp_s, full_rgb(msg, limits=self.limits))
+            elif stream == "depth":
+                self._latest["depth"] = (stamp_s, full_depth(msg, limits=self.limits))
+            elif stream == "info":
+                self._latest["info"] = (stamp_s, intrinsics_from_camera_info(msg))
+            elif stream == "points":
+                xyz = np.asarray(pointcloud2_to_xyz(msg, limits=self.limits), np.float32)
+                self._latest["points"] = (stamp_s, xyz[np.isfinite(xyz).all(axis=1)])
+            elif stream == "skeleton":
+                bodies, _ = bodies_from_markers(msg, layout=self.skeleton_format, limits=self.limits)
+                near = {k: v for k, (t, v) in self._latest.items() if abs(t - stamp_s) <= self.slop_s}
+                return SceneFrame(stamp_s=stamp_s, bodies=bodies, rgb=near.get("rgb"), depth=near.get("depth"),
+                                  intrinsics=near.get("info"), points=near.get("points"))
+            else:
+                raise ValueError(f"unknown stream {stream!r}")
+        except ConversionError as error:
+            key = f"{stream}:{error.reason}"
+            self.dropped[key] = self.dropped.get(key, 0) + 1
+        return None
