@@ -98,6 +98,7 @@ class RCMCLNode(Node):
         self._drops_reported = 0
         self._logged: dict[str, float] = {}
         self._create_interfaces()
+        self.people = self._attach_people()
         self._worker = threading.Thread(target=self._work, name="rcmcl_inference", daemon=True)
         self._worker.start()
         clip = self.pipeline.model_config.clip
@@ -137,6 +138,8 @@ class RCMCLNode(Node):
 
     # -- callbacks (executor thread): convert + push only -------------------------------------------
     def _on_message(self, stream: str, msg: Any) -> None:
+        if stream == "skeleton" and self.people is not None:
+            msg = self.people.main_actor_markers(msg)   # single-person topics follow the main actor
         now_s = self.now_s()
         drop = self.pipeline.ingest(stream, message_stamp_s(msg, fallback_s=now_s), msg, now_s=now_s)
         if drop is not None:
@@ -216,8 +219,22 @@ class RCMCLNode(Node):
             self.get_logger().error(message)
 
     # -- shutdown -----------------------------------------------------------------------------------
+    def _attach_people(self) -> Any:
+        """Per-person output (rcmcl_ros/people_node.py) when the parameter max_people is above 1."""
+        from rcmcl_ros.node_params import read_people_parameters
+        from rcmcl_ros.people_node import PeopleAttachment
+
+        try:
+            config = read_people_parameters(self)
+            return PeopleAttachment(self, config=config) if config.max_people > 1 else None
+        except ValueError as error:
+            super().destroy_node()
+            raise NodeStartError(str(error)) from error
+
     def destroy_node(self) -> None:
         """Stop and join the worker (an inference in flight finishes first), then destroy the node."""
+        if getattr(self, "people", None) is not None:
+            self.people.stop()
         if hasattr(self, "_stop"):
             self._stop.set()
             self._slot.put(None)

@@ -13,6 +13,7 @@ from typing import Any
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 
 import rcmcl_core
+from rcmcl_ros.people import PeopleConfig
 from rcmcl_ros.pipeline import PipelineConfig
 
 BUNDLED_CHECKPOINT = Path(rcmcl_core.__file__).resolve().parent / "assets" / "rcmcl_lite.pt"
@@ -35,6 +36,7 @@ class NodeConfig:
     decision_timeout_s: float = 3.0              # diagnostics turn ERROR after this long without a decision
     log_throttle_s: float = 5.0                  # each drop reason is logged at most once per this period
     marker_frame_id: str = "camera_base"         # frame of the gate bars (Azure driver: x forward, z up)
+    people_camera_info_topic: str = ""           # "" = <rgb topic's namespace>/camera_info
     use_tf: bool = True                          # skeleton -> points frame from tf2 when tf2_ros is importable
 
     def validate(self) -> "NodeConfig":
@@ -111,6 +113,15 @@ PARAMETERS: tuple[Param, ...] = (
     _p("decision_timeout_s", "node", "diagnostics report ERROR after this long (s) without a decision"),
     _p("log_throttle_s", "node", "each drop reason is logged at most once per this period (s)"),
     _p("marker_frame_id", "node", "frame of ~/gate_markers"),
+    _p("max_people", "people", "people decided at once, each in their own window (~/decision, "
+                               "~/people_markers); 1 = single-person behaviour only"),
+    _p("people_max_batch", "people", "people per forward pass; more due are served round-robin", field="max_batch"),
+    _p("people_stale_after_s", "people", "a body id unseen this long (s) stops being decided",
+       field="stale_after_s"),
+    _p("people_second_body", "people", "fill skeleton body 2 with the nearest other person (a checkpoint "
+                                       "trained on two-body windows)", field="second_body"),
+    _p("people_camera_info_topic", "node", "CameraInfo of rgb for the per-person crops; empty = "
+                                           "<rgb topic's namespace>/camera_info"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 
@@ -118,7 +129,7 @@ PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 def _section_defaults() -> dict[str, Any]:
     pipeline = PipelineConfig()
     return {"node": NodeConfig(), "pipeline": pipeline, "sync": pipeline.sync, "window": pipeline.window,
-            "preprocess": pipeline.preprocess}
+            "preprocess": pipeline.preprocess, "people": PeopleConfig()}
 
 
 def parameter_defaults() -> dict[str, Any]:
@@ -149,7 +160,8 @@ def declare_parameters(node: Any) -> None:
 
 def read_parameters(node: Any) -> tuple[NodeConfig, PipelineConfig]:
     """The declared parameters' current values -> (NodeConfig, PipelineConfig), validated."""
-    values: dict[str, dict[str, Any]] = {s: {} for s in ("node", "pipeline", "sync", "window", "preprocess")}
+    values: dict[str, dict[str, Any]] = {s: {} for s in ("node", "pipeline", "sync", "window", "preprocess",
+                                                         "people")}
     for p in PARAMETERS:
         value = node.get_parameter(p.name).value
         values[p.section][p.field] = tuple(value) if isinstance(value, (list, tuple)) else value
@@ -171,3 +183,9 @@ def configs_from_values(values: dict[str, dict[str, Any]]) -> tuple[NodeConfig, 
 def resolve_checkpoint(path: str) -> Path:
     """'' -> the bundled checkpoint; '~' expanded."""
     return BUNDLED_CHECKPOINT if not path else Path(path).expanduser()
+
+
+def read_people_parameters(node: Any) -> PeopleConfig:
+    """The `people` section of the declared parameters -> PeopleConfig, validated."""
+    fields = {p.field: node.get_parameter(p.name).value for p in PARAMETERS if p.section == "people"}
+    return dataclasses.replace(PeopleConfig(), **fields).validate()

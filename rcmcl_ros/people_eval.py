@@ -80,10 +80,14 @@ def evaluate_people_bag(bag_path: str | Path, *, model: Any, labels: list[str], 
             elif kind == "main_truth":
                 main_truth.append((message.record_s, {ANY_BODY: str(msg.data)}))
             else:
-                frame = assembler.add(kind, message_stamp_s(msg, fallback_s=message.record_s), msg)
-                for people in windower.push(frame) if frame is not None else ():
-                    result.rounds += 1
-                    result.decisions += infer_round(model, people, labels=labels)
+                for frame in assembler.add(kind, message_stamp_s(msg, fallback_s=message.record_s), msg):
+                    for people in windower.push(frame):
+                        result.rounds += 1
+                        result.decisions += infer_round(model, people, labels=labels)
+        for frame in assembler.flush():
+            for people in windower.push(frame):
+                result.rounds += 1
+                result.decisions += infer_round(model, people, labels=labels)
     result.dropped.update(assembler.dropped)
     truth = truth or main_truth          # a single-person bag: its one class holds for any body id
     times = [t for t, _ in truth]

@@ -4,6 +4,7 @@ people_crop.py). Raises ConversionError (reason named) like the other conversion
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -49,40 +50,72 @@ def full_depth(msg: Any, *, limits: ConversionLimits = DEFAULT_LIMITS) -> np.nda
 
 
 class SceneAssembler:
-    """Raw messages -> SceneFrames: each skeleton message (the per-person reference) makes one frame with
-    the newest rgb, depth, camera_info and points whose stamps lie within `slop_s` of it. Conversion
+    """Raw messages -> SceneFrames. Each skeleton message (the per-person reference) makes one frame with
+    the rgb, depth, camera_info and points nearest its stamp within `slop_s`. Messages of one instant may
+    arrive in any order across topics, so a skeleton waits until every stream seen so far has reached its
+    stamp, or until a newer skeleton comes (at most `HISTORY` messages are kept per stream). Conversion
     errors are counted in `dropped` by "stream:reason", never raised. Not thread-safe."""
+
+    HISTORY = 8
+    STREAMS = ("rgb", "depth", "points", "info")
 
     def __init__(self, *, skeleton_format: str = "azure32", slop_s: float = 0.05,
                  limits: ConversionLimits = DEFAULT_LIMITS) -> None:
         self.skeleton_format, self.slop_s, self.limits = skeleton_format, float(slop_s), limits
         self.dropped: dict[str, int] = {}
-        self._latest: dict[str, tuple[float, Any]] = {}
+        self._recent: dict[str, deque] = {s: deque(maxlen=self.HISTORY) for s in self.STREAMS}
+        self._pending: deque = deque(maxlen=self.HISTORY)        # (stamp, bodies)
 
-    def add(self, stream: str, stamp_s: float, msg: Any) -> Any:
-        """stream in rgb, depth, points, info, skeleton; returns a people.SceneFrame for a skeleton message,
-        else None."""
+    def add(self, stream: str, stamp_s: float, msg: Any) -> list[Any]:
+        """stream in rgb, depth, points, info, skeleton -> the people.SceneFrames now complete, oldest first."""
         from rcmcl_ros.conversions_cloud import pointcloud2_to_xyz
-        from rcmcl_ros.people import SceneFrame
 
         try:
             if stream == "rgb":
-                self._latest["rgb"] = (stamp_s, full_rgb(msg, limits=self.limits))
+                payload = full_rgb(msg, limits=self.limits)
             elif stream == "depth":
-                self._latest["depth"] = (stamp_s, full_depth(msg, limits=self.limits))
+                payload = full_depth(msg, limits=self.limits)
             elif stream == "info":
-                self._latest["info"] = (stamp_s, intrinsics_from_camera_info(msg))
+                payload = intrinsics_from_camera_info(msg)
             elif stream == "points":
                 xyz = np.asarray(pointcloud2_to_xyz(msg, limits=self.limits), np.float32)
-                self._latest["points"] = (stamp_s, xyz[np.isfinite(xyz).all(axis=1)])
+                payload = xyz[np.isfinite(xyz).all(axis=1)]
             elif stream == "skeleton":
-                bodies, _ = bodies_from_markers(msg, layout=self.skeleton_format, limits=self.limits)
-                near = {k: v for k, (t, v) in self._latest.items() if abs(t - stamp_s) <= self.slop_s}
-                return SceneFrame(stamp_s=stamp_s, bodies=bodies, rgb=near.get("rgb"), depth=near.get("depth"),
-                                  intrinsics=near.get("info"), points=near.get("points"))
+                self._pending.append((stamp_s, bodies_from_markers(msg, layout=self.skeleton_format,
+                                                                   limits=self.limits)[0]))
+                return self._ready(newer_skeleton=True)
             else:
                 raise ValueError(f"unknown stream {stream!r}")
+            self._recent[stream].append((stamp_s, payload))
         except ConversionError as error:
             key = f"{stream}:{error.reason}"
             self.dropped[key] = self.dropped.get(key, 0) + 1
-        return None
+        return self._ready(newer_skeleton=False)
+
+    def flush(self) -> list[Any]:
+        """Every pending skeleton's frame with what has arrived (end of a recording)."""
+        frames = [self._frame(*item) for item in self._pending]
+        self._pending.clear()
+        return frames
+
+    def _ready(self, *, newer_skeleton: bool) -> list[Any]:
+        frames = []
+        while self._pending:
+            stamp_s, bodies = self._pending[0]
+            caught_up = all(history[-1][0] >= stamp_s - self.slop_s for history in self._recent.values() if history)
+            if not caught_up and not (newer_skeleton and len(self._pending) > 1):
+                break
+            self._pending.popleft()
+            frames.append(self._frame(stamp_s, bodies))
+        return frames
+
+    def _frame(self, stamp_s: float, bodies: dict[int, np.ndarray]) -> Any:
+        from rcmcl_ros.people import SceneFrame
+
+        near: dict[str, Any] = {}
+        for stream, history in self._recent.items():
+            best = min(history, key=lambda item: abs(item[0] - stamp_s), default=None)
+            if best is not None and abs(best[0] - stamp_s) <= self.slop_s:
+                near[stream] = best[1]
+        return SceneFrame(stamp_s=stamp_s, bodies=bodies, rgb=near.get("rgb"), depth=near.get("depth"),
+                          intrinsics=near.get("info"), points=near.get("points"))

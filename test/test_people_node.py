@@ -1,0 +1,109 @@
+"""Live: the node with max_people = 3 publishes ~/decision per person (rcmcl_ros/people_node.py). Two
+people in view; person 2's skeleton drops after PERSON2_OFF_S while person 1's stays: person 2's skeleton
+goes absent (gate 0) while RGB-D and points carry on, then person 2 stops being decided (stale), person 1
+goes on; the single-person topics keep publishing."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import rclpy  # noqa: F401  (a core dependency: a broken wheel must fail, not skip)
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
+
+from rcmcl_core.data.synthetic import synthetic_intrinsics
+from rcmcl_core.data.synthetic_classes import CLASS_NAMES
+from rcmcl_core.data.synthetic_scene import make_scene_clip
+from rcmcl_core.geometry import backproject
+from rcmcl_ros.conversions import numpy_to_image, seconds_to_stamp, skeleton_to_markers, xyz_to_pointcloud2
+from rcmcl_ros.demo_bag import _camera_info, azure32_from_ntu25
+from rcmcl_ros.node import RCMCLNode
+from rcmcl_ros.node_params import BUNDLED_CHECKPOINT
+from rcmcl_ros.people_output import parse_decision_array
+
+FPS = 10.0
+SIZE = 64
+SECONDS = 9.0
+PERSON2_OFF_S = 3.5
+STALE_S = 2.5
+STRIDE_S = 0.5
+
+
+def scene_messages(t0_wall: float):
+    intrinsics = synthetic_intrinsics(width=SIZE, height=SIZE)
+    clip = make_scene_clip([CLASS_NAMES.index("wave"), CLASS_NAMES.index("kick")], [2, 4], camera=1, seed=5,
+                           intrinsics=intrinsics, fps=FPS, frames=int(SECONDS * FPS))
+    info = _camera_info(intrinsics, frame_id="rgb_camera_link")
+    for k in range(len(clip["rgb"])):
+        t_s = k / FPS
+        stamp = seconds_to_stamp(t0_wall + t_s)
+        ids = [1] if t_s >= PERSON2_OFF_S else [1, 2]
+        joints = clip["skeleton"][k][[i - 1 for i in ids]]
+        depth_m = clip["depth_mm"][k].astype(np.float32) / 1000.0
+        info.header.stamp = stamp
+        yield t_s, {
+            "rgb": numpy_to_image(clip["rgb"][k], encoding="rgb8", stamp=stamp, frame_id="rgb_camera_link"),
+            "depth": numpy_to_image(clip["depth_mm"][k], encoding="16UC1", stamp=stamp, frame_id="rgb_camera_link"),
+            "points": xyz_to_pointcloud2(backproject(depth_m, intrinsics=intrinsics), stamp=stamp,
+                                         frame_id="rgb_camera_link"),
+            "info": info,
+            "skeleton": skeleton_to_markers(azure32_from_ntu25(joints), layout="azure32", stamp=stamp,
+                                            frame_id="rgb_camera_link", body_ids=tuple(ids))}
+
+
+def test_per_person_decisions_follow_a_skeleton_that_drops_while_the_other_stays(rclpy_context):
+    node = RCMCLNode(context=rclpy_context, parameter_overrides=[
+        Parameter(k, value=v) for k, v in {"checkpoint": str(BUNDLED_CHECKPOINT), "max_people": 3,
+                                           "people_stale_after_s": STALE_S, "stride_s": STRIDE_S,
+                                           "torch_threads": 1, "use_tf": False}.items()])
+    probe = Node("people_probe", context=rclpy_context)
+    topics = {"rgb": ("/rgb/image_raw", Image), "depth": ("/depth_to_rgb/image_raw", Image),
+              "points": ("/points2", PointCloud2), "info": ("/rgb/camera_info", CameraInfo),
+              "skeleton": ("/body_tracking_data", MarkerArray)}
+    pubs = {s: probe.create_publisher(kind, topic, 10) for s, (topic, kind) in topics.items()}
+    decisions: list[tuple[float, dict]] = []
+    actions: list[str] = []
+    markers: list[MarkerArray] = []
+    name = node.get_fully_qualified_name()
+    probe.create_subscription(DiagnosticArray, f"{name}/decision", lambda m: decisions.append(
+        (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, parse_decision_array(m))), 10)
+    probe.create_subscription(String, f"{name}/action", lambda m: actions.append(m.data), 10)
+    probe.create_subscription(MarkerArray, f"{name}/people_markers", markers.append, 10)
+    executors = []
+    for n in (node, probe):
+        executor = SingleThreadedExecutor(context=rclpy_context)
+        executor.add_node(n)
+        threading.Thread(target=executor.spin, daemon=True).start()
+        executors.append(executor)
+    try:
+        time.sleep(0.5)
+        t0 = time.time()
+        for t_s, msgs in scene_messages(t0):
+            time.sleep(max(0.0, t0 + t_s - time.time()))
+            for stream, msg in msgs.items():
+                pubs[stream].publish(msg)
+        time.sleep(1.5)
+    finally:
+        for executor in executors:
+            executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        probe.destroy_node()
+    got = [(stamp - t0, people) for stamp, people in decisions]
+    assert got, "no ~/decision message"
+    early = [p for t, p in got if t <= PERSON2_OFF_S]
+    assert early and all(set(p) == {1, 2} and p[2]["present"][1] and p[2]["gates"][1] > 0 for p in early)
+    held = [p for t, p in got if PERSON2_OFF_S + 1.3 <= t <= PERSON2_OFF_S + STALE_S - 0.1]
+    assert held, [round(t, 2) for t, _ in got]
+    for p in held:          # person 2: skeleton absent (gate exactly 0), RGB-D and points still there
+        assert p[2]["present"].tolist() == [True, False, True] and p[2]["gates"][1] == 0.0
+        assert p[1]["present"].all() and p[1]["gates"][1] > 0
+    late = [p for t, p in got if t > PERSON2_OFF_S + STALE_S + 0.05]
+    assert late and all(set(p) == {1} for p in late)                # no phantom label for person 2
+    assert actions                                                  # single-person topics still publish
+    assert any(m.markers and m.markers[0].text.startswith("1: ") for m in markers)
