@@ -51,7 +51,8 @@ class PeopleConfigError(ValueError):
 @dataclass
 class PeopleConfig:
     max_people: int = 1              # tracks kept at once; 1 = the single-person behaviour
-    max_batch: int = 3               # people per forward pass; more due -> round-robin over rounds
+    max_batch: int = 1               # people per forward pass; more due -> round-robin over rounds (1 keeps a
+                                     # 2-core CPU in real time, docs/PEOPLE.md; raise it on a GPU)
     stale_after_s: float = 1.0       # a body id unseen this long is dropped
     max_joint_range_m: float = 10.0  # a body with a joint farther than this from the camera is dropped
     second_body: bool = False        # the nearest other person fills skeleton body 2 (NTU two-body classes);

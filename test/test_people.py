@@ -41,7 +41,7 @@ def two_people():
 
 
 def windower(clip, **people):
-    return people_windower(clip, people=PeopleConfig(**{"max_people": 3, **people}), stride_s=0.5)
+    return people_windower(clip, people=PeopleConfig(**{"max_people": 3, "max_batch": 3, **people}), stride_s=0.5)
 
 
 def rounds_of(w, frames):

@@ -58,10 +58,9 @@ def scene_messages(t0_wall: float):
 
 
 def test_per_person_decisions_follow_a_skeleton_that_drops_while_the_other_stays(rclpy_context):
-    node = RCMCLNode(context=rclpy_context, parameter_overrides=[
-        Parameter(k, value=v) for k, v in {"checkpoint": str(BUNDLED_CHECKPOINT), "max_people": 3,
-                                           "people_stale_after_s": STALE_S, "stride_s": STRIDE_S,
-                                           "torch_threads": 1, "use_tf": False}.items()])
+    params = {"checkpoint": str(BUNDLED_CHECKPOINT), "max_people": 3, "people_max_batch": 3,
+              "people_stale_after_s": STALE_S, "stride_s": STRIDE_S, "torch_threads": 1, "use_tf": False}
+    node = RCMCLNode(context=rclpy_context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     probe = Node("people_probe", context=rclpy_context)
     topics = {"rgb": ("/rgb/image_raw", Image), "depth": ("/depth_to_rgb/image_raw", Image),
               "points": ("/points2", PointCloud2), "info": ("/rgb/camera_info", CameraInfo),
