@@ -127,7 +127,8 @@ def people_evaluate(args: Any, *, checkpoint: Path) -> int:
     loaded = load_checkpoint(checkpoint, map_location="cpu")
     model = RCMCL(config=loaded.config)
     model.load_state_dict(loaded.model_state)
-    windower = people_windower(loaded.config.clip, people=PeopleConfig(max_people=args.max_people, max_batch=args.max_people),
+    people = PeopleConfig(max_people=args.max_people, max_batch=args.max_people, second_body=args.people_second_body)
+    windower = people_windower(loaded.config.clip, people=people,
                                stride_s=args.stride_s or WindowConfig.stride_s)
     result = evaluate_people_bag(args.bag, model=model.eval(), labels=loaded.labels, windower=windower,
                                  skeleton_format=args.skeleton_format or "azure32")
