@@ -36,7 +36,7 @@ from rcmcl_ros.window import WindowConfig  # noqa: E402
 BUNDLED = Path(__file__).resolve().parents[1] / "rcmcl_core" / "assets" / "rcmcl_lite.pt"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--people", type=int, nargs="+", default=[1, 2, 3, 5])
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: docs/PERFORMANCE.md, <= 2 cores)")
@@ -47,7 +47,7 @@ def main() -> None:
     p.add_argument("--stride-s", type=float, default=WindowConfig.stride_s)
     p.add_argument("--max-batch", type=int, default=3, help="people per forward (the node default is 1)")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per people count")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     loaded = load_checkpoint(BUNDLED, map_location="cpu")
     model = RCMCL(config=loaded.config)
@@ -78,18 +78,13 @@ def main() -> None:
             frame = SceneFrame(stamp_s=k / args.fps, bodies=bodies, rgb=rgb, depth=depth, intrinsics=intrinsics,
                                points=cloud)
             started = time.perf_counter()
-            w._observe(frame, frame.stamp_s)          # ingest alone (crops), timed apart from the round
+            w.ingest(frame)                       # the crops, timed apart from the round
             ingest.append(time.perf_counter() - started)
-            w._last_stamp_s = frame.stamp_s
-            if w._next_k is None:
-                w._next_k = math.ceil((frame.stamp_s + w.window.window_s) / w.window.stride_s - 1e-9)
-            while w._next_k * w.window.stride_s <= frame.stamp_s + 1e-9:
-                started = time.perf_counter()
-                built = w._round(w._next_k)
-                w._next_k += 1
-                if built is None:
-                    continue
-                assemble.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            due = w.due_rounds()
+            if due:
+                assemble.append((time.perf_counter() - started) / len(due))
+            for built in due:
                 started = time.perf_counter()
                 infer_round(model, built, labels=loaded.labels)
                 forward.append(time.perf_counter() - started)

@@ -148,6 +148,12 @@ class PeopleWindower:
         self._next_k = self._last_stamp_s = None
 
     def push(self, frame: SceneFrame) -> list[PeopleRound]:
+        """Ingest one frame (stamp order) and return the rounds it completed, oldest first."""
+        self.ingest(frame)
+        return self.due_rounds()
+
+    def ingest(self, frame: SceneFrame) -> None:
+        """Crop and store one frame for every tracked person (a stamp going back resets first)."""
         stamp_s = float(frame.stamp_s)
         if self._last_stamp_s is not None and stamp_s < self._last_stamp_s - STAMP_EPS_S:
             self.stats.resets += 1
@@ -157,8 +163,12 @@ class PeopleWindower:
         if self._next_k is None:
             self._next_k = math.ceil((stamp_s + self.window.window_s) / self.window.stride_s - STAMP_EPS_S)
         self._observe(frame, stamp_s)
+
+    def due_rounds(self) -> list[PeopleRound]:
+        """The rounds whose window end the newest ingested stamp has reached, oldest first."""
         rounds = []
-        while self._next_k * self.window.stride_s <= stamp_s + STAMP_EPS_S:
+        while self._last_stamp_s is not None and \
+                self._next_k * self.window.stride_s <= self._last_stamp_s + STAMP_EPS_S:
             built = self._round(self._next_k)
             self._next_k += 1
             if built is not None:

@@ -47,11 +47,11 @@ def infer_round(model: torch.nn.Module, people: PeopleRound, *, labels: list[str
     out = []
     for b, body_id in enumerate(people.body_ids):
         index = int(np.argmax(scores[b]))
-        out.append(PersonDecision(stamp_s=people.end_s, body_id=int(body_id), label=labels[index], label_index=index,
-                                  confidence=float(scores[b, index]), scores=scores[b], gates=gates[b],
-                                  present=people.present[b].copy(), coverage=people.coverage[b].copy(),
-                                  second_id=int(people.second_ids[b]), distance_m=float(people.distance_m[b]), head_m=people.head_m[b].copy(),
-                                  inference_s=elapsed))
+        out.append(PersonDecision(
+            stamp_s=people.end_s, body_id=int(body_id), label=labels[index], label_index=index,
+            confidence=float(scores[b, index]), scores=scores[b], gates=gates[b], present=people.present[b].copy(),
+            coverage=people.coverage[b].copy(), second_id=int(people.second_ids[b]),
+            distance_m=float(people.distance_m[b]), head_m=people.head_m[b].copy(), inference_s=elapsed))
     return out
 
 

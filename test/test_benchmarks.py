@@ -51,3 +51,11 @@ def test_pipeline_speed_splits_the_wall_time_of_real_pipeline_windows(capsys, on
     assert rows["total"] == pytest.approx(sum(rows[part] for part in parts), abs=0.05)
     assert rows["conversion"] == pytest.approx(sum(rows[f"- {s}"] for s in ("rgb", "depth", "points", "skeleton")),
                                                abs=0.05)
+
+
+def test_people_cost_runs_at_tiny_sizes_and_prints_one_row_per_people_count(capsys, one_thread):
+    _load("people_cost").main(["--people", "1", "3", "--rounds", "1", "--height", "60", "--width", "80",
+                               "--cloud", "2000", "--max-batch", "2", "--threads", "1"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    assert [(r[0], r[1]) for r in rows] == [("1", "1"), ("3", "2")]          # people, batch (round-robin cap)
+    assert rows[1][-1] == "0.267"                                            # period = stride x ceil(3 / 2)

@@ -8,7 +8,6 @@ import threading
 import time
 
 import numpy as np
-import rclpy  # noqa: F401  (a core dependency: a broken wheel must fail, not skip)
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
