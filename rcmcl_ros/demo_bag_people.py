@@ -2,7 +2,8 @@
 
 Same topics, rig, fault schedule and caching as the single-person demo bag (demo_bag.py), rendered by
 rcmcl_core.data.synthetic_scene (mutual occlusion, one skeleton tracker per person). Person k carries body
-id k + 1 on /body_tracking_data for the whole bag (k4abt numbers bodies from 1). Ground truth:
+id k + 1 on /body_tracking_data (k4abt numbers bodies from 1) until a skeleton_lost fault: like the body
+tracker after losing everyone, each fault that has ended adds RENUMBER_STEP to every id. Ground truth:
 - /rcmcl/ground_truth (std_msgs/String) keeps the single-person format: the class of the main actor, the
   person nearest the camera (the one the node's single-person topics follow);
 - /rcmcl/ground_truth_people (std_msgs/String) is JSON {"<body id>": "<class>"} per frame for everyone;
@@ -30,6 +31,8 @@ from rcmcl_ros.demo_bag import (CAMERA_INFO_TOPICS, DEFAULT_CACHE, FRAMES, HELD_
                                 DemoBagConfig, _camera_info, _declare_topics, _frame_messages, _string,
                                 _tf_static, plan, read_sidecar)
 
+RENUMBER_STEP = 10
+"""Body ids grow by this after each skeleton_lost fault (the tracker re-numbers people it lost)."""
 GROUND_TRUTH_PEOPLE_TOPIC = "/rcmcl/ground_truth_people"
 """std_msgs/String: JSON {"<body id>": "<class>"} of every person, per frame."""
 
@@ -107,7 +110,6 @@ def _frames(config: DemoBagConfig, base: Any, cast: list[dict[str, Any]], *, mai
     rays = rays[::stride, ::stride].reshape(-1, 3).astype(np.float32)
     sparse_rng = np.random.default_rng([config.seed, 11])
     infos = {stream: _camera_info(base.intrinsics, frame_id=FRAMES[stream]) for stream in CAMERA_INFO_TOPICS}
-    ids = np.array([p["body_id"] for p in cast])
     bar = tqdm(total=config.actions * frames_per_action, desc=f"demo bag x{len(cast)}", unit="frame",
                disable=not progress)
     try:
@@ -116,10 +118,11 @@ def _frames(config: DemoBagConfig, base: Any, cast: list[dict[str, Any]], *, mai
             clip = make_scene_clip([CLASS_NAMES.index(n) for n in names], subjects, camera=config.camera,
                                    seed=[config.seed, 1000 + index], intrinsics=base.intrinsics, fps=config.fps,
                                    frames=frames_per_action, synthetic=SYNTHETIC_PRESETS["lite"])
-            truth = json.dumps({str(i): n for i, n in zip(ids.tolist(), names)})
             for k in range(frames_per_action):
                 t_s = start_s + k / config.fps
                 stamp_ns = START_NS + int(round(t_s * NS_PER_S))
+                ids = body_ids(cast, base.faults, t_s)
+                truth = json.dumps({str(i): n for i, n in zip(ids.tolist(), names)})
                 active = {fault.name for fault in base.faults if fault.active(t_s)}
                 depth_mm = clip["depth_mm"][k]
                 cloud = rays * (depth_mm[::stride, ::stride].reshape(-1, 1).astype(np.float32) / 1000.0)
@@ -132,6 +135,12 @@ def _frames(config: DemoBagConfig, base: Any, cast: list[dict[str, Any]], *, mai
                 bar.update(1)
     finally:
         bar.close()
+
+
+def body_ids(cast: list[dict[str, Any]], faults: Any, t_s: float) -> np.ndarray:
+    """(P,) body ids at t_s: the cast's ids, + RENUMBER_STEP per skeleton_lost fault ended by t_s."""
+    lost = sum(1 for f in faults if f.name == "skeleton_lost" and f.end_s <= t_s)
+    return np.array([p["body_id"] + RENUMBER_STEP * lost for p in cast])
 
 
 def read_people_truth(text: str) -> dict[int, str]:

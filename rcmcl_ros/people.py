@@ -37,6 +37,7 @@ from rcmcl_core.geometry import Intrinsics, sample_points
 from rcmcl_core.skeleton import JOINT_INDEX, NUM_JOINTS
 from rcmcl_core.windowing import STAMP_EPS_S, coverage, is_present, nearest_stamps, window_times
 from rcmcl_ros.people_crop import PELVIS, person_points, person_rgbd
+from rcmcl_ros.sync import SyncConfig
 from rcmcl_ros.window import WindowConfig
 
 HEAD = JOINT_INDEX["head"]
@@ -55,6 +56,8 @@ class PeopleConfig:
                                      # 2-core CPU in real time, docs/PEOPLE.md; raise it on a GPU)
     stale_after_s: float = 1.0       # a body id unseen this long is dropped
     max_joint_range_m: float = 10.0  # a body with a joint farther than this from the camera is dropped
+    reset_backwards_s: float = SyncConfig.reset_backwards_s  # a stamp this far back resets (bag loop);
+                                     # a frame less far back is late: dropped and counted
     second_body: bool = False        # the nearest other person fills skeleton body 2 (NTU two-body classes);
                                      # off for the bundled checkpoint, trained on one tracked body only
 
@@ -62,6 +65,7 @@ class PeopleConfig:
         checks = ((self.max_people >= 1, f"people.max_people must be >= 1, got {self.max_people}"),
                   (self.max_batch >= 1, f"people.max_batch must be >= 1, got {self.max_batch}"),
                   (self.stale_after_s > 0, f"people.stale_after_s must be > 0 s, got {self.stale_after_s}"),
+                  (self.reset_backwards_s > 0, f"people.reset_backwards_s must be > 0, got {self.reset_backwards_s}"),
                   (self.max_joint_range_m > 0, f"people.max_joint_range_m must be > 0, got {self.max_joint_range_m}"))
         for ok, message in checks:
             if not ok:
@@ -97,6 +101,7 @@ class PeopleStats:
     tracks_started: int = 0
     tracks_dropped: int = 0          # stale ids forgotten
     resets: int = 0
+    late_frames: int = 0             # frames older than the newest one (dropped)
 
 
 @dataclass
@@ -153,9 +158,13 @@ class PeopleWindower:
         return self.due_rounds()
 
     def ingest(self, frame: SceneFrame) -> None:
-        """Crop and store one frame for every tracked person (a stamp going back resets first)."""
+        """Crop and store one frame for every tracked person. A frame older than the newest one is late
+        (dropped, counted); one more than reset_backwards_s older resets first (bag loop, clock reset)."""
         stamp_s = float(frame.stamp_s)
         if self._last_stamp_s is not None and stamp_s < self._last_stamp_s - STAMP_EPS_S:
+            if stamp_s >= self._last_stamp_s - self.config.reset_backwards_s:
+                self.stats.late_frames += 1
+                return
             self.stats.resets += 1
             self.reset()
         self.stats.frames += 1

@@ -73,7 +73,8 @@ class PeopleAttachment:
 
     # -- callbacks (executor thread) -----------------------------------------------------------------
     def on_message(self, stream: str, msg: Any) -> None:
-        stamp_s = message_stamp_s(msg, fallback_s=self.node.now_s())
+        fallback_s = self.assembler.newest_stamp_s() if stream == "skeleton" else None
+        stamp_s = message_stamp_s(msg, fallback_s=self.node.now_s() if fallback_s is None else fallback_s)
         if stream == "rgb":
             self._frame_id = str(getattr(getattr(msg, "header", None), "frame_id", "")) or self._frame_id
         with self._lock:

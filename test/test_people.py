@@ -183,3 +183,13 @@ def test_decision_array_round_trips_the_contract(checkpoint, two_people):
     markers = people_markers(decisions, stamp=Time(sec=12), frame_id="rgb_camera_link").markers
     assert len(markers) == 8 and markers[0].text.startswith(f"1: {decisions[0].label}")
     assert markers[0].pose.position.y < decisions[0].head_m[1]            # above the head (optical y down)
+
+
+def test_a_late_frame_is_dropped_and_a_long_jump_back_resets(checkpoint, two_people):
+    _, _, clip = checkpoint
+    w = windower(clip)
+    rounds_of(w, two_people[:30])
+    w.push(replace(two_people[25], bodies={9: two_people[25].bodies[1]}))       # 0.4 s late: dropped
+    assert w.stats.late_frames == 1 and w.tracked_ids == [1, 2]
+    w.push(two_people[0])                                                       # 2.9 s back: a bag loop
+    assert w.stats.resets == 1

@@ -34,6 +34,33 @@ STALE_S = 2.5
 STRIDE_S = 0.5
 
 
+def hostile_markers(msg: MarkerArray, k: int) -> MarkerArray:
+    """Frame k's markers plus, in turn: 40 bodies 50 m away (ids 100-139), a body with NaN joints, every
+    marker of body 1 twice, or nothing at all (0 people)."""
+    kind = k % 4
+    if kind == 3:
+        return MarkerArray()
+    extra = []
+    for marker in msg.markers:
+        body = marker.id // 100
+        if kind == 0 and body == 1:
+            extra += [_moved(marker, 100 + b, z=50.0) for b in range(40)]
+        elif kind == 1 and body == 1:
+            extra.append(_moved(marker, 50, z=float("nan")))
+        elif kind == 2 and body == 1:
+            extra.append(_moved(marker, 1, z=marker.pose.position.z))
+    msg.markers = list(msg.markers) + extra
+    return msg
+
+
+def _moved(marker, body: int, *, z: float):
+    copy = type(marker)()
+    copy.header, copy.ns, copy.type, copy.action = marker.header, marker.ns, marker.type, marker.action
+    copy.id = body * 100 + marker.id % 100
+    copy.pose.position.x, copy.pose.position.y, copy.pose.position.z = marker.pose.position.x, marker.pose.position.y, z
+    return copy
+
+
 def scene_messages(t0_wall: float):
     intrinsics = synthetic_intrinsics(width=SIZE, height=SIZE)
     clip = make_scene_clip([CLASS_NAMES.index("wave"), CLASS_NAMES.index("kick")], [2, 4], camera=1, seed=5,
@@ -56,11 +83,13 @@ def scene_messages(t0_wall: float):
                                             frame_id="rgb_camera_link", body_ids=tuple(ids))}
 
 
-def test_per_person_decisions_follow_a_skeleton_that_drops_while_the_other_stays(rclpy_context):
+def run_node(context, *, hostile: bool = False):
+    """Publish the scene to a node with max_people 3 in real time; returns (t0, decisions, actions, markers,
+    node stats)."""
     params = {"checkpoint": str(BUNDLED_CHECKPOINT), "max_people": 3, "people_max_batch": 3,
               "people_stale_after_s": STALE_S, "stride_s": STRIDE_S, "torch_threads": 1, "use_tf": False}
-    node = RCMCLNode(context=rclpy_context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
-    probe = Node("people_probe", context=rclpy_context)
+    node = RCMCLNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    probe = Node("people_probe", context=context)
     topics = {"rgb": ("/rgb/image_raw", Image), "depth": ("/depth_to_rgb/image_raw", Image),
               "points": ("/points2", PointCloud2), "info": ("/rgb/camera_info", CameraInfo),
               "skeleton": ("/body_tracking_data", MarkerArray)}
@@ -75,23 +104,31 @@ def test_per_person_decisions_follow_a_skeleton_that_drops_while_the_other_stays
     probe.create_subscription(MarkerArray, f"{name}/people_markers", markers.append, 10)
     executors = []
     for n in (node, probe):
-        executor = SingleThreadedExecutor(context=rclpy_context)
+        executor = SingleThreadedExecutor(context=context)
         executor.add_node(n)
         threading.Thread(target=executor.spin, daemon=True).start()
         executors.append(executor)
     try:
         time.sleep(0.5)
         t0 = time.time()
-        for t_s, msgs in scene_messages(t0):
+        for k, (t_s, msgs) in enumerate(scene_messages(t0)):
             time.sleep(max(0.0, t0 + t_s - time.time()))
+            if hostile:
+                msgs["skeleton"] = hostile_markers(msgs["skeleton"], k)
             for stream, msg in msgs.items():
                 pubs[stream].publish(msg)
         time.sleep(1.5)
+        stats = node.people.windower.stats
     finally:
         for executor in executors:
             executor.shutdown(timeout_sec=1.0)
         node.destroy_node()
         probe.destroy_node()
+    return t0, decisions, actions, markers, stats
+
+
+def test_per_person_decisions_follow_a_skeleton_that_drops_while_the_other_stays(rclpy_context):
+    t0, decisions, actions, markers, _ = run_node(rclpy_context)
     got = [(stamp - t0, people) for stamp, people in decisions]
     assert got, "no ~/decision message"
     early = [p for t, p in got if t <= PERSON2_OFF_S]
@@ -105,3 +142,10 @@ def test_per_person_decisions_follow_a_skeleton_that_drops_while_the_other_stays
     assert late and all(set(p) == {1} for p in late)                # no phantom label for person 2
     assert actions                                                  # single-person topics still publish
     assert any(m.markers and m.markers[0].text.startswith("1: ") for m in markers)
+
+
+def test_hostile_skeletons_are_counted_and_never_become_people(rclpy_context):
+    t0, decisions, actions, _, stats = run_node(rclpy_context, hostile=True)
+    assert decisions and actions
+    assert all(set(people) <= {1, 2} for _, people in decisions)      # no id 50, 100-139
+    assert stats.bad_bodies > 0 and stats.tracks_started == 2
