@@ -55,3 +55,13 @@ def test_evaluate_bag_max_people_scores_each_body_id(bag, tmp_path, capsys):
 def test_make_demo_bag_rejects_more_than_three_people(tmp_path, capsys):
     assert cli_main(["make-demo-bag", "--people", "5", "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "2 to 3 people" in capsys.readouterr().err
+
+
+def test_ids_are_renumbered_after_each_skeleton_loss_like_the_body_tracker():
+    from rcmcl_ros.bag_annotations import Fault
+    from rcmcl_ros.demo_bag_people import RENUMBER_STEP, body_ids
+
+    cast = [{"body_id": 1}, {"body_id": 2}]
+    faults = (Fault("skeleton_lost", 3.0, 5.0), Fault("points_dropped", 6.0, 7.0))
+    assert body_ids(cast, faults, 4.9).tolist() == [1, 2]
+    assert body_ids(cast, faults, 5.0).tolist() == [1 + RENUMBER_STEP, 2 + RENUMBER_STEP]
