@@ -115,7 +115,11 @@ PARAMETERS: tuple[Param, ...] = (
     _p("marker_frame_id", "node", "frame of ~/gate_markers"),
     _p("max_people", "people", "people decided at once, each in their own window (~/decision, "
                                "~/people_markers); 1 = single-person behaviour only"),
-    _p("people_max_batch", "people", "people per forward pass; more due are served round-robin", field="max_batch"),
+    _p("people_max_batch", "people", "people per forward pass at most; more due are served round-robin",
+       field="max_batch"),
+    _p("people_forward_budget", "people", "fraction of stride_s a round's forward may take; the batch shrinks "
+                                          "(round-robin) to fit; 0 = always people_max_batch",
+       field="forward_budget"),
     _p("people_stale_after_s", "people", "a body id unseen this long (s) stops being decided",
        field="stale_after_s"),
     _p("people_second_body", "people", "fill skeleton body 2 with the nearest other person (a checkpoint "

@@ -19,9 +19,11 @@ alone. It is off by default: the bundled checkpoint was trained on clips whose b
 
 Degradation when over budget (bounded, never a queue): at most `max_people` tracks are kept (known ids
 first, then the nearest to the camera; the rest are counted in `stats.people_over_limit`) and at most
-`max_batch` people are inferred per round; when more are due, the ones served longest ago go first
-(round-robin), the others wait for a later round (`stats.deferred`). So each person's decision rate
-degrades to stride_s * ceil(people / max_batch) and the cost of a round stays that of max_batch people.
+`batch_limit` (<= `max_batch`) people are inferred per round; when more are due, the ones served longest
+ago go first (round-robin), the others wait for a later round (`stats.deferred`). The node sets
+`batch_limit` from the measured forward cost per person so a round's forward fits `forward_budget` of
+the stride (`batch_for_budget`). So everyone shares one forward while it fits, and otherwise each
+person's decision period degrades to stride_s * ceil(people / batch_limit) at a bounded round cost.
 """
 from __future__ import annotations
 
@@ -52,8 +54,9 @@ class PeopleConfigError(ValueError):
 @dataclass
 class PeopleConfig:
     max_people: int = 1              # tracks kept at once; 1 = the single-person behaviour
-    max_batch: int = 1               # people per forward pass; more due -> round-robin over rounds (1 keeps a
-                                     # 2-core CPU in real time, docs/PEOPLE.md; raise it on a GPU)
+    max_batch: int = 3               # people per forward pass at most; more due -> round-robin over rounds
+    forward_budget: float = 0.8      # the node fits each round's forward in this fraction of stride_s by
+                                     # lowering the batch (batch_for_budget); 0 = always max_batch
     stale_after_s: float = 1.0       # a body id unseen this long is dropped
     max_joint_range_m: float = 10.0  # a body with a joint farther than this from the camera is dropped
     reset_backwards_s: float = SyncConfig.reset_backwards_s  # a stamp this far back resets (bag loop);
@@ -65,6 +68,7 @@ class PeopleConfig:
         checks = ((self.max_people >= 1, f"people.max_people must be >= 1, got {self.max_people}"),
                   (self.max_batch >= 1, f"people.max_batch must be >= 1, got {self.max_batch}"),
                   (self.stale_after_s > 0, f"people.stale_after_s must be > 0 s, got {self.stale_after_s}"),
+                  (0 <= self.forward_budget <= 1, f"people.forward_budget must be in [0, 1], got {self.forward_budget}"),
                   (self.reset_backwards_s > 0, f"people.reset_backwards_s must be > 0, got {self.reset_backwards_s}"),
                   (self.max_joint_range_m > 0, f"people.max_joint_range_m must be > 0, got {self.max_joint_range_m}"))
         for ok, message in checks:
@@ -143,6 +147,7 @@ class PeopleWindower:
         self._tracks: dict[int, _Track] = {}
         self._next_k: int | None = None
         self._last_stamp_s: float | None = None
+        self.batch_limit = self.config.max_batch     # lowered by the node when rounds overrun their budget
 
     @property
     def tracked_ids(self) -> list[int]:
@@ -245,13 +250,17 @@ class PeopleWindower:
         targets = window_times(end_s, frames=self.window.frames, window_s=self.window.window_s)
         due = [t for t in self._tracks.values() if end_s - t.last_seen_s <= self.config.stale_after_s + STAMP_EPS_S]
         due.sort(key=lambda t: (t.served_k, t.body_id))          # served longest ago first: round-robin
-        chosen = due[:self.config.max_batch]
-        self.stats.deferred += len(due) - len(chosen)
-        rows = [row for row in (self._person(t, targets) for t in chosen) if row is not None]
+        rows = []
+        for position, track in enumerate(due):
+            if len(rows) >= min(self.config.max_batch, max(1, self.batch_limit)):
+                self.stats.deferred += len(due) - position
+                break
+            row = self._person(track, targets)      # None: nothing of this person left, takes no slot
+            track.served_k = k
+            if row is not None:
+                rows.append(row)
         if not rows:
             return None
-        for track in chosen:
-            track.served_k = k
         self.stats.rounds += 1
         self.stats.windows += len(rows)
         return _stack(end_s, rows)
@@ -319,6 +328,14 @@ def _stack(end_s: float, rows: list[dict]) -> PeopleRound:
                        coverage=np.stack([r["coverage"] for r in rows]), second_ids=[r["second_id"] for r in rows],
                        distance_m=np.array([r["distance_m"] for r in rows]),
                        head_m=np.stack([r["head_m"] for r in rows]))
+
+
+def batch_for_budget(*, seconds_per_person: float, budget_s: float, max_batch: int) -> int:
+    """People per forward that fit `budget_s` at `seconds_per_person` (measured), in [1, max_batch]: the
+    node's degradation rule. Fewer per round means round-robin, a longer period per person, never a queue."""
+    if seconds_per_person <= 0 or budget_s <= 0:
+        return max_batch
+    return int(min(max_batch, max(1, budget_s // seconds_per_person)))
 
 
 def people_windower(clip, *, people: PeopleConfig, stride_s: float, seed: int = 0, **window) -> PeopleWindower:

@@ -27,7 +27,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from rcmcl_ros.conversions_markers import BODY_ID_STRIDE
-from rcmcl_ros.people import PeopleConfig, people_windower
+from rcmcl_ros.people import PeopleConfig, batch_for_budget, people_windower
 from rcmcl_ros.people_decisions import infer_round, main_actor
 from rcmcl_ros.people_ingest import SceneAssembler
 from rcmcl_ros.people_markers import people_markers
@@ -56,6 +56,7 @@ class PeopleAttachment:
         self._frame_id = "rgb_camera_link"     # the images' frame (the heads are cropped in it)
         self.last_main = None
         self.rounds_replaced = 0
+        self._cost_s: float | None = None
         sensor = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.input_qos_depth,
                             reliability=ReliabilityPolicy.BEST_EFFORT, durability=DurabilityPolicy.VOLATILE)
         out = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=settings.output_qos_depth,
@@ -114,11 +115,25 @@ class PeopleAttachment:
             except (RuntimeError, ValueError) as error:
                 self.node.get_logger().error(f"people round at {people.end_s:.3f} s failed: {error}")
                 continue
+            self._fit_budget(decisions[0].inference_s / len(decisions))
             whole = int(people.end_s)
             stamp = Time(sec=whole, nanosec=int(round((people.end_s - whole) * 1e9)) % 1_000_000_000)
             self.decision_pub.publish(decision_array(decisions, stamp=stamp))
             self.markers_pub.publish(people_markers(decisions, stamp=stamp, frame_id=self._frame_id))
             self.last_main = main_actor(decisions)
+
+    def _fit_budget(self, seconds_per_person: float) -> None:
+        """Degradation rule: the batch that fits forward_budget x stride_s at the smoothed cost per person."""
+        if self.config.forward_budget <= 0:
+            return
+        self._cost_s = seconds_per_person if self._cost_s is None else 0.7 * self._cost_s + 0.3 * seconds_per_person
+        limit = batch_for_budget(seconds_per_person=self._cost_s, max_batch=self.config.max_batch,
+                                 budget_s=self.config.forward_budget * self.windower.window.stride_s)
+        if limit != self.windower.batch_limit:
+            self.node.get_logger().info(
+                f"people: {1000 * self._cost_s:.0f} ms per person per forward; {limit} people per round "
+                f"(each decided every {self.windower.window.stride_s:g} s x ceil(people / {limit}))")
+            self.windower.batch_limit = limit
 
     def stop(self) -> None:
         self._stop.set()

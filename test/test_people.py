@@ -125,6 +125,19 @@ def test_more_people_than_max_batch_are_served_round_robin_and_never_queued(chec
     assert w.stats.deferred == 3 * len(rounds)
 
 
+def test_the_batch_shrinks_to_fit_the_forward_budget_and_everyone_is_still_served(checkpoint, two_people):
+    from rcmcl_ros.people import batch_for_budget
+
+    assert batch_for_budget(seconds_per_person=0.01, budget_s=0.1, max_batch=3) == 3     # all fit: one forward
+    assert batch_for_budget(seconds_per_person=0.045, budget_s=0.1, max_batch=3) == 2
+    assert batch_for_budget(seconds_per_person=0.3, budget_s=0.1, max_batch=3) == 1      # never 0
+    _, _, clip = checkpoint
+    w = windower(clip)
+    w.batch_limit = 1
+    rounds = rounds_of(w, two_people)
+    assert [r.body_ids for r in rounds[:4]] == [[1], [2], [1], [2]] and w.stats.deferred == len(rounds)
+
+
 def test_hostile_bodies_are_counted_not_raised(checkpoint, two_people):
     _, _, clip = checkpoint
     body = two_people[0].bodies[1]

@@ -87,6 +87,7 @@ def run_node(context, *, hostile: bool = False):
     """Publish the scene to a node with max_people 3 in real time; returns (t0, decisions, actions, markers,
     node stats)."""
     params = {"checkpoint": str(BUNDLED_CHECKPOINT), "max_people": 3, "people_max_batch": 3,
+              "people_forward_budget": 0.0,     # everyone in every round, whatever this machine's speed
               "people_stale_after_s": STALE_S, "stride_s": STRIDE_S, "torch_threads": 1, "use_tf": False}
     node = RCMCLNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     probe = Node("people_probe", context=context)
