@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cloud", type=int, default=100_000, help="points per cloud")
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--stride-s", type=float, default=WindowConfig.stride_s)
-    p.add_argument("--max-batch", type=int, default=3, help="people per forward (the node lowers its people_max_batch to fit people_forward_budget)")
+    p.add_argument("--max-batch", type=int, default=3,
+                   help="people per forward (the node lowers its people_max_batch to fit people_forward_budget)")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per people count")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
