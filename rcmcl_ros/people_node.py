@@ -26,10 +26,12 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
+from rcmcl_ros.conversions_common import ConversionError
 from rcmcl_ros.conversions_markers import BODY_ID_STRIDE
 from rcmcl_ros.people import PeopleConfig, batch_for_budget, people_windower
+from rcmcl_ros.people_crop import PELVIS
 from rcmcl_ros.people_decisions import infer_round, main_actor
-from rcmcl_ros.people_ingest import SceneAssembler
+from rcmcl_ros.people_ingest import SceneAssembler, bodies_from_markers
 from rcmcl_ros.people_markers import people_markers
 from rcmcl_ros.people_output import decision_array
 from rcmcl_ros.pipeline import message_stamp_s
@@ -82,8 +84,6 @@ class PeopleAttachment:
             rounds = []
             for frame in self.assembler.add(stream, stamp_s, msg):
                 rounds += self.windower.push(frame)
-                if frame.bodies:
-                    self._main_id = min(frame.bodies, key=lambda i: (float(np.linalg.norm(frame.bodies[i][0])), i))
         if rounds:
             with self._ready:
                 self.rounds_replaced += len(self._slot) + len(rounds) - 1
@@ -91,12 +91,18 @@ class PeopleAttachment:
                 self._ready.notify()
 
     def main_actor_markers(self, msg: Any) -> Any:
-        """The node's skeleton message narrowed to the main actor's markers (a copy; msg is untouched).
-        Called by the node before its single-person pipeline sees the message."""
+        """The node's skeleton message narrowed to the main actor's markers (a copy; msg is untouched): the
+        valid body of this message nearest the camera. Called by the node before its single-person
+        pipeline sees the message; the message also feeds the people path."""
         self.on_message("skeleton", msg)
-        main = self._main_id
-        if main is None:
+        try:
+            bodies, _ = bodies_from_markers(msg, layout=self.assembler.skeleton_format, limits=self.assembler.limits)
+        except ConversionError:
+            return msg                       # the pipeline counts it by reason
+        if not bodies:
             return msg
+        main = min(bodies, key=lambda i: (float(np.linalg.norm(bodies[i][PELVIS])), i))
+        self._main_id = main
         narrowed = MarkerArray()
         narrowed.markers = [m for m in msg.markers if int(m.id) // BODY_ID_STRIDE == main]
         return narrowed

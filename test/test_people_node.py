@@ -120,6 +120,7 @@ def run_node(context, *, hostile: bool = False):
                 pubs[stream].publish(msg)
         time.sleep(1.5)
         stats = node.people.windower.stats
+        stats.main_id = node.people._main_id
     finally:
         for executor in executors:
             executor.shutdown(timeout_sec=1.0)
@@ -129,7 +130,8 @@ def run_node(context, *, hostile: bool = False):
 
 
 def test_per_person_decisions_follow_a_skeleton_that_drops_while_the_other_stays(rclpy_context):
-    t0, decisions, actions, markers, _ = run_node(rclpy_context)
+    t0, decisions, actions, markers, stats = run_node(rclpy_context)
+    assert stats.main_id == 1          # person 2 stood nearer; with its skeleton gone the main actor is 1
     got = [(stamp - t0, people) for stamp, people in decisions]
     assert got, "no ~/decision message"
     early = [p for t, p in got if t <= PERSON2_OFF_S]
