@@ -38,7 +38,7 @@ from rcmcl_core.config import MODALITIES
 from rcmcl_core.geometry import Intrinsics, sample_points
 from rcmcl_core.skeleton import JOINT_INDEX, NUM_JOINTS
 from rcmcl_core.windowing import STAMP_EPS_S, coverage, is_present, nearest_stamps, window_times
-from rcmcl_ros.people_crop import PELVIS, person_points, person_rgbd
+from rcmcl_ros.people_crop import PELVIS, people_region, person_points, person_rgbd
 from rcmcl_ros.sync import SyncConfig
 from rcmcl_ros.window import WindowConfig
 
@@ -226,14 +226,18 @@ class PeopleWindower:
             track = self._tracks[body_id]
             track.last_seen_s, track.joints = stamp_s, joints
             track.skeleton.append((stamp_s, joints.astype(np.float32)))
+        region = None
+        if frame.points is not None and len(frame.points) and self._tracks:
+            region = people_region(np.asarray(frame.points, np.float32),
+                                   np.stack([t.joints for t in self._tracks.values()]))
         for track in self._tracks.values():   # seen now, or held with the last joints until stale
             if frame.rgb is not None and frame.depth is not None and frame.intrinsics is not None:
                 crop = person_rgbd(frame.rgb, frame.depth, track.joints, intrinsics=frame.intrinsics,
                                    size=self.image_size)
                 if crop is not None:
                     track.rgbd.append((stamp_s, crop))
-            if frame.points is not None and len(frame.points):
-                cloud = person_points(np.asarray(frame.points, np.float32), track.joints)
+            if region is not None and len(region):
+                cloud = person_points(region, track.joints)
                 if len(cloud):
                     track.points.append((stamp_s, sample_points(cloud, self.num_points, rng=self._rng)))
             self._prune(track, stamp_s)

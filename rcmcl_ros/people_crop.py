@@ -68,3 +68,12 @@ def person_points(points: np.ndarray, joints: np.ndarray, *, margin_m: float = P
     """(K, 3) cloud + one person's (25, 3) joints, same frame -> (K', 3): that person's box only."""
     return crop_to_person(points, skeleton=np.asarray(joints, np.float32)[None], margin_m=margin_m,
                           floor_clearance_m=floor_clearance_m)
+
+
+def people_region(points: np.ndarray, joints: np.ndarray, *, margin_m: float = PERSON_CROP_MARGIN_M,
+                  floor_clearance_m: float | None = PERSON_FLOOR_CLEARANCE_M) -> np.ndarray:
+    """(K, 3) cloud + everyone's (P, 25, 3) joints -> the points in the union of their boxes: one pass over
+    the full cloud per frame; `person_points` on it then gives each person exactly what it would give on
+    the full cloud (each person's box lies inside the union box)."""
+    return crop_to_person(points, skeleton=np.asarray(joints, np.float32), margin_m=margin_m,
+                          floor_clearance_m=floor_clearance_m)

@@ -36,7 +36,11 @@ def two_people():
     """6 s of two people (wave, kick), body ids 1 and 2, every frame tracked (no random tracker loss)."""
     clip = make_scene_clip([CLASS_NAMES.index("wave"), CLASS_NAMES.index("kick")], [2, 4], camera=1, seed=3,
                            intrinsics=INTRINSICS, fps=FPS, frames=60)
-    clip["skeleton_valid"][:] = True
+    for p in range(2):      # frames the tracker lost repeat the last tracked pose
+        valid = clip["skeleton_valid"][:, p]
+        last = np.maximum.accumulate(np.where(valid, np.arange(len(valid)), 0))
+        clip["skeleton"][:, p] = clip["skeleton"][last, p]
+    clip["skeleton_valid"][:] = np.abs(clip["skeleton"]).sum(axis=(2, 3)) > 0
     return list(scene_frames(clip, intrinsics=INTRINSICS, fps=FPS, body_ids=[1, 2]))
 
 
@@ -206,3 +210,14 @@ def test_a_late_frame_is_dropped_and_a_long_jump_back_resets(checkpoint, two_peo
     assert w.stats.late_frames == 1 and w.tracked_ids == [1, 2]
     w.push(two_people[0])                                                       # 2.9 s back: a bag loop
     assert w.stats.resets == 1
+
+
+def test_cropping_from_the_union_region_gives_each_person_exactly_their_full_cloud_crop(two_people):
+    from rcmcl_ros.people_crop import people_region, person_points
+
+    frame = two_people[10]
+    joints = np.stack(list(frame.bodies.values()))
+    region = people_region(frame.points, joints)
+    assert len(region) < len(frame.points)
+    for body in joints:
+        np.testing.assert_array_equal(person_points(region, body), person_points(frame.points, body))
