@@ -101,7 +101,6 @@ class PeopleStats:
     deferred: int = 0                # people due but left to a later round (over max_batch)
     people_over_limit: int = 0       # bodies seen beyond max_people (per frame)
     bad_bodies: int = 0              # non-finite / out-of-range joints, bad ids or shapes (per frame)
-    duplicate_ids: int = 0           # a body id given twice in one frame (the first one is kept)
     tracks_started: int = 0
     tracks_dropped: int = 0          # stale ids forgotten
     resets: int = 0
