@@ -84,3 +84,9 @@ def test_train_step_profile_splits_a_real_pretraining_step_by_part(capsys, one_t
     assert rows["total"] == pytest.approx(sum(rows[part] for part in parts), abs=0.3)
     assert "clips/s:" in out and "load average" in out
     assert (augment.make_views, augment.mask_skeleton, objectives.degrade_for_training) == before
+def test_people_cost_runs_at_tiny_sizes_and_prints_one_row_per_people_count(capsys, one_thread):
+    _load("people_cost").main(["--people", "1", "3", "--rounds", "1", "--height", "60", "--width", "80",
+                               "--cloud", "2000", "--max-batch", "2", "--threads", "1"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    assert [(r[0], r[1]) for r in rows] == [("1", "1"), ("3", "2")]          # people, batch (round-robin cap)
+    assert rows[1][-1] == "0.267"                                            # period = stride x ceil(3 / 2)

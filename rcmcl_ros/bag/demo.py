@@ -242,9 +242,11 @@ def _frames(config: DemoBagConfig, demo: DemoPlan, *, progress: bool) -> Iterato
 
 def _frame_messages(stamp_ns: int, *, rgb: np.ndarray, depth_mm: np.ndarray, cloud: np.ndarray,
                     joints: np.ndarray, label: str, active: set[str], infos: dict[str, Any],
-                    sparse_rng: np.random.Generator) -> Iterator[tuple[int, str, Any]]:
+                    sparse_rng: np.random.Generator, body_ids: tuple[int, ...] | None = None,
+                    ) -> Iterator[tuple[int, str, Any]]:
     """One frame's messages with the active faults applied. rgb (S, S, 3) uint8, depth_mm (S, S) uint16,
-    cloud (K, 3) metres with NaN rows, joints (B, 25, 3) metres of the tracked bodies."""
+    cloud (K, 3) metres with NaN rows, joints (B, 25, 3) metres of the tracked bodies, body_ids their ids
+    (default 1..B)."""
     from rcmcl_ros.conversions import numpy_to_image, skeleton_to_markers, xyz_to_pointcloud2
 
     stamp = _time(stamp_ns)
@@ -263,9 +265,11 @@ def _frame_messages(stamp_ns: int, *, rgb: np.ndarray, depth_mm: np.ndarray, clo
             cloud = np.where((sparse_rng.random(len(cloud)) < SPARSE_KEEP)[:, None], cloud, np.nan)
         yield stamp_ns, DEFAULT_TOPICS["points"], xyz_to_pointcloud2(cloud, stamp=stamp, frame_id=FRAMES["points"],
                                                                      layout="azure")
-    bodies = np.zeros((0, 32, 3)) if "skeleton_lost" in active else azure32_from_ntu25(joints)
-    yield stamp_ns, DEFAULT_TOPICS["skeleton"], skeleton_to_markers(bodies, layout="azure32", stamp=stamp,
-                                                                    frame_id=FRAMES["skeleton"])
+    lost = "skeleton_lost" in active
+    bodies = np.zeros((0, 32, 3)) if lost else azure32_from_ntu25(joints)
+    yield stamp_ns, DEFAULT_TOPICS["skeleton"], skeleton_to_markers(
+        bodies, layout="azure32", stamp=stamp, frame_id=FRAMES["skeleton"],
+        body_ids=None if body_ids is None or lost else tuple(body_ids))
     yield stamp_ns, GROUND_TRUTH_TOPIC, _string(label)
 
 
@@ -378,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-compress", action="store_true", help="no zstd chunk compression (mcap)")
     p.add_argument("--force", action="store_true", help="rebuild a demo bag of other parameters at --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--people", type=int, default=1,
+                   help="people in view, 1-3, each with their own actions and body id (default 1)")
     return p
 
 
@@ -395,6 +401,8 @@ def demo_bag_command(argv: list[str]) -> int:
                                subject=args.subject, faults=faults, storage=args.storage,
                                compress=not args.no_compress).validate()
         out = args.out if args.out is not None else DEFAULT_CACHE / f"demo_{config.key()}"
+        if args.people != 1:
+            return _people_demo_bag(config, args)
         reused = read_sidecar(out) is not None and read_sidecar(out).get("config") == config.to_dict()
         path = make_demo_bag(config, out=out, force=args.force, progress=not args.no_progress)
     except (ValueError, BagError) as error:
@@ -402,5 +410,22 @@ def demo_bag_command(argv: list[str]) -> int:
         return 2
     print(f"make-demo-bag: {'reusing' if reused else 'wrote'} {config.duration_s:g} s demo bag "
           f"({', '.join(str(f) for f in config.schedule()) or 'no faults'})", file=sys.stderr)
+    print(path)
+    return 0
+
+
+def _people_demo_bag(config: DemoBagConfig, args: argparse.Namespace) -> int:
+    """`make-demo-bag --people N` (N >= 2): rcmcl_ros/bag/demo_people.py."""
+    import sys
+
+    from rcmcl_ros.bag.demo_people import make_people_demo_bag
+
+    try:
+        path = make_people_demo_bag(config, people=args.people, out=args.out, force=args.force,
+                                    progress=not args.no_progress)
+    except (ValueError, BagError) as error:
+        print(f"make-demo-bag: error: {error}", file=sys.stderr)
+        return 2
+    print(f"make-demo-bag: {config.duration_s:g} s demo bag with {args.people} people", file=sys.stderr)
     print(path)
     return 0

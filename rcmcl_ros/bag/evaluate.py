@@ -199,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera-info-topic", default=DEPTH_CAMERA_INFO_TOPIC,
                    help=f"camera_info of the depth images, for --points-source depth (default {DEPTH_CAMERA_INFO_TOPIC})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--max-people", type=int, default=1,
+                   help="N >= 2: per-person evaluation of up to N tracked bodies (people.json, people.csv)")
+    p.add_argument("--people-second-body", action="store_true",
+                   help="with --max-people: the nearest other person fills skeleton body 2")
     return p
 
 
@@ -222,6 +226,13 @@ def evaluate_command(argv: list[str]) -> int:
     if not checkpoint.is_file():
         which = "the bundled checkpoint" if args.checkpoint is None else "--checkpoint"
         return _fail(f"checkpoint not found: {checkpoint} ({which}; pass --checkpoint PATH to an rcmcl .pt file)")
+    if args.max_people > 1:
+        from rcmcl_ros.bag.people_eval import people_evaluate
+
+        try:
+            return people_evaluate(args, checkpoint=checkpoint)
+        except (BagError, CheckpointError, ValueError) as error:
+            return _fail(str(error))
     try:
         config = PipelineConfig(device=args.device, torch_threads=args.threads)
         if args.stride_s is not None:

@@ -15,6 +15,7 @@ from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 import rcmcl_core
 from rcmcl_core.inference_runtime import normalise_amp
 from rcmcl_ros.pipeline.runner import PipelineConfig
+from rcmcl_ros.people.tracker import PeopleConfig
 
 BUNDLED_CHECKPOINT = Path(rcmcl_core.__file__).resolve().parent / "assets" / "rcmcl_lite.pt"
 """The checkpoint installed with the package; `checkpoint: ""` means this one."""
@@ -39,6 +40,7 @@ class NodeConfig:
     decision_timeout_s: float = 3.0              # diagnostics turn ERROR after this long without a decision
     log_throttle_s: float = 5.0                  # each drop reason is logged at most once per this period
     marker_frame_id: str = "camera_base"         # frame of the gate bars (Azure driver: x forward, z up)
+    people_camera_info_topic: str = ""           # "" = <rgb topic's namespace>/camera_info
     use_tf: bool = True                          # skeleton -> points frame from tf2 when tf2_ros is importable
     gate_warn_threshold: float = 0.2             # a present modality's gate below this ...
     gate_warn_after_s: float = 2.0               # ... for this long (sensor s) is warned about (gate_warnings.py)
@@ -158,6 +160,19 @@ PARAMETERS: tuple[Param, ...] = (
                                     "depth"),
     _p("rgb_transport", "node", "raw: sensor_msgs/Image on rgb_topic; compressed: sensor_msgs/CompressedImage "
                                 "(jpeg/png) on rgb_topic + '/compressed' (image_transport's name)"),
+    _p("max_people", "people", "people decided at once, each in their own window (~/decision, "
+                               "~/people_markers); 1 = single-person behaviour only"),
+    _p("people_max_batch", "people", "people per forward pass at most; more due are served round-robin",
+       field="max_batch"),
+    _p("people_forward_budget", "people", "fraction of stride_s a round's forward may take; the batch shrinks "
+                                          "(round-robin) to fit; 0 = always people_max_batch",
+       field="forward_budget"),
+    _p("people_stale_after_s", "people", "a body id unseen this long (s) stops being decided",
+       field="stale_after_s"),
+    _p("people_second_body", "people", "fill skeleton body 2 with the nearest other person (a checkpoint "
+                                       "trained on two-body windows)", field="second_body"),
+    _p("people_camera_info_topic", "node", "CameraInfo of rgb for the per-person crops; empty = "
+                                           "<rgb topic's namespace>/camera_info"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 
@@ -165,7 +180,7 @@ PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 def _section_defaults() -> dict[str, Any]:
     pipeline = PipelineConfig()
     return {"node": NodeConfig(), "pipeline": pipeline, "sync": pipeline.sync, "window": pipeline.window,
-            "preprocess": pipeline.preprocess}
+            "preprocess": pipeline.preprocess, "people": PeopleConfig()}
 
 
 def parameter_defaults() -> dict[str, Any]:
@@ -206,7 +221,8 @@ def _dynamic(name: str, default: Any) -> bool:
 
 def read_parameters(node: Any) -> tuple[NodeConfig, PipelineConfig]:
     """The declared parameters' current values -> (NodeConfig, PipelineConfig), validated."""
-    values: dict[str, dict[str, Any]] = {s: {} for s in ("node", "pipeline", "sync", "window", "preprocess")}
+    values: dict[str, dict[str, Any]] = {s: {} for s in ("node", "pipeline", "sync", "window", "preprocess",
+                                                         "people")}
     defaults = parameter_defaults()
     for p in PARAMETERS:
         value = node.get_parameter(p.name).value
@@ -240,3 +256,9 @@ def configs_from_values(values: dict[str, dict[str, Any]]) -> tuple[NodeConfig, 
 def resolve_checkpoint(path: str) -> Path:
     """'' -> the bundled checkpoint; '~' expanded."""
     return BUNDLED_CHECKPOINT if not path else Path(path).expanduser()
+
+
+def read_people_parameters(node: Any) -> PeopleConfig:
+    """The `people` section of the declared parameters -> PeopleConfig, validated."""
+    fields = {p.field: node.get_parameter(p.name).value for p in PARAMETERS if p.section == "people"}
+    return dataclasses.replace(PeopleConfig(), **fields).validate()

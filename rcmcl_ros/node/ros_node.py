@@ -120,6 +120,7 @@ class RCMCLNode(Node):
                                      after_s=self.settings.gate_warn_after_s)
         self._gate_warnings: tuple[str, ...] = ()
         self._create_interfaces()
+        self.people = self._attach_people()     # its interfaces are _start's too: _halt removes them
         self._interfaces = (set(self.subscriptions) - before[0], set(self.publishers) - before[1],
                             set(self.timers) - before[2])
         self._worker = threading.Thread(target=self._work, name="rcmcl_inference", daemon=True)
@@ -136,6 +137,9 @@ class RCMCLNode(Node):
         _start created. The pipeline (model, counters) stays."""
         if not hasattr(self, "_worker"):
             return
+        if self.people is not None:
+            self.people.stop()
+            self.people = None
         self._stop.set()
         self._slot.put(None)
         if self._worker.is_alive() and self._worker is not threading.current_thread():
@@ -214,6 +218,8 @@ class RCMCLNode(Node):
         self._on_message(stream, msg)
 
     def _on_message(self, stream: str, msg: Any) -> None:
+        if stream == "skeleton" and self.people is not None:
+            msg = self.people.main_actor_markers(msg)   # single-person topics follow the main actor
         now_s = self.now_s()
         stamp_s = message_stamp_s(msg, fallback_s=now_s)
         drop = self.pipeline.ingest(stream, stamp_s, msg, now_s=now_s)
@@ -333,8 +339,22 @@ class RCMCLNode(Node):
             self.get_logger().error(message)
 
     # -- shutdown -----------------------------------------------------------------------------------
+    def _attach_people(self) -> Any:
+        """Per-person output (rcmcl_ros/node/people.py) when the parameter max_people is above 1."""
+        from rcmcl_ros.node.params import read_people_parameters
+        from rcmcl_ros.node.people import PeopleAttachment
+
+        try:
+            config = read_people_parameters(self)
+            return PeopleAttachment(self, config=config) if config.max_people > 1 else None
+        except ValueError as error:
+            super().destroy_node()
+            raise NodeStartError(str(error)) from error
+
     def destroy_node(self) -> None:
         """Stop and join the worker (an inference in flight finishes first), then destroy the node."""
+        if getattr(self, "people", None) is not None:
+            self.people.stop()
         if hasattr(self, "_worker"):
             self._stop.set()
             self._slot.put(None)

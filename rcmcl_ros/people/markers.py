@@ -1,0 +1,64 @@
+"""rviz MarkerArray for a round of people: above each head a text "label (confidence)" and three small
+gate bars (R, S, P), coloured like the single-person bars (markers.gate_colour; grey = absent).
+
+Markers are in the frame of the heads (the image/cloud frame, REP-103 optical: y down), so "above" is -y.
+Ids are body_id * 4 + (0 text, 1-3 bars) in namespace PEOPLE_NAMESPACE; a short lifetime removes the
+markers of a person who stops being decided (left, or skeleton lost for good).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from visualization_msgs.msg import Marker, MarkerArray
+
+from rcmcl_core.config import MODALITIES
+from rcmcl_ros.node.gate_markers import MIN_SCALE_M, _duration, _marker, _rgba, gate_colour
+from rcmcl_ros.people.decisions import PersonDecision
+
+PEOPLE_NAMESPACE = "rcmcl_people"
+
+
+@dataclass(frozen=True)
+class PeopleMarkerConfig:
+    """Metres in the heads' optical frame."""
+
+    text_above_m: float = 0.35        # text this far above the head joint
+    bar_above_m: float = 0.15         # bars' base this far above the head joint
+    bar_width_m: float = 0.05
+    bar_height_m: float = 0.15        # a bar's height at gate 1
+    spacing_m: float = 0.07
+    text_height_m: float = 0.08
+    lifetime_s: float = 0.5
+    namespace: str = PEOPLE_NAMESPACE
+    absent_rgba: tuple[float, float, float, float] = (0.5, 0.5, 0.5, 0.4)
+    text_rgba: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+
+
+def people_markers(decisions: list[PersonDecision], *, stamp, frame_id: str,
+                   config: PeopleMarkerConfig = PeopleMarkerConfig()) -> MarkerArray:
+    """One TEXT_VIEW_FACING and three CUBE markers per person (4 per decision)."""
+    lifetime = _duration(config.lifetime_s)
+    out = []
+    for d in decisions:
+        x, y, z = (float(v) for v in d.head_m)
+        base = int(d.body_id) * 4
+        text = _marker(base, Marker.TEXT_VIEW_FACING, stamp=stamp, frame_id=frame_id, config=config,
+                       lifetime=lifetime)
+        text.pose.position.x, text.pose.position.y, text.pose.position.z = x, y - config.text_above_m, z
+        text.scale.z = config.text_height_m
+        text.color = _rgba(config.text_rgba)
+        text.text = f"{d.body_id}: {d.label} ({d.confidence:.2f})"
+        out.append(text)
+        for m in range(len(MODALITIES)):
+            bar = _marker(base + 1 + m, Marker.CUBE, stamp=stamp, frame_id=frame_id, config=config, lifetime=lifetime)
+            height = max(MIN_SCALE_M, float(np.clip(d.gates[m], 0, 1)) * config.bar_height_m) if d.present[m] \
+                else MIN_SCALE_M
+            bar.pose.position.x = x + (m - 1) * config.spacing_m
+            bar.pose.position.y = y - config.bar_above_m - height / 2.0
+            bar.pose.position.z = z
+            bar.scale.x = bar.scale.z = config.bar_width_m
+            bar.scale.y = height
+            bar.color = _rgba(gate_colour(d.gates[m]) if d.present[m] else config.absent_rgba)
+            out.append(bar)
+    return MarkerArray(markers=out)
