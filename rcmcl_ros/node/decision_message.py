@@ -2,14 +2,16 @@
 
 A diagnostic_msgs/DiagnosticArray (a standard stamped type, so no custom interface package is needed) whose
 header.stamp is the decision's stamp (the end of its window, sensor time) and which holds one DiagnosticStatus
-per person. Today the node decides for one person, named MAIN_PERSON; a status name always starts with
-PERSON_PREFIX. Key-values (all strings):
+per person. A status name always starts with PERSON_PREFIX: MAIN_PERSON for the single-person decision, or
+`rcmcl/person/<body id>` per tracked body when the node decides per person (max_people > 1; the people
+statuses then replace the main one). Key-values (all strings):
 
     label, label_index, confidence            decision; confidence = the label's probability in [0, 1]
     g_rgbd, g_skeleton, g_points              AMG gates in [0, 1] (0 when the modality is absent)
     present_rgbd, present_skeleton, present_points   "true" / "false"
     window_start_s, window_end_s              the window's first target and end, sensor seconds
     score/<class name>                        class probabilities, one key per class
+    body_id                                   the body tracker's id (per-person statuses only)
 
 level is WARN when a gate warning is active for that person (message names the sensors), OK otherwise.
 `decision_from_message` parses such a message back (duck-typed, no ROS import needed).
@@ -42,11 +44,12 @@ class PersonDecision:
     scores: dict[str, float]
     level: int
     message: str
+    body_id: int | None = None
 
 
 def decision_values(*, label: str, label_index: int, confidence: float, gates: Sequence[float],
                     present: Sequence[bool], window_start_s: float, window_end_s: float,
-                    scores: Sequence[float], labels: Sequence[str]) -> dict[str, str]:
+                    scores: Sequence[float], labels: Sequence[str], body_id: int | None = None) -> dict[str, str]:
     """The key-values of one person's status, in the documented order."""
     values = {"label": label, "label_index": str(int(label_index)), "confidence": f"{float(confidence):.4f}"}
     values.update({f"g_{m}": f"{float(g):.4f}" for m, g in zip(MODALITY_NAMES, gates)})
@@ -54,25 +57,40 @@ def decision_values(*, label: str, label_index: int, confidence: float, gates: S
     values["window_start_s"] = f"{float(window_start_s):.6f}"
     values["window_end_s"] = f"{float(window_end_s):.6f}"
     values.update({f"{SCORE_PREFIX}{name}": f"{float(s):.4f}" for name, s in zip(labels, scores)})
+    if body_id is not None:
+        values["body_id"] = str(int(body_id))
     return values
+
+
+def person_status(values: dict[str, str], *, person: str, node_name: str, warnings: Sequence[str] = ()) -> Any:
+    """One DiagnosticStatus of ~/decision: level WARN with the warnings as message, else OK with
+    "label (confidence)"."""
+    from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+    level = DiagnosticStatus.WARN if warnings else DiagnosticStatus.OK
+    message = "; ".join(warnings) if warnings else f"{values['label']} ({float(values['confidence']):.2f})"
+    return DiagnosticStatus(level=level, name=person, message=message, hardware_id=node_name,
+                            values=[KeyValue(key=k, value=v) for k, v in values.items()])
+
+
+def decision_array(statuses: Sequence[Any], *, stamp_s: float) -> Any:
+    """DiagnosticArray of `statuses`, stamped with the decision's stamp (sensor seconds)."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from rcmcl_ros.conversions.common import seconds_to_stamp
+    array = DiagnosticArray(status=list(statuses))
+    array.header.stamp = seconds_to_stamp(max(0.0, stamp_s))
+    return array
 
 
 def decision_message(decision: Any, *, window_start_s: float, labels: Sequence[str], node_name: str,
                      warnings: Sequence[str] = (), person: str = MAIN_PERSON) -> Any:
     """pipeline.Decision -> DiagnosticArray stamped with decision.stamp_s (one status for `person`)."""
-    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-
-    from rcmcl_ros.conversions.common import seconds_to_stamp
     values = decision_values(label=decision.label, label_index=decision.label_index, confidence=decision.confidence,
                              gates=decision.gates, present=decision.present, window_start_s=window_start_s,
                              window_end_s=decision.stamp_s, scores=decision.scores, labels=labels)
-    level = DiagnosticStatus.WARN if warnings else DiagnosticStatus.OK
-    message = "; ".join(warnings) if warnings else f"{decision.label} ({decision.confidence:.2f})"
-    status = DiagnosticStatus(level=level, name=person, message=message, hardware_id=node_name,
-                              values=[KeyValue(key=k, value=v) for k, v in values.items()])
-    array = DiagnosticArray(status=[status])
-    array.header.stamp = seconds_to_stamp(max(0.0, decision.stamp_s))
-    return array
+    status = person_status(values, person=person, node_name=node_name, warnings=warnings)
+    return decision_array([status], stamp_s=decision.stamp_s)
 
 
 def decision_from_message(msg: Any) -> list[PersonDecision]:
@@ -102,7 +120,7 @@ def decision_from_message(msg: Any) -> list[PersonDecision]:
             window_start_s=get("window_start_s", float), window_end_s=get("window_end_s", float),
             scores={k[len(SCORE_PREFIX):]: float(v) for k, v in values.items() if k.startswith(SCORE_PREFIX)},
             level=int.from_bytes(status.level, "little") if isinstance(status.level, bytes) else int(status.level),
-            message=status.message))
+            message=status.message, body_id=get("body_id", int) if "body_id" in values else None))
     return people
 
 

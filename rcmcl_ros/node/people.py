@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
@@ -33,7 +32,7 @@ from rcmcl_ros.people.crop import PELVIS
 from rcmcl_ros.people.decisions import infer_round, main_actor
 from rcmcl_ros.people.ingest import SceneAssembler, bodies_from_markers
 from rcmcl_ros.people.markers import people_markers
-from rcmcl_ros.people.output import decision_array
+from rcmcl_ros.people.output import people_decision_message
 from rcmcl_ros.pipeline.runner import message_stamp_s
 
 WORKER_TIMEOUT_S = 0.2
@@ -69,7 +68,7 @@ class PeopleAttachment:
                                     ("points", PointCloud2, settings.points_topic),
                                     ("info", CameraInfo, info_topic)):
             node.create_subscription(kind, topic, lambda msg, stream=stream: self.on_message(stream, msg), sensor)
-        self.decision_pub = node.create_publisher(DiagnosticArray, "~/decision", out)
+        self.decision_pub = node.decision_pub     # per-person statuses replace the main one (one contract)
         self.markers_pub = node.create_publisher(MarkerArray, "~/people_markers", out)
         self._worker = threading.Thread(target=self._work, name="rcmcl_people", daemon=True)
         self._worker.start()
@@ -124,7 +123,9 @@ class PeopleAttachment:
             self._fit_budget(decisions[0].inference_s / len(decisions))
             whole = int(people.end_s)
             stamp = Time(sec=whole, nanosec=int(round((people.end_s - whole) * 1e9)) % 1_000_000_000)
-            self.decision_pub.publish(decision_array(decisions, stamp=stamp))
+            self.decision_pub.publish(people_decision_message(
+                decisions, stamp_s=people.end_s, labels=self.node.pipeline.labels,
+                window_s=self.node.pipeline.model_config.clip.window_s, node_name=self.node.get_fully_qualified_name()))
             self.markers_pub.publish(people_markers(decisions, stamp=stamp, frame_id=self._frame_id))
             self.last_main = main_actor(decisions)
 

@@ -284,9 +284,10 @@ class RCMCLNode(Node):
         gate_update = self._gate_watch.update(decision.stamp_s, decision.gates, decision.present)
         self._report_gate_warnings(gate_update)
         warnings = tuple(w.text() for w in gate_update.active)
-        self.decision_pub.publish(decision_message(
-            decision, window_start_s=float(window.target_s[0]) if len(window.target_s) else decision.stamp_s,
-            labels=self.pipeline.labels, node_name=self.get_fully_qualified_name(), warnings=warnings))
+        if self.people is None:          # per person, the people statuses go out instead (one contract)
+            self.decision_pub.publish(decision_message(
+                decision, window_start_s=float(window.target_s[0]) if len(window.target_s) else decision.stamp_s,
+                labels=self.pipeline.labels, node_name=self.get_fully_qualified_name(), warnings=warnings))
         self.markers_pub.publish(gate_markers(gates=decision.gates, present=decision.present, label=decision.label,
                                               confidence=decision.confidence, stamp=stamp,
                                               frame_id=self.settings.marker_frame_id, warned=gate_update.warned()))

@@ -24,7 +24,7 @@ from rcmcl_ros.conversions import numpy_to_image, seconds_to_stamp, skeleton_to_
 from rcmcl_ros.bag.demo import _camera_info, azure32_from_ntu25
 from rcmcl_ros.node.ros_node import RCMCLNode
 from rcmcl_ros.node.params import BUNDLED_CHECKPOINT
-from rcmcl_ros.people.output import parse_decision_array
+from rcmcl_ros.node.decision_message import MODALITY_NAMES, decision_from_message
 
 FPS = 10.0
 SIZE = 64
@@ -100,7 +100,7 @@ def run_node(context, *, hostile: bool = False):
     markers: list[MarkerArray] = []
     name = node.get_fully_qualified_name()
     probe.create_subscription(DiagnosticArray, f"{name}/decision", lambda m: decisions.append(
-        (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, parse_decision_array(m))), 10)
+        (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, _by_body(m))), 10)
     probe.create_subscription(String, f"{name}/action", lambda m: actions.append(m.data), 10)
     probe.create_subscription(MarkerArray, f"{name}/people_markers", markers.append, 10)
     executors = []
@@ -127,6 +127,13 @@ def run_node(context, *, hostile: bool = False):
         node.destroy_node()
         probe.destroy_node()
     return t0, decisions, actions, markers, stats
+
+
+def _by_body(msg) -> dict[int, dict]:
+    """~/decision -> {body id: {"present": (3,) bool, "gates": (3,) float}} in MODALITIES order."""
+    return {p.body_id: {"present": np.array([p.present[m] for m in MODALITY_NAMES]),
+                        "gates": np.array([p.gates[m] for m in MODALITY_NAMES])}
+            for p in decision_from_message(msg)}
 
 
 def test_per_person_decisions_follow_a_skeleton_that_drops_while_the_other_stays(rclpy_context):

@@ -181,21 +181,23 @@ def test_decision_array_round_trips_the_contract(checkpoint, two_people):
 
     from rcmcl_ros.people.decisions import infer_round, main_actor
     from rcmcl_ros.people.markers import people_markers
-    from rcmcl_ros.people.output import decision_array, parse_decision_array
+    from rcmcl_ros.node.decision_message import decision_from_message
+    from rcmcl_ros.people.output import people_decision_message
 
     model, labels, clip = checkpoint
     r = rounds_of(windower(clip), two_people)[0]
     decisions = infer_round(model, r, labels=labels)
-    msg = decision_array(decisions, stamp=Time(sec=12, nanosec=5))
+    msg = people_decision_message(decisions, stamp_s=12.0, labels=labels, window_s=clip.window_s, node_name="/rcmcl")
     assert msg.header.stamp.sec == 12 and [s.name for s in msg.status] == ["rcmcl/person/1", "rcmcl/person/2"]
     keys = [kv.key for kv in msg.status[0].values]
-    assert keys == ["label", "confidence", "g_rgbd", "g_skeleton", "g_points", "present_rgbd",
-                    "present_skeleton", "present_points", "scores", "body_id"]
-    back = parse_decision_array(msg)
+    assert keys[:10] == ["label", "label_index", "confidence", "g_rgbd", "g_skeleton", "g_points", "present_rgbd",
+                         "present_skeleton", "present_points", "window_start_s"]
+    assert keys[-1] == "body_id" and sum(k.startswith("score/") for k in keys) == len(labels)
+    back = {p.body_id: p for p in decision_from_message(msg)}
     for d in decisions:
-        assert back[d.body_id]["label"] == d.label
-        np.testing.assert_allclose(back[d.body_id]["scores"], d.scores, rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(back[d.body_id]["gates"], d.gates, rtol=1e-5)
+        assert back[d.body_id].label == d.label and back[d.body_id].window_end_s == pytest.approx(d.stamp_s, abs=1e-6)
+        np.testing.assert_allclose([back[d.body_id].scores[name] for name in labels], d.scores, atol=1e-4)
+        np.testing.assert_allclose(list(back[d.body_id].gates.values()), d.gates, atol=1e-4)
     assert main_actor(decisions).body_id == min(decisions, key=lambda d: d.distance_m).body_id
     markers = people_markers(decisions, stamp=Time(sec=12), frame_id="rgb_camera_link").markers
     assert len(markers) == 8 and markers[0].text.startswith(f"1: {decisions[0].label}")
