@@ -147,16 +147,12 @@ def plan(config: DemoBagConfig) -> DemoPlan:
     return DemoPlan(subject=subject, actions=actions, faults=config.schedule(), intrinsics=intrinsics)
 
 
-def make_demo_bag(config: DemoBagConfig, *, out: Path | None = None, force: bool = False,
-                  progress: bool = True) -> Path:
-    """Write the demo bag (a rosbag2 folder) and return its path; reuse it when `out` already holds a demo
-    bag of the same config. out None = DEFAULT_CACHE/demo_<config key>. Raises BagError when `out` holds
-    something else (or another demo bag without `force`)."""
-    config.validate()
-    out = Path(out) if out is not None else DEFAULT_CACHE / f"demo_{config.key()}"
+def bag_is_cached(out: Path, config_dict: dict, *, force: bool) -> bool:
+    """True when `out` already holds a demo bag written with `config_dict` (reuse it). Otherwise clear the
+    way for a new one: BagError when `out` holds something else, or another demo bag without `force`."""
     existing = read_sidecar(out)
-    if existing is not None and existing.get("config") == config.to_dict():
-        return out
+    if existing is not None and existing.get("config") == config_dict:
+        return True
     if out.exists():
         if existing is None:
             raise BagError(f"cannot write the demo bag to {out}: it exists and is not a demo bag")
@@ -164,6 +160,18 @@ def make_demo_bag(config: DemoBagConfig, *, out: Path | None = None, force: bool
             raise BagError(f"{out} holds a demo bag of other parameters; pass --force to rebuild it")
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    return False
+
+
+def make_demo_bag(config: DemoBagConfig, *, out: Path | None = None, force: bool = False,
+                  progress: bool = True) -> Path:
+    """Write the demo bag (a rosbag2 folder) and return its path; reuse it when `out` already holds a demo
+    bag of the same config. out None = DEFAULT_CACHE/demo_<config key>. Raises BagError when `out` holds
+    something else (or another demo bag without `force`)."""
+    config.validate()
+    out = Path(out) if out is not None else DEFAULT_CACHE / f"demo_{config.key()}"
+    if bag_is_cached(out, config.to_dict(), force=force):
+        return out
     demo = plan(config)
     sidecar = {"config": config.to_dict(), "subject": demo.subject, "duration_s": config.duration_s,
                "start_ns": START_NS, "actions": [list(a) for a in demo.actions],

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,10 +25,10 @@ from rcmcl_core.data.synthetic.body import make_subject
 from rcmcl_core.data.synthetic.classes import CLASS_NAMES
 from rcmcl_core.data.synthetic.scene import MAX_SCENE_PEOPLE, SCENE_SLOTS, make_scene_clip
 from rcmcl_core.geometry.pinhole import pixel_rays
-from rcmcl_ros.bag.files import DEFAULT_TOPICS, FAULT_TOPIC, NS_PER_S, BagError, BagWriter
+from rcmcl_ros.bag.files import DEFAULT_TOPICS, FAULT_TOPIC, NS_PER_S, BagWriter
 from rcmcl_ros.bag.demo import (CAMERA_INFO_TOPICS, DEFAULT_CACHE, FRAMES, HELD_OUT_SUBJECTS, SIDECAR, START_NS,
                                 DemoBagConfig, _camera_info, _declare_topics, _frame_messages, _string,
-                                _tf_static, plan, read_sidecar)
+                                _tf_static, bag_is_cached, plan)
 
 RENUMBER_STEP = 10
 """Body ids grow by this after each skeleton_lost fault (the tracker re-numbers people it lost)."""
@@ -72,16 +71,8 @@ def make_people_demo_bag(config: DemoBagConfig, *, people: int, out: Path | None
     key_dict = people_config_dict(config, people)
     key = hashlib.sha1(json.dumps(key_dict, sort_keys=True).encode()).hexdigest()[:10]
     out = Path(out) if out is not None else DEFAULT_CACHE / f"demo_{key}"
-    existing = read_sidecar(out)
-    if existing is not None and existing.get("config") == key_dict:
+    if bag_is_cached(out, key_dict, force=force):
         return out
-    if out.exists():
-        if existing is None:
-            raise BagError(f"cannot write the demo bag to {out}: it exists and is not a demo bag")
-        if not force:
-            raise BagError(f"{out} holds a demo bag of other parameters; pass --force to rebuild it")
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     base, cast = plan(config), people_plan(config, people)
     main = main_actor_index(people)
     sidecar = {"config": key_dict, "subject": cast[main]["subject"], "duration_s": config.duration_s,
