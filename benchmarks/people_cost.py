@@ -33,7 +33,7 @@ from rcmcl_ros.people.tracker import PeopleConfig, SceneFrame, people_windower  
 from rcmcl_ros.people.decisions import infer_round  # noqa: E402
 from rcmcl_ros.pipeline.window import WindowConfig  # noqa: E402
 
-BUNDLED = Path(__file__).resolve().parents[1] / "rcmcl_core" / "assets" / "rcmcl_lite.pt"
+BUNDLED = Path(__file__).resolve().parents[1] / "rcmcl_core" / "assets" / "rcmcl_compact.pt"
 
 
 def main(argv: list[str] | None = None) -> None:

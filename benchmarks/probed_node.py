@@ -129,9 +129,11 @@ class LiveNode:
 
 
 def lite_checkpoint(folder: Path | None = None, *, preset_name: str = "lite") -> tuple[Path, str]:
-    """(path, what it is): the bundled lite checkpoint, else a random-weight one of `preset_name` written to
-    `folder` (speed and fault handling do not depend on the weights)."""
-    if preset_name == "lite" and BUNDLED_CHECKPOINT.is_file():
+    """(path, what it is): the bundled checkpoint when it is of `preset_name`, else a random-weight one of
+    `preset_name` written to `folder` (speed and fault handling do not depend on the weights)."""
+    from rcmcl_core.checkpoint import load_checkpoint
+
+    if BUNDLED_CHECKPOINT.is_file() and load_checkpoint(BUNDLED_CHECKPOINT).config.preset == preset_name:
         return BUNDLED_CHECKPOINT, f"bundled {BUNDLED_CHECKPOINT.name}"
     import torch
 

@@ -1,6 +1,6 @@
 """`rcmcl plot calibration`: mean gate of each modality vs fault severity (rcmcl_core/evaluation/calibration.py).
 
-    rcmcl plot calibration rcmcl_core/assets/rcmcl_lite.pt --data-root data/synth --out docs/figures
+    rcmcl plot calibration rcmcl_core/assets/rcmcl_compact.pt --data-root data/synth --out docs/figures
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-EXAMPLE = ("rcmcl plot calibration rcmcl_core/assets/rcmcl_lite.pt --data-root data/synth --split xsub \\\n"
+EXAMPLE = ("rcmcl plot calibration rcmcl_core/assets/rcmcl_compact.pt --data-root data/synth --split xsub \\\n"
            "    --max-clips 64 --out docs/figures")
 
 

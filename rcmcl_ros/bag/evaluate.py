@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bag", type=Path, help="rosbag2 folder, .mcap or .db3 file")
     p.add_argument("--out", type=Path, required=True, help="folder for the results (created if missing)")
     p.add_argument("--checkpoint", type=Path, default=None,
-                   help="rcmcl checkpoint (default: the bundled rcmcl_core/assets/rcmcl_lite.pt)")
+                   help="rcmcl checkpoint (default: the bundled rcmcl_core/assets/rcmcl_compact.pt)")
     p.add_argument("--topic", action="append", default=[], metavar="STREAM:=TOPIC",
                    help="read STREAM (rgb, depth, points, skeleton) from TOPIC (repeatable; default: the Azure "
                         "Kinect driver's topics)")

@@ -17,7 +17,7 @@ from rcmcl_core.inference_runtime import normalise_amp
 from rcmcl_ros.pipeline.runner import PipelineConfig
 from rcmcl_ros.people.tracker import PeopleConfig
 
-BUNDLED_CHECKPOINT = Path(rcmcl_core.__file__).resolve().parent / "assets" / "rcmcl_lite.pt"
+BUNDLED_CHECKPOINT = Path(rcmcl_core.__file__).resolve().parent / "assets" / "rcmcl_compact.pt"
 """The checkpoint installed with the package; `checkpoint: ""` means this one."""
 INPUT_RELIABILITY = ("best_effort", "reliable")
 POINTS_SOURCES = ("topic", "depth")
@@ -90,7 +90,7 @@ def _p(name: str, section: str, description: str, field: str | None = None) -> P
 
 
 PARAMETERS: tuple[Param, ...] = (
-    _p("checkpoint", "node", "rcmcl checkpoint (.pt); empty = the bundled rcmcl_core/assets/rcmcl_lite.pt. "
+    _p("checkpoint", "node", "rcmcl checkpoint (.pt); empty = the bundled rcmcl_core/assets/rcmcl_compact.pt. "
                              "Its T, window_s, image size and point count override everything here."),
     _p("device", "pipeline", "inference device: auto (CUDA when available), cpu, cuda or cuda:N"),
     _p("amp", "pipeline", "autocast on CUDA: off, bf16 (fp16 on GPUs without bf16) or fp16; ignored on CPU"),

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rcmcl_core.checkpoint import CheckpointError, check_model_compatible, load_checkpoint
-from rcmcl_core.config import MODALITIES, preset
+from rcmcl_core.config import MODALITIES, RCMCLConfig, preset
 from rcmcl_core.training.gate_target import feature_movement, gate_target_loss, reliability_target
 from rcmcl_core.models import RCMCL
 from rcmcl_core.training.objectives import PretrainObjective, SupervisedObjective, degrade_for_training
@@ -25,9 +25,15 @@ def _config(mode, **augment):
     return config.validate()
 
 
-def test_bundled_checkpoint_maps_to_the_per_modality_gate_and_gives_its_read_out():
+def test_a_config_from_before_gate_modes_loads_as_the_per_modality_gate():
+    older = preset("tiny").to_dict()
+    del older["model"]["gate_mode"]
+    assert RCMCLConfig.from_dict(older).model.gate_mode == "per_modality"
+
+
+def test_bundled_checkpoint_uses_the_reliability_target_gate_with_a_per_modality_read_out():
     checkpoint = load_checkpoint(BUNDLED_CHECKPOINT)
-    assert "gate_mode" not in checkpoint.model_state and checkpoint.config.model.gate_mode == "per_modality"
+    assert checkpoint.config.model.gate_mode == "aux_target"
     model = RCMCL(config=checkpoint.config)
     check_model_compatible(checkpoint.model_state, model)
     model.load_state_dict(checkpoint.model_state)

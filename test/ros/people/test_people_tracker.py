@@ -14,7 +14,7 @@ from rcmcl_core.data.synthetic.scene import make_scene_clip
 from rcmcl_ros.people.tracker import PeopleConfig, PeopleConfigError, SceneFrame, people_windower
 from rcmcl_ros.people.synthetic import scene_frames
 
-BUNDLED = Path(__file__).resolve().parents[3] / "rcmcl_core" / "assets" / "rcmcl_lite.pt"
+BUNDLED = Path(__file__).resolve().parents[3] / "rcmcl_core" / "assets" / "rcmcl_compact.pt"
 FPS = 10.0
 SIZE = 64
 INTRINSICS = synthetic_intrinsics(width=SIZE, height=SIZE)

@@ -51,7 +51,7 @@ def test_checkpoint_clip_sizes_override_the_parameters(tiny_checkpoint):
 
 
 def test_missing_checkpoint_is_an_error_naming_the_path(tmp_path):
-    missing = tmp_path / "nowhere" / "rcmcl_lite.pt"
+    missing = tmp_path / "nowhere" / "rcmcl_compact.pt"
     with pytest.raises(CheckpointError, match=str(missing)):
         Pipeline.from_checkpoint(missing)
 
