@@ -59,18 +59,32 @@ def score(result, mask: np.ndarray, name: str) -> SegmentScore:
 
 
 def segment_scores(result) -> list[SegmentScore]:
-    """'all', 'clean' (no fault overlaps the decision's window) and one row per fault (decisions stamped
-    inside it)."""
+    """'all', 'clean' (no fault overlaps the decision's window), 'clean, one action' (nor does a change of
+    the performed action), 'straddles two actions', and one row per fault (decisions stamped inside it)."""
     times = decision_times(result)
     touched = np.zeros(len(times), bool)
     rows = []
     for fault in result.faults:
         rows.append(score(result, (times >= fault.start_s) & (times < fault.end_s), str(fault)))
         touched |= (times > fault.start_s) & (times - result.window_s < fault.end_s)
+    straddles = straddling(result, times)
     head = [score(result, np.ones(len(times), bool), "all")]
     if result.faults:
         head.append(score(result, ~touched, "clean (no fault)"))
+    if straddles.any():
+        head.append(score(result, ~touched & ~straddles, "clean, one action"))
+        head.append(score(result, straddles, "straddles two actions"))
     return head + rows
+
+
+def straddling(result, times: np.ndarray) -> np.ndarray:
+    """(n,) bool: the decision's window [t - window_s, t] holds a change of the performed action. times are
+    seconds from the bag start; ground-truth times are record times (seconds)."""
+    changes = [start - result.start_s for start, _, _ in result.ground_truth.segments(end_s=result.end_s)[1:]]
+    out = np.zeros(len(times), bool)
+    for change in changes:
+        out |= (times - result.window_s < change) & (times > change)
+    return out
 
 
 def write_report(result, *, out_dir: Path) -> dict[str, Path]:
@@ -125,7 +139,8 @@ def report_markdown(result, *, figures: dict[str, Path]) -> str:
     lines += ["## Accuracy and gates per segment", "",
               "Ground truth of a decision: the class performed over most of its window. Segments are by the "
               "decision's stamp (window end); a fault's first windows still hold earlier frames. 'clean' "
-              "counts only windows that no fault overlaps.", "",
+              "counts only windows that no fault overlaps; 'clean, one action' also excludes windows that "
+              "straddle a change of action, which are counted apart.", "",
               "| segment | windows | accuracy | " + " | ".join(f"gate {L}" for L in MODALITY_LETTERS) + " | "
               + " | ".join(f"present {L}" for L in MODALITY_LETTERS) + " |",
               "|---|---:|---:|" + "---:|" * (2 * len(MODALITIES))]

@@ -246,3 +246,22 @@ def test_points_from_depth_without_camera_info_in_the_bag_is_warned_and_counted(
     assert any("camera_info" in warning for warning in result.warnings)
     assert result.snapshot["drops"]["points/camera_info"] == result.snapshot["received"]["depth"]
     assert result.decisions and not any(d.present[MODALITIES.index("points")] for d in result.decisions)
+
+
+def test_windows_that_straddle_a_change_of_action_are_counted_apart_from_clean_ones():
+    from types import SimpleNamespace
+
+    from rcmcl_ros.bag.annotations import GroundTruth
+    from rcmcl_ros.bag.report import segment_scores, straddling
+
+    stamps = [100.0 + t for t in (3.0, 4.5, 5.5, 6.5, 7.5)]        # bag starts at 100 s, action changes at 104 s
+    result = SimpleNamespace(start_s=100.0, end_s=108.0, window_s=2.0, faults=[],
+                             ground_truth=GroundTruth([(100.0, "wave"), (104.0, "kick")]),
+                             decisions=[SimpleNamespace(stamp_s=s, label="kick", gates=np.ones(3), present=np.ones(3, bool))
+                                        for s in stamps],
+                             truth=["wave", "kick", "kick", "kick", "kick"])
+    times = np.array(stamps) - 100.0
+    assert straddling(result, times).tolist() == [False, True, True, False, False]
+    rows = {row.name: row for row in segment_scores(result)}
+    assert (rows["straddles two actions"].windows, rows["clean, one action"].windows) == (2, 3)
+    assert rows["clean, one action"].accuracy == pytest.approx(2 / 3)
