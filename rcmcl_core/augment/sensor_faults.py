@@ -3,7 +3,8 @@
 Every fault degrades one modality of a batch (shapes as in docs/ARCHITECTURE.md, "Tensor contracts":
 rgb (B, T, 3, H, W) in [0, 1], depth (B, T, 1, H, W) metres, skeleton (B, T, M, 25, 3) metres, points
 (B, T, N, 3) metres) with a per-sample severity s (B,) in [0, 1]. Severity 0 returns the sample unchanged
-(bit for bit), and a larger severity never degrades less. The physical meaning of s, per fault (FAULTS holds the same text):
+(bit for bit), and a larger severity never degrades less. The physical meaning of s, per fault (FAULTS
+holds the same text):
 
 | fault                  | modality | severity s ->                                                           |
 |------------------------|----------|-------------------------------------------------------------------------|
