@@ -110,6 +110,18 @@ def load_checkpoint(path: str | Path, *, expected_config: RCMCLConfig | None = N
                       train_state=payload["train_state"], path=path)
 
 
+def load_model(path: str | Path) -> tuple[Any, Checkpoint]:
+    """(RCMCL in eval mode on the CPU, its Checkpoint) from a checkpoint file: load, check that the weights fit
+    the model its config builds (check_model_compatible), load them. Raises CheckpointError."""
+    from rcmcl_core.models.rcmcl import RCMCL   # models never import checkpoint; imported when a model is wanted
+
+    checkpoint = load_checkpoint(path)
+    model = RCMCL(config=checkpoint.config)
+    check_model_compatible(checkpoint.model_state, model)
+    model.load_state_dict(checkpoint.model_state)
+    return model.eval(), checkpoint
+
+
 def check_model_compatible(model_state: Mapping[str, torch.Tensor], model: torch.nn.Module) -> None:
     """Raise CheckpointError naming missing, unexpected and shape-mismatched keys, if any.
 

@@ -41,11 +41,11 @@ def plot_calibration(args: argparse.Namespace) -> int:
 
     from rcmcl_core.evaluation.calibration import calibrate, write_calibration
     from rcmcl_core.commands.training import open_dataset
-    from rcmcl_core.commands.plot import _load_model
-    from rcmcl_core.training.distributed import resolve_device
+    from rcmcl_core.checkpoint import load_model
+    from rcmcl_core.device import resolve_device
     if args.max_clips < 0 or args.batch_size < 1:
         raise ValueError(f"--max-clips must be >= 0 and --batch-size >= 1, got {args.max_clips}, {args.batch_size}")
-    model, checkpoint = _load_model(args.checkpoint)
+    model, checkpoint = load_model(args.checkpoint)
     dataset = open_dataset(args, checkpoint.config, subset=args.subset, train=False)
     if len(dataset) == 0:
         raise ValueError(f"the {args.subset} subset holds no clips")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rcmcl_core.checkpoint import load_model
 from rcmcl_core.commands.training import DATA_SOURCES, open_dataset
 from rcmcl_core.config import MODALITIES
 from rcmcl_core.atomic_io import atomic_write_bytes
@@ -119,16 +120,6 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def _load_model(path: Path):
-    from rcmcl_core.checkpoint import check_model_compatible, load_checkpoint
-    from rcmcl_core.models.rcmcl import RCMCL
-    checkpoint = load_checkpoint(path)
-    model = RCMCL(config=checkpoint.config)
-    check_model_compatible(checkpoint.model_state, model)
-    model.load_state_dict(checkpoint.model_state)
-    return model.eval(), checkpoint
-
-
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
 
@@ -140,7 +131,7 @@ def _check_positive(**values: int) -> None:
 
 
 def plot_tsne(args: argparse.Namespace) -> int:
-    from rcmcl_core.training.distributed import resolve_device
+    from rcmcl_core.device import resolve_device
     from rcmcl_core.evaluation.figure_data import collect_features
     from rcmcl_core.plots.results import tsne_figure
     _check_positive(max_clips=args.max_clips, iterations=args.iterations, batch_size=args.batch_size)
@@ -148,7 +139,7 @@ def plot_tsne(args: argparse.Namespace) -> int:
     for spec in args.checkpoints:
         name, _, path = spec.rpartition("=")
         name = name or Path(path).stem
-        model, checkpoint = _load_model(Path(path))
+        model, checkpoint = load_model(Path(path))
         dataset = open_dataset(args, checkpoint.config, subset=args.subset, train=False)
         count = len(dataset)
         if count < 2:
@@ -171,14 +162,14 @@ def plot_tsne(args: argparse.Namespace) -> int:
 
 
 def plot_gates(args: argparse.Namespace) -> int:
-    from rcmcl_core.training.distributed import resolve_device
+    from rcmcl_core.device import resolve_device
     from rcmcl_core.evaluation.figure_data import gate_timeline_for_clip, stream_from_dataset
     from rcmcl_core.plots.results import gate_timeline
     _check_positive(clips=args.clips, stride_frames=args.stride_frames, batch_size=args.batch_size)
     t0_frac, t1_frac = args.drop_window
     if not 0.0 <= t0_frac < t1_frac <= 1.0:
         raise ValueError(f"--drop-window needs 0 <= FROM < TO <= 1, got {t0_frac} {t1_frac}")
-    model, checkpoint = _load_model(args.checkpoint)
+    model, checkpoint = load_model(args.checkpoint)
     dataset = open_dataset(args, checkpoint.config, subset=args.subset, train=False)
     if len(dataset) == 0:
         raise ValueError(f"the {args.subset} subset holds no clips")

@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from rcmcl_core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from rcmcl_core.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from rcmcl_core.config import PRESETS, ConfigError, RCMCLConfig, preset
 from rcmcl_core.data.dataset import ClipDataset
 from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.data.shards import ShardError
-from rcmcl_core.training.distributed import resolve_device
+from rcmcl_core.device import resolve_device
 
 DATA_SOURCES = {"synthetic": ("data/synth", "xsub"), "ntu60": ("data/ntu60", "xsub"),
                 "ntu120": ("data/ntu120", "xsub")}
@@ -93,13 +93,10 @@ def probe(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     from rcmcl_core.evaluation.robustness import dropout_table, evaluate as run_suite, gate_table, write_results
-    from rcmcl_core.models.rcmcl import RCMCL
     methods = {}
     for spec in args.checkpoints:
         name, _, path = spec.rpartition("=")
-        checkpoint = load_checkpoint(Path(path))
-        model = RCMCL(config=checkpoint.config)
-        model.load_state_dict(checkpoint.model_state)
+        model, checkpoint = load_model(Path(path))
         dataset = open_dataset(args, checkpoint.config, subset="test", train=False)
         methods[name or Path(path).stem] = run_suite(model, dataset, device=resolve_device(args.device),
                                                      seed=args.seed, progress=not args.no_progress)

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from rcmcl_core.training.baselines import ABLATIONS, ablation_config, cmkm_config, supervised_fusion_config
-from rcmcl_core.checkpoint import load_checkpoint
+from rcmcl_core.checkpoint import load_model
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.data.dataset import ClipDataset
 from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.evaluation.robustness import CONDITIONS, ConditionResult, evaluate, read_results, write_results
-from rcmcl_core.models.rcmcl import RCMCL
 
 Stage = Literal["pretrain", "probe", "finetune"]
 
@@ -139,7 +138,7 @@ class Protocol:
                            seed=self.seed)
 
     def _train(self, step: Step, *, init: Path | None) -> None:
-        from rcmcl_core.training.distributed import resolve_device
+        from rcmcl_core.device import resolve_device
         from rcmcl_core.training.probe import probe_stage
         from rcmcl_core.training.loop import build_model, train_stage
 
@@ -165,11 +164,9 @@ class Protocol:
         missing = {name: c for name, c in CONDITIONS.items() if name not in done}
         if not missing:
             return done
-        from rcmcl_core.training.distributed import resolve_device
+        from rcmcl_core.device import resolve_device
 
-        checkpoint = load_checkpoint(self.checkpoint(step))
-        model = RCMCL(config=checkpoint.config)
-        model.load_state_dict(checkpoint.model_state)
+        model, checkpoint = load_model(self.checkpoint(step))
         dataset = self._dataset(checkpoint.config, "test")
         print(f"[protocol] {step.name}: {len(missing)} robustness condition(s) on {len(dataset)} test clips",
               flush=True)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from rcmcl_core.checkpoint import (FORMAT, FORMAT_VERSION, CheckpointError, check_model_compatible,
+from rcmcl_core.checkpoint import (FORMAT, FORMAT_VERSION, CheckpointError, check_model_compatible, load_model,
                                    load_checkpoint, save_checkpoint)
 from rcmcl_core.config import preset
 
@@ -223,3 +223,16 @@ def test_model_compatibility_lists_missing_unexpected_and_mismatched_keys():
 
 def test_a_compatible_state_passes_the_model_check():
     check_model_compatible(_model().state_dict(), _model())
+
+
+def test_load_model_gives_the_saved_weights_in_eval_mode_and_refuses_weights_of_another_config(tiny_checkpoint,
+                                                                                                tmp_path):
+    path = tiny_checkpoint()
+    model, checkpoint = load_model(path)
+    assert not model.training and checkpoint.labels[0] == "action_00"
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in checkpoint.model_state.items())
+    foreign = torch.load(path, weights_only=True)
+    foreign["config"]["model"]["feature_dim"] = 48          # the weights stay those of feature_dim 32
+    torch.save(foreign, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="do not fit this model"):
+        load_model(tmp_path / "foreign.pt")
