@@ -1,11 +1,14 @@
 """Small labelled tri-modal shard datasets for training tests: each class has its own colour, skeleton pose
-offset and point-cloud size, so a few steps of training can learn it. Fast (no rendering)."""
+offset and point-cloud size, so a few steps of training can learn it. Fast (no rendering). Also a random
+tiny-preset model batch for model tests."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from rcmcl_core.config import preset
 from rcmcl_core.data.shards import Manifest, write_shard
 from rcmcl_core.geometry.pinhole import Intrinsics
 
@@ -44,3 +47,20 @@ def make_clip_root(root: Path, *, classes: int, clips_per_class: int, frames: in
              shards=[relative], num_clips=count, splits={"xsub": {"train": [1, 3], "test": [2, 4]}},
              split_fields={"xsub": "subject"}).save(root)
     return root
+
+
+def tiny_batch(present, seed=0) -> dict:
+    """A random tiny-preset model batch (docs/ARCHITECTURE.md, "Tensor contracts"), one sample per entry of
+    `present`, a list of (R, S, P) booleans; the second skeleton body is empty."""
+    clip = preset("tiny").clip
+    g = torch.Generator().manual_seed(seed)
+    b, t, s, n = len(present), clip.frames, clip.image_size, clip.num_points
+    skeleton = torch.randn(b, t, clip.max_bodies, 25, 3, generator=g) * 0.3 + torch.tensor([0.0, 0.0, 3.0])
+    skeleton[:, :, 1] = 0.0
+    return {
+        "rgb": torch.rand(b, t, 3, s, s, generator=g),
+        "depth": 2.0 + torch.rand(b, t, 1, s, s, generator=g),
+        "skeleton": skeleton,
+        "points": torch.randn(b, t, n, 3, generator=g) * 0.3 + torch.tensor([0.0, 0.0, 3.0]),
+        "present": torch.tensor(present, dtype=torch.bool),
+    }

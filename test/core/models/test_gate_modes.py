@@ -14,7 +14,7 @@ from rcmcl_core.training.objectives import PretrainObjective, SupervisedObjectiv
 from rcmcl_core.augment.sensor_faults import apply_fault
 from rcmcl_ros.node.params import BUNDLED_CHECKPOINT
 
-from test_rcmcl_model import make_batch
+from clip_factory import tiny_batch as make_batch
 
 
 def _config(mode, **augment):

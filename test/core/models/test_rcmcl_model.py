@@ -7,26 +7,12 @@ import torch
 from rcmcl_core.config import MODALITIES, preset
 from rcmcl_core.models import RCMCL, AdaptiveModalityGate, fuse
 from rcmcl_core.models.rcmcl import INPUTS
+from clip_factory import tiny_batch as make_batch
 
 CONFIG = preset("tiny")
 CLIP = CONFIG.clip
 D, K = CONFIG.model.feature_dim, CONFIG.model.num_classes
 PATTERNS = [p for p in itertools.product([False, True], repeat=3) if any(p)]   # the 7 presence patterns
-
-
-def make_batch(present, seed=0):
-    """A tiny-preset batch; present is a list of per-sample (R, S, P) booleans."""
-    g = torch.Generator().manual_seed(seed)
-    b, t, s, n = len(present), CLIP.frames, CLIP.image_size, CLIP.num_points
-    skeleton = torch.randn(b, t, CLIP.max_bodies, 25, 3, generator=g) * 0.3 + torch.tensor([0.0, 0.0, 3.0])
-    skeleton[:, :, 1] = 0.0
-    return {
-        "rgb": torch.rand(b, t, 3, s, s, generator=g),
-        "depth": 2.0 + torch.rand(b, t, 1, s, s, generator=g),
-        "skeleton": skeleton,
-        "points": torch.randn(b, t, n, 3, generator=g) * 0.3 + torch.tensor([0.0, 0.0, 3.0]),
-        "present": torch.tensor(present, dtype=torch.bool),
-    }
 
 
 @pytest.fixture(scope="module")

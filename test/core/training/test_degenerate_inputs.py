@@ -11,7 +11,7 @@ from rcmcl_core.models import RCMCL
 from rcmcl_core.training.objectives import PretrainObjective, SupervisedObjective
 from rcmcl_core.augment.sensor_faults import FAULTS, apply_fault
 
-from test_rcmcl_model import make_batch
+from clip_factory import tiny_batch as make_batch
 
 
 def _zero_frame(batch):
