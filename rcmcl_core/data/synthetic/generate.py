@@ -40,6 +40,7 @@ class SyntheticConfig:
     fps: float = 15.0
     extra_s: float = 1.0
     shard_size: int = 48                  # clips per shard file
+    supersample: int = 1                  # render at this many times the clip's image size, then shrink (below)
     camera_azimuths_deg: tuple[float, ...] = (0.0, -45.0, 45.0)   # camera ids 1, 2, 3
     xview_test_cameras: tuple[int, ...] = (1,)                    # NTU: train on cameras 2, 3, test on 1
     camera_distance_m: float = 2.5
@@ -53,6 +54,8 @@ class SyntheticConfig:
             raise ValueError(f"synthetic subjects must be >= 2 (cross-subject split), got {self.subjects}")
         if self.clips_per_class_per_view < 1:
             raise ValueError(f"clips_per_class_per_view must be >= 1, got {self.clips_per_class_per_view}")
+        if self.supersample < 1:
+            raise ValueError(f"supersample must be >= 1, got {self.supersample}")
         if self.fps <= 0 or self.extra_s < 0 or self.shard_size < 1:
             raise ValueError(f"need fps > 0, extra_s >= 0, shard_size >= 1; got {self.fps}, {self.extra_s}, "
                              f"{self.shard_size}")
@@ -77,8 +80,12 @@ SYNTHETIC_PRESETS = {
     "tiny": SyntheticConfig(subjects=4, clips_per_class_per_view=2, fps=10.0, extra_s=0.5, shard_size=96),
     "lite": SyntheticConfig(),
     "paper": SyntheticConfig(subjects=20, clips_per_class_per_view=20, shard_size=32),
+    "compact": SyntheticConfig(clips_per_class_per_view=45, supersample=4),
 }
-"""Benchmark size per RCMCL preset (configs with another preset name use 'lite')."""
+"""Benchmark size per RCMCL preset (configs with another preset name use 'lite'). `compact` (the bundled
+checkpoint's data) renders 128x128 and shrinks to 32x32 the way the node shrinks a camera image: a model
+trained on images rendered directly at 32x32 (point-sampled, aliased) lost 24 of 128 windows with the
+skeleton missing on a demo bag's actions rendered at 128x128 and shrunk (docs/RESULTS.md)."""
 
 
 def synthetic_config(preset_name: str) -> SyntheticConfig:
@@ -153,7 +160,8 @@ def render_specs(specs: Sequence[ClipSpec], *, config: RCMCLConfig, synthetic: S
                  seed: int) -> dict[str, np.ndarray]:
     """Clips for `specs`, stacked in the shard format of rcmcl_core.data.shards."""
     size, clip = config.clip.image_size, config.clip
-    intrinsics = synthetic_intrinsics(width=size, height=size)
+    factor = synthetic.supersample
+    intrinsics = synthetic_intrinsics(width=size * factor, height=size * factor)
     frames = clip_frames(config=config, synthetic=synthetic)
     subjects: dict[int, Subject] = {}
     fields: dict[str, list] = {}
@@ -162,6 +170,7 @@ def render_specs(specs: Sequence[ClipSpec], *, config: RCMCLConfig, synthetic: S
         arrays = make_clip(spec.class_index, subject, spec.camera, [seed, spec.repetition], intrinsics=intrinsics,
                            fps=synthetic.fps, frames=frames, num_points=clip.num_points, max_bodies=clip.max_bodies,
                            synthetic=synthetic)
+        arrays.update(shrink_images(arrays["rgb"], arrays["depth_mm"], factor=factor))
         arrays.update(label=spec.class_index, subject=spec.subject, camera=spec.camera, setup=0, clip_id=spec.clip_id)
         for key, value in arrays.items():
             fields.setdefault(key, []).append(value)
@@ -169,6 +178,21 @@ def render_specs(specs: Sequence[ClipSpec], *, config: RCMCLConfig, synthetic: S
     for key in ("label", "subject", "camera", "setup"):
         stacked[key] = stacked[key].astype(np.int64)
     return stacked
+
+
+def shrink_images(rgb: np.ndarray, depth_mm: np.ndarray, *, factor: int) -> dict[str, np.ndarray]:
+    """Supersampled frames -> clip size, as the node shrinks a camera image (rcmcl_ros.conversions.image):
+    rgb (F, H, W, 3) uint8 -> the mean of each factor x factor block; depth_mm (F, H, W) uint16 -> the
+    pixel at each block's centre (depth is never averaged across an edge). H, W divisible by factor."""
+    if factor == 1:
+        return {"rgb": rgb, "depth_mm": depth_mm}
+    frames, height, width = depth_mm.shape
+    if height % factor or width % factor:
+        raise ValueError(f"image {width}x{height} is not divisible by the supersampling factor {factor}")
+    blocks = rgb.reshape(frames, height // factor, factor, width // factor, factor, 3).astype(np.float64)
+    shrunk = np.floor(blocks.mean(axis=(2, 4)) + 0.5).astype(np.uint8)
+    centre = factor // 2
+    return {"rgb": shrunk, "depth_mm": np.ascontiguousarray(depth_mm[:, centre::factor, centre::factor])}
 
 
 def clip_frames(*, config: RCMCLConfig, synthetic: SyntheticConfig) -> int:

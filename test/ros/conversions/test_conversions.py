@@ -430,3 +430,17 @@ def test_stamps_convert_between_seconds_and_time_without_losing_nanoseconds():
     assert stamp.sec == 1_700_000_000 and abs(stamp.nanosec - 123456789) < 300
     assert cv.seconds_to_stamp(2.9999999999).nanosec < 1_000_000_000
     assert cv.stamp_to_seconds(cv.seconds_to_stamp(12.5)) == 12.5
+
+
+def test_supersampled_training_frames_equal_what_the_node_makes_of_the_camera_frame():
+    """The compact benchmark renders 4x and shrinks (generate.shrink_images); the node shrinks a camera image
+    (image_to_rgb, depth_to_metres). Both must give the same pixels, or the model trains on another camera."""
+    from rcmcl_core.data.synthetic.generate import shrink_images
+
+    rgb = random_image("rgb8", height=32, width=32)
+    depth_mm = random_image("16UC1", height=32, width=32)
+    shrunk = shrink_images(rgb[None], depth_mm[None], factor=4)
+    node_rgb = cv.image_to_rgb(cv.numpy_to_image(rgb[..., ::-1].copy(), encoding="bgr8"), size=8, interpolation="area")
+    node_depth = cv.depth_to_metres(cv.numpy_to_image(depth_mm, encoding="16UC1"), size=8)
+    np.testing.assert_array_equal(shrunk["rgb"][0], node_rgb)
+    np.testing.assert_allclose(shrunk["depth_mm"][0].astype(np.float32) / 1000.0, node_depth, rtol=1e-6)
