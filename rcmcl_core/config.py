@@ -206,10 +206,11 @@ class AugmentConfig:
     view_flip: float = 0.5           # probability of a mirror flip per view (image, skeleton L/R swap, points)
     fault_probability: float = 0.5   # per-sample probability of one sensor_faults.FAULTS fault, U(0, 1) severity
     blank_dropout: float = 0.5       # gate_mode aux_target: share of dropped modalities fed as blank (zero) input
+    bystander: float = 0.0           # per-sample probability of another performer in skeleton body 2 (bystander.py)
 
     def validate(self) -> None:
         for name in ("modality_dropout", "deg_joint_mask", "deg_frame_mask", "view_crop_scale", "fault_probability",
-                     "blank_dropout",
+                     "blank_dropout", "bystander",
                      "view_color_jitter", "view_point_dropout", "view_shear", "view_flip"):
             _fraction(f"augment.{name}", getattr(self, name))
         _require(self.view_crop_scale > 0, "augment.view_crop_scale must be > 0")

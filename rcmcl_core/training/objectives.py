@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import rcmcl_core.augment.batch as augment
+from rcmcl_core.augment.bystander import add_bystander
 from rcmcl_core.augment.views import uniform
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.training.gate_target import gate_target_loss
@@ -64,6 +65,7 @@ class PretrainObjective(nn.Module):
 
     def forward(self, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         loss_config, aug = self.config.loss, self.config.augment
+        batch = add_bystander(batch, probability=aug.bystander, generator=generator)   # part of the scene
         view1, view2 = augment.make_views(batch, config=aug, generator=generator)
         degraded1 = degrade_for_training(view1, config=self.config, generator=generator)
         degraded2 = degrade_for_training(view2, config=self.config, generator=generator)
@@ -130,6 +132,7 @@ class SupervisedObjective(nn.Module):
         return self
 
     def forward(self, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        batch = add_bystander(batch, probability=self.config.augment.bystander, generator=generator)
         degraded = degrade_for_training(batch, config=self.config, generator=generator)
         if self.frozen_backbone:
             with torch.no_grad():

@@ -202,3 +202,16 @@ def test_two_gloo_processes_under_torchrun_end_with_identical_replicas(root, tmp
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
     assert any(not torch.equal(rank0[k], v) for k, v in initial.state_dict().items() if k in rank0)
     assert (tmp_path / "ddp" / "pretrain.pt").is_file()
+
+
+def test_with_a_bystander_in_every_clip_the_model_is_fed_two_bodies_and_still_learns(root, config):
+    config = dataclasses.replace(config, augment=dataclasses.replace(config.augment, bystander=1.0)).validate()
+    torch.manual_seed(0)
+    model = RCMCL(config=config)
+    seen = []
+    model.encoders["skeleton"].register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    losses = _losses_over_steps(SupervisedObjective(model=model, config=config, frozen_backbone=False),
+                                _fixed_batch(root, config))
+    second_body_tracked = seen[0][:, :, 1].abs().sum(dim=(-1, -2)) > 0         # (B, T)
+    assert second_body_tracked.any(dim=1).float().mean() > 0.5
+    assert sum(losses[-3:]) / 3 < 0.5 * sum(losses[:3]) / 3
