@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
@@ -27,6 +28,7 @@ from tqdm import tqdm
 import rcmcl_core.augment.batch as augment
 from rcmcl_core.data.dataset import collate
 from rcmcl_core.atomic_io import atomic_write_bytes
+from rcmcl_core.evaluation.bootstrap import accuracy_interval, array_to_bits, bits_to_array, rgs_interval
 from rcmcl_core.models.rcmcl import RCMCL
 
 Condition = Callable[[dict, torch.Generator], dict]
@@ -86,11 +88,15 @@ EXTRA_COLUMNS = ("frames 50% dropped", "RGB-D occluded 40%")                    
 
 @dataclass
 class ConditionResult:
-    """Accuracy (%) and mean gates [g_R, g_S, g_P] over the test clips of one condition."""
+    """Accuracy (%) and mean gates [g_R, g_S, g_P] over the test clips of one condition; interval_95 [low,
+    high] % (bootstrap over clips, bootstrap.py) and correct ('0'/'1' per clip in dataset order) when known
+    (results written before they existed lack them)."""
 
     accuracy: float
     mean_gates: list[float]
     clips: int
+    interval_95: list[float] | None = None
+    correct: str | None = None
 
 
 @torch.no_grad()
@@ -103,16 +109,19 @@ def evaluate(model: RCMCL, dataset: Dataset, *, conditions: dict[str, Condition]
     results = {}
     for name, condition in tqdm(conditions.items(), desc="conditions", disable=not progress):
         generator = torch.Generator().manual_seed(seed)
-        correct, total, gate_sum = 0, 0, torch.zeros(3)
+        hits, gate_sum = [], torch.zeros(3)
         for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate):
             batch = condition(batch, generator)
             batch = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
             output = model(batch)
-            correct += int((output.logits.argmax(dim=1) == batch["label"]).sum())
-            total += len(batch["label"])
+            hits.append((output.logits.argmax(dim=1) == batch["label"]).cpu().numpy())
             gate_sum += output.gates.float().sum(dim=0).cpu()
-        results[name] = ConditionResult(accuracy=100.0 * correct / max(total, 1),
-                                        mean_gates=(gate_sum / max(total, 1)).tolist(), clips=total)
+        correct = np.concatenate(hits) if hits else np.zeros(0, dtype=bool)
+        total = len(correct)
+        results[name] = ConditionResult(accuracy=100.0 * correct.sum() / max(total, 1),
+                                        mean_gates=(gate_sum / max(total, 1)).tolist(), clips=total,
+                                        interval_95=accuracy_interval(correct, seed=seed),
+                                        correct=array_to_bits(correct))
     return results
 
 
@@ -136,6 +145,15 @@ def rgs(method: dict[str, ConditionResult], supervised: dict[str, ConditionResul
     return rdp_r_and_p(supervised) - rdp_r_and_p(method)
 
 
+def rgs_bootstrap(method: dict[str, ConditionResult], supervised: dict[str, ConditionResult]) -> list[float] | None:
+    """Paired bootstrap 95 % interval of `rgs` (points), or None when per-clip results are missing."""
+    needed = ("clean", "R&P missing")
+    if any(method[c].correct is None or supervised[c].correct is None for c in needed):
+        return None
+    return rgs_interval({c: bits_to_array(method[c].correct) for c in needed},
+                        {c: bits_to_array(supervised[c].correct) for c in needed})
+
+
 def relative_dropout_gain(method: dict[str, ConditionResult], supervised: dict[str, ConditionResult]) -> float:
     """Relative gain (%) of the mean dropout-column accuracy over the baseline's (not the paper's RGS)."""
     mine, theirs = mean_dropout_accuracy(method), mean_dropout_accuracy(supervised)
@@ -144,7 +162,8 @@ def relative_dropout_gain(method: dict[str, ConditionResult], supervised: dict[s
 
 def dropout_table(methods: dict[str, dict[str, ConditionResult]], *, supervised: str) -> str:
     """Markdown shaped like Table II: accuracy per dropout column, RDP (R&P missing), RGS (points, the paper's
-    definition) and our relative dropout gain (%), both vs `supervised`."""
+    definition, with its paired bootstrap 95 % interval when per-clip results exist) and our relative dropout
+    gain (%), both vs `supervised`."""
     header = ("| Method | All three | " + " | ".join(DROPOUT_COLUMNS)
               + " | RDP (%) | RGS (pts, vs. supervised) | rel. dropout gain (%) |")
     lines = [header, "|" + "---|" * (len(DROPOUT_COLUMNS) + 5)]
@@ -153,7 +172,9 @@ def dropout_table(methods: dict[str, dict[str, ConditionResult]], *, supervised:
         if name == supervised:
             gains = "- | -"
         else:
-            gains = (f"{rgs(result, methods[supervised]):+.1f} | "
+            interval = rgs_bootstrap(result, methods[supervised])
+            spread = f" [{interval[0]:+.1f}, {interval[1]:+.1f}]" if interval else ""
+            gains = (f"{rgs(result, methods[supervised]):+.1f}{spread} | "
                      f"{relative_dropout_gain(result, methods[supervised]):+.1f}%")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {rdp_r_and_p(result):.1f} | {gains} |")
     return "\n".join(lines)
@@ -185,9 +206,11 @@ def extra_table(methods: dict[str, dict[str, ConditionResult]]) -> str:
 
 def gate_table(result: dict[str, ConditionResult]) -> str:
     """Mean gates per condition: the proof that AMG lowers the weight of dropped or corrupted inputs."""
-    lines = ["| Condition | accuracy (%) | g_R | g_S | g_P |", "|---|---|---|---|---|"]
+    lines = ["| Condition | accuracy (%) | 95 % interval | g_R | g_S | g_P |", "|---|---|---|---|---|---|"]
     for name, item in result.items():
-        lines.append(f"| {name} | {item.accuracy:.1f} | " + " | ".join(f"{g:.3f}" for g in item.mean_gates) + " |")
+        spread = f"{item.interval_95[0]:.1f}-{item.interval_95[1]:.1f}" if item.interval_95 else "-"
+        lines.append(f"| {name} | {item.accuracy:.1f} | {spread} | "
+                     + " | ".join(f"{g:.3f}" for g in item.mean_gates) + " |")
     return "\n".join(lines)
 
 

@@ -1,0 +1,61 @@
+"""Percentile bootstrap intervals over test clips, for accuracies and for RGS (paired: the same resampled clips
+for every method and condition, so a method's clips stay matched with the baseline's).
+
+Clips are resampled independently. Clips of one subject or one performance seen by three cameras are not
+independent, so these intervals are a lower bound on the true uncertainty (docs/RESULTS.md says so).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+RESAMPLES = 2000
+LEVEL = 0.95
+
+
+def bits_to_array(bits: str) -> np.ndarray:
+    """'0'/'1' per clip (ConditionResult.correct) -> (N,) bool."""
+    return np.frombuffer(bits.encode("ascii"), dtype=np.uint8) == ord("1")
+
+
+def array_to_bits(correct: np.ndarray) -> str:
+    """(N,) bool -> '0'/'1' per clip."""
+    return np.where(np.asarray(correct, dtype=bool), b"1", b"0").tobytes().decode("ascii")
+
+
+def resample_indices(clips: int, *, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """(resamples, clips) int64 clip indices drawn with replacement."""
+    return np.random.default_rng(seed).integers(0, clips, size=(resamples, clips))
+
+
+def accuracy_interval(correct: np.ndarray, *, resamples: int = RESAMPLES, level: float = LEVEL,
+                      seed: int = 0) -> list[float]:
+    """(N,) bool correct per clip -> [low, high] accuracy in % (percentile bootstrap)."""
+    correct = np.asarray(correct, dtype=bool)
+    if len(correct) == 0:
+        return [float("nan"), float("nan")]
+    accuracies = 100.0 * correct[resample_indices(len(correct), resamples=resamples, seed=seed)].mean(axis=1)
+    return _percentiles(accuracies, level)
+
+
+def rgs_interval(method: dict[str, np.ndarray], supervised: dict[str, np.ndarray], *, resamples: int = RESAMPLES,
+                 level: float = LEVEL, seed: int = 0) -> list[float]:
+    """Paired bootstrap of RGS = RDP_supervised - RDP_method (points; RDP of 'R&P missing' against 'clean').
+    Each argument maps 'clean' and 'R&P missing' to (N,) bool correct per clip, the same N clips in the same
+    order for all four arrays."""
+    arrays = [method["clean"], method["R&P missing"], supervised["clean"], supervised["R&P missing"]]
+    clips = {len(a) for a in arrays}
+    if len(clips) != 1:
+        raise ValueError(f"RGS needs the same clips for both methods and both conditions, got sizes {sorted(clips)}")
+    index = resample_indices(clips.pop(), resamples=resamples, seed=seed)
+    m_clean, m_rp, s_clean, s_rp = (np.asarray(a, dtype=np.float64)[index].mean(axis=1) for a in arrays)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rgs = 100.0 * ((s_clean - s_rp) / s_clean - (m_clean - m_rp) / m_clean)
+    return _percentiles(rgs[np.isfinite(rgs)], level)
+
+
+def _percentiles(values: np.ndarray, level: float) -> list[float]:
+    if len(values) == 0:
+        return [float("nan"), float("nan")]
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return [float(low), float(high)]
