@@ -24,11 +24,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 
-from rcmcl_core.checkpoint import load_checkpoint  # noqa: E402
+from rcmcl_core.checkpoint import load_model  # noqa: E402
 from rcmcl_core.data.synthetic.generate import synthetic_intrinsics  # noqa: E402
 from rcmcl_core.data.synthetic.scene import make_scene_clip  # noqa: E402
 from rcmcl_core.geometry.pinhole import scale_intrinsics  # noqa: E402
-from rcmcl_core.models.rcmcl import RCMCL  # noqa: E402
 from rcmcl_ros.people.tracker import PeopleConfig, SceneFrame, people_windower  # noqa: E402
 from rcmcl_ros.people.decisions import infer_round  # noqa: E402
 from rcmcl_ros.pipeline.window import WindowConfig  # noqa: E402
@@ -50,10 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=5, help="timed rounds per people count")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    loaded = load_checkpoint(BUNDLED, map_location="cpu")
-    model = RCMCL(config=loaded.config)
-    model.load_state_dict(loaded.model_state)
-    model.eval()
+    model, loaded = load_model(BUNDLED)
     clip = loaded.config.clip
     small = synthetic_intrinsics(width=64, height=64)
     body = make_scene_clip([0], [2], camera=1, seed=0, intrinsics=small, fps=10.0, frames=1)["skeleton"][0, 0]

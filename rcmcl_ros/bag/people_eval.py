@@ -44,7 +44,7 @@ class PeopleEvaluation:
 
     def accuracy(self, body_id: int | None = None) -> tuple[float, int]:
         """(accuracy on clean windows, their count) for one body id or everyone."""
-        pairs = [(d.label, t) for d, t in zip(self.decisions, self.truth)
+        pairs = [(d.decision.label, t) for d, t in zip(self.decisions, self.truth)
                  if t is not None and (body_id is None or d.body_id == body_id)]
         return (float(np.mean([a == b for a, b in pairs])) if pairs else float("nan")), len(pairs)
 
@@ -92,7 +92,7 @@ def evaluate_people_bag(bag_path: str | Path, *, model: Any, labels: list[str], 
     truth = truth or main_truth          # a single-person bag: its one class holds for any body id
     times = [t for t, _ in truth]
     for d in result.decisions:
-        targets = window_times(d.stamp_s, frames=windower.window.frames, window_s=windower.window.window_s)
+        targets = window_times(d.decision.stamp_s, frames=windower.window.frames, window_s=windower.window.window_s)
         seen = [truth[i][1] for i in (np.searchsorted(times, targets, side="right") - 1) if i >= 0]
         classes = {people.get(d.body_id, people.get(ANY_BODY)) for people in seen}
         result.truth.append(classes.pop() if len(classes) == 1 and None not in classes and seen else None)
@@ -106,8 +106,9 @@ def write_people_report(result: PeopleEvaluation, *, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = ["stamp_s,body_id,label,confidence,truth,g_rgbd,g_skeleton,g_points,present_rgbd,present_skeleton,"
             "present_points"]
-    for d, t in zip(result.decisions, result.truth):
-        rows.append(",".join([f"{d.stamp_s:.3f}", str(d.body_id), d.label, f"{d.confidence:.4f}", t or "",
+    for person, t in zip(result.decisions, result.truth):
+        d = person.decision
+        rows.append(",".join([f"{d.stamp_s:.3f}", str(person.body_id), d.label, f"{d.confidence:.4f}", t or "",
                               *(f"{g:.4f}" for g in d.gates), *(str(bool(p)).lower() for p in d.present)]))
     (out_dir / "people.csv").write_text("\n".join(rows) + "\n")
     path = out_dir / "people.json"
@@ -118,19 +119,23 @@ def write_people_report(result: PeopleEvaluation, *, out_dir: Path) -> Path:
 
 def people_evaluate(args: Any, *, checkpoint: Path) -> int:
     """`evaluate-bag BAG --out DIR --max-people N` (N >= 2): writes people.json / people.csv, prints the
-    summary line. 0 on success; errors propagate to evaluate_command's handler."""
-    from rcmcl_core.checkpoint import load_checkpoint
-    from rcmcl_core.models.rcmcl import RCMCL
+    summary line. --device and --threads as for one person. 0 on success; errors (CheckpointError, DeviceError)
+    propagate to evaluate_command's handler."""
+    import torch
+
+    from rcmcl_core.checkpoint import load_model
+    from rcmcl_core.device import resolve_device
     from rcmcl_ros.people.tracker import PeopleConfig, people_windower
     from rcmcl_ros.pipeline.window import WindowConfig
 
-    loaded = load_checkpoint(checkpoint, map_location="cpu")
-    model = RCMCL(config=loaded.config)
-    model.load_state_dict(loaded.model_state)
+    device = resolve_device(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    model, loaded = load_model(checkpoint)
     people = PeopleConfig(max_people=args.max_people, max_batch=args.max_people, second_body=args.people_second_body)
     windower = people_windower(loaded.config.clip, people=people,
                                stride_s=args.stride_s or WindowConfig.stride_s)
-    result = evaluate_people_bag(args.bag, model=model.eval(), labels=loaded.labels, windower=windower,
+    result = evaluate_people_bag(args.bag, model=model.to(device), labels=loaded.labels, windower=windower,
                                  skeleton_format=args.skeleton_format or "azure32")
     path = write_people_report(result, out_dir=args.out)
     summary = result.summary()

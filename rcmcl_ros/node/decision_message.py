@@ -29,8 +29,9 @@ SCORE_PREFIX = "score/"
 
 
 @dataclass(frozen=True)
-class PersonDecision:
-    """One person's decision as carried by ~/decision. gates, present: {modality: value}."""
+class DecisionStatus:
+    """One person's status of ~/decision, parsed (the wire view of a pipeline.runner.Decision, main or per
+    person). gates, present: {modality: value}; scores: {class name: probability}."""
 
     person: str
     stamp_s: float
@@ -47,16 +48,17 @@ class PersonDecision:
     body_id: int | None = None
 
 
-def decision_values(*, label: str, label_index: int, confidence: float, gates: Sequence[float],
-                    present: Sequence[bool], window_start_s: float, window_end_s: float,
-                    scores: Sequence[float], labels: Sequence[str], body_id: int | None = None) -> dict[str, str]:
-    """The key-values of one person's status, in the documented order."""
-    values = {"label": label, "label_index": str(int(label_index)), "confidence": f"{float(confidence):.4f}"}
-    values.update({f"g_{m}": f"{float(g):.4f}" for m, g in zip(MODALITY_NAMES, gates)})
-    values.update({f"present_{m}": str(bool(p)).lower() for m, p in zip(MODALITY_NAMES, present)})
+def decision_values(decision: Any, *, window_start_s: float, labels: Sequence[str],
+                    body_id: int | None = None) -> dict[str, str]:
+    """The key-values of one person's status, in the documented order, from a pipeline.runner.Decision (the
+    single-person one, or a people.decisions.PersonDecision's .decision with its body_id)."""
+    values = {"label": decision.label, "label_index": str(int(decision.label_index)),
+              "confidence": f"{float(decision.confidence):.4f}"}
+    values.update({f"g_{m}": f"{float(g):.4f}" for m, g in zip(MODALITY_NAMES, decision.gates)})
+    values.update({f"present_{m}": str(bool(p)).lower() for m, p in zip(MODALITY_NAMES, decision.present)})
     values["window_start_s"] = f"{float(window_start_s):.6f}"
-    values["window_end_s"] = f"{float(window_end_s):.6f}"
-    values.update({f"{SCORE_PREFIX}{name}": f"{float(s):.4f}" for name, s in zip(labels, scores)})
+    values["window_end_s"] = f"{float(decision.stamp_s):.6f}"
+    values.update({f"{SCORE_PREFIX}{name}": f"{float(s):.4f}" for name, s in zip(labels, decision.scores)})
     if body_id is not None:
         values["body_id"] = str(int(body_id))
     return values
@@ -86,15 +88,13 @@ def decision_array(statuses: Sequence[Any], *, stamp_s: float) -> Any:
 def decision_message(decision: Any, *, window_start_s: float, labels: Sequence[str], node_name: str,
                      warnings: Sequence[str] = (), person: str = MAIN_PERSON) -> Any:
     """pipeline.Decision -> DiagnosticArray stamped with decision.stamp_s (one status for `person`)."""
-    values = decision_values(label=decision.label, label_index=decision.label_index, confidence=decision.confidence,
-                             gates=decision.gates, present=decision.present, window_start_s=window_start_s,
-                             window_end_s=decision.stamp_s, scores=decision.scores, labels=labels)
+    values = decision_values(decision, window_start_s=window_start_s, labels=labels)
     status = person_status(values, person=person, node_name=node_name, warnings=warnings)
     return decision_array([status], stamp_s=decision.stamp_s)
 
 
-def decision_from_message(msg: Any) -> list[PersonDecision]:
-    """~/decision message -> one PersonDecision per status named PERSON_PREFIX*, in message order. Raises
+def decision_from_message(msg: Any) -> list[DecisionStatus]:
+    """~/decision message -> one DecisionStatus per status named PERSON_PREFIX*, in message order. Raises
     ValueError naming the status and key when a documented key is missing or does not parse."""
     stamp = msg.header.stamp
     stamp_s = int(stamp.sec) + int(stamp.nanosec) * 1e-9
@@ -112,7 +112,7 @@ def decision_from_message(msg: Any) -> list[PersonDecision]:
             except ValueError as error:
                 raise ValueError(f"~/decision status {name!r}: {key}={values[key]!r} does not parse ({error})") \
                     from error
-        people.append(PersonDecision(
+        people.append(DecisionStatus(
             person=status.name, stamp_s=stamp_s, label=get("label", str), label_index=get("label_index", int),
             confidence=get("confidence", float),
             gates={m: get(f"g_{m}", float) for m in MODALITY_NAMES},

@@ -120,7 +120,7 @@ class PeopleAttachment:
             except (RuntimeError, ValueError) as error:
                 self.node.get_logger().error(f"people round at {people.end_s:.3f} s failed: {error}")
                 continue
-            self._fit_budget(decisions[0].inference_s / len(decisions))
+            self._fit_budget(decisions[0].decision.latency["inference_s"] / len(decisions))
             whole = int(people.end_s)
             stamp = Time(sec=whole, nanosec=int(round((people.end_s - whole) * 1e9)) % 1_000_000_000)
             self.decision_pub.publish(people_decision_message(

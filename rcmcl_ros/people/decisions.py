@@ -1,7 +1,9 @@
 """One batched forward pass for everyone in a PeopleRound -> one PersonDecision per person.
 
 The model takes (B, ...) batches (docs/ARCHITECTURE.md, "Tensor contracts"), so a round of B people costs
-one call, not B. The main actor (who the single-person topics follow) is the person nearest the camera.
+one call, not B. Each person's Decision is the single-person type, built by the same function
+(pipeline.runner.decisions_from_output); PersonDecision adds who it is about. The main actor (who the
+single-person topics follow) is the person nearest the camera.
 """
 from __future__ import annotations
 
@@ -12,26 +14,20 @@ import numpy as np
 import torch
 
 from rcmcl_ros.people.tracker import PeopleRound
+from rcmcl_ros.pipeline.runner import Decision, decisions_from_output
 
 
 @dataclass
 class PersonDecision:
-    """One person's decision at stamp_s. scores (K,) class probabilities; gates, present, coverage (3,) in
-    MODALITIES order (gates of absent modalities are exactly 0); second_id -1 = alone."""
+    """One person's decision: the single-person Decision of its window (gates of absent modalities are
+    exactly 0; latency["inference_s"] = the round's one forward pass, shared by its people) and who it is
+    about."""
 
-    stamp_s: float
+    decision: Decision
     body_id: int
-    label: str
-    label_index: int
-    confidence: float
-    scores: np.ndarray
-    gates: np.ndarray
-    present: np.ndarray
-    coverage: np.ndarray
-    second_id: int
-    distance_m: float
-    head_m: np.ndarray               # (3,) metres, image/cloud frame
-    inference_s: float               # the round's forward pass (shared by its people)
+    second_body_id: int | None       # the nearest other person (body 2 with people_second_body); None = alone
+    distance_m: float                # pelvis distance to the camera, metres
+    head_m: np.ndarray               # (3,) last seen head joint, metres, image/cloud frame (rviz text anchor)
 
 
 def infer_round(model: torch.nn.Module, people: PeopleRound, *, labels: list[str]) -> list[PersonDecision]:
@@ -41,17 +37,16 @@ def infer_round(model: torch.nn.Module, people: PeopleRound, *, labels: list[str
     started = time.perf_counter()
     with torch.inference_mode():
         output = model(batch)
-    scores = torch.softmax(output.logits.float(), dim=-1).cpu().numpy()
-    gates = output.gates.float().cpu().numpy()
-    elapsed = time.perf_counter() - started
+    decisions = decisions_from_output(output, labels=labels, stamp_s=people.end_s, present=people.present,
+                                      coverage=people.coverage)
+    latency = {"inference_s": time.perf_counter() - started}
     out = []
-    for b, body_id in enumerate(people.body_ids):
-        index = int(np.argmax(scores[b]))
-        out.append(PersonDecision(
-            stamp_s=people.end_s, body_id=int(body_id), label=labels[index], label_index=index,
-            confidence=float(scores[b, index]), scores=scores[b], gates=gates[b], present=people.present[b].copy(),
-            coverage=people.coverage[b].copy(), second_id=int(people.second_ids[b]),
-            distance_m=float(people.distance_m[b]), head_m=people.head_m[b].copy(), inference_s=elapsed))
+    for b, (body_id, decision) in enumerate(zip(people.body_ids, decisions)):
+        decision.latency = dict(latency)
+        second = int(people.second_ids[b])
+        out.append(PersonDecision(decision=decision, body_id=int(body_id),
+                                  second_body_id=None if second < 0 else second,
+                                  distance_m=float(people.distance_m[b]), head_m=people.head_m[b].copy()))
     return out
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from visualization_msgs.msg import Marker, MarkerArray
 
 from rcmcl_core.config import MODALITIES
-from rcmcl_ros.node.gate_markers import MIN_SCALE_M, _duration, _marker, _rgba, gate_colour
+from rcmcl_ros.node.gate_markers import MIN_SCALE_M, _duration, _marker, _rgba, bar_height, gate_colour
 from rcmcl_ros.people.decisions import PersonDecision
 
 PEOPLE_NAMESPACE = "rcmcl_people"
@@ -41,6 +40,7 @@ def people_markers(decisions: list[PersonDecision], *, stamp, frame_id: str,
     lifetime = _duration(config.lifetime_s)
     out = []
     for d in decisions:
+        gates, present = d.decision.gates, d.decision.present
         x, y, z = (float(v) for v in d.head_m)
         base = int(d.body_id) * 4
         text = _marker(base, Marker.TEXT_VIEW_FACING, stamp=stamp, frame_id=frame_id, config=config,
@@ -48,17 +48,16 @@ def people_markers(decisions: list[PersonDecision], *, stamp, frame_id: str,
         text.pose.position.x, text.pose.position.y, text.pose.position.z = x, y - config.text_above_m, z
         text.scale.z = config.text_height_m
         text.color = _rgba(config.text_rgba)
-        text.text = f"{d.body_id}: {d.label} ({d.confidence:.2f})"
+        text.text = f"{d.body_id}: {d.decision.label} ({d.decision.confidence:.2f})"
         out.append(text)
         for m in range(len(MODALITIES)):
             bar = _marker(base + 1 + m, Marker.CUBE, stamp=stamp, frame_id=frame_id, config=config, lifetime=lifetime)
-            height = max(MIN_SCALE_M, float(np.clip(d.gates[m], 0, 1)) * config.bar_height_m) if d.present[m] \
-                else MIN_SCALE_M
+            height = bar_height(gates[m], config=config) if present[m] else MIN_SCALE_M
             bar.pose.position.x = x + (m - 1) * config.spacing_m
             bar.pose.position.y = y - config.bar_above_m - height / 2.0
             bar.pose.position.z = z
             bar.scale.x = bar.scale.z = config.bar_width_m
             bar.scale.y = height
-            bar.color = _rgba(gate_colour(d.gates[m]) if d.present[m] else config.absent_rgba)
+            bar.color = _rgba(gate_colour(gates[m]) if present[m] else config.absent_rgba)
             out.append(bar)
     return MarkerArray(markers=out)

@@ -11,8 +11,7 @@ from rcmcl_ros.people.decisions import PersonDecision
 def people_decision_message(decisions: Sequence[PersonDecision], *, stamp_s: float, labels: Sequence[str],
                             window_s: float, node_name: str) -> Any:
     """PersonDecisions of one round (all at stamp_s, windows of window_s seconds) -> DiagnosticArray."""
-    statuses = [person_status(decision_values(
-        label=d.label, label_index=d.label_index, confidence=d.confidence, gates=d.gates, present=d.present,
-        window_start_s=d.stamp_s - window_s, window_end_s=d.stamp_s, scores=d.scores, labels=labels,
-        body_id=d.body_id), person=f"{PERSON_PREFIX}{d.body_id}", node_name=node_name) for d in decisions]
+    statuses = [person_status(decision_values(d.decision, window_start_s=d.decision.stamp_s - window_s, labels=labels,
+                                              body_id=d.body_id),
+                              person=f"{PERSON_PREFIX}{d.body_id}", node_name=node_name) for d in decisions]
     return decision_array(statuses, stamp_s=stamp_s)

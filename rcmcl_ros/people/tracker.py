@@ -27,7 +27,6 @@ person's decision period degrades to stride_s * ceil(people / batch_limit) at a 
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -40,7 +39,7 @@ from rcmcl_core.geometry.skeleton_layout import JOINT_INDEX, NUM_JOINTS
 from rcmcl_core.windowing import STAMP_EPS_S, coverage, is_present, nearest_stamps, window_times
 from rcmcl_ros.people.crop import PELVIS, people_region, person_points, person_rgbd
 from rcmcl_ros.pipeline.sync import SyncConfig
-from rcmcl_ros.pipeline.window import WindowConfig
+from rcmcl_ros.pipeline.window import WindowConfig, first_window_index
 
 HEAD = JOINT_INDEX["head"]
 MAX_BODY_ID = (2 ** 31 - 1) // 100
@@ -174,7 +173,7 @@ class PeopleWindower:
         self.stats.frames += 1
         self._last_stamp_s = stamp_s
         if self._next_k is None:
-            self._next_k = math.ceil((stamp_s + self.window.window_s) / self.window.stride_s - STAMP_EPS_S)
+            self._next_k = first_window_index(stamp_s, window_s=self.window.window_s, stride_s=self.window.stride_s)
         self._observe(frame, stamp_s)
 
     def due_rounds(self) -> list[PeopleRound]:

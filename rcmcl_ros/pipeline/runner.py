@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -109,6 +109,27 @@ class Decision:
     present: np.ndarray
     coverage: np.ndarray
     latency: dict[str, float]
+
+
+def decisions_from_output(output: Any, *, labels: Sequence[str], stamp_s: float, present: np.ndarray,
+                          coverage: np.ndarray) -> list[Decision]:
+    """The model's Output for B windows ending at stamp_s -> one Decision per row (the single-person path
+    with B=1, the per-person path with B people). logits (B, K) -> softmax scores, argmax label and its
+    probability as confidence; gates (B, 3). present (B, 3) bool, coverage (B, 3) are copied. Copies the
+    outputs to the host (on CUDA this waits for the forward). latency is left empty for the caller."""
+    scores = torch.softmax(output.logits.float(), dim=-1).cpu().numpy()
+    gates = output.gates.float().cpu().numpy()
+    if len(scores) != len(present) or len(scores) != len(coverage) or scores.shape[-1] != len(labels):
+        raise ValueError(f"model output {scores.shape} does not match {len(present)} windows of "
+                         f"{len(labels)} labels")
+    decisions = []
+    for b, row in enumerate(scores):
+        index = int(np.argmax(row))
+        decisions.append(Decision(stamp_s=float(stamp_s), label=labels[index], label_index=index,
+                                  confidence=float(row[index]), scores=row, gates=gates[b],
+                                  present=np.array(present[b], dtype=bool), coverage=np.array(coverage[b]),
+                                  latency={}))
+    return decisions
 
 
 def message_stamp_s(msg: Any, *, fallback_s: float) -> float:
@@ -288,16 +309,13 @@ class Pipeline:
         started = time.perf_counter()
         batch = self.runtime.to_device(window.batch)
         output = self.runtime.forward(batch, all_present=bool(np.all(window.present)))
-        scores = torch.softmax(output.logits.float(), dim=-1)[0].cpu().numpy()
-        gates = output.gates.float()[0].cpu().numpy()
+        [decision] = decisions_from_output(output, labels=self.labels, stamp_s=window.end_s,
+                                           present=window.present[None], coverage=window.coverage[None])
         finished = time.perf_counter()
-        index = int(np.argmax(scores))
-        latency = {"queue_s": max(0.0, started - getattr(window, "built_s", started)),
-                   "inference_s": finished - started}
-        self.stats.count_decision(latency)
-        return Decision(stamp_s=window.end_s, label=self.labels[index], label_index=index,
-                        confidence=float(scores[index]), scores=scores, gates=gates,
-                        present=window.present.copy(), coverage=window.coverage.copy(), latency=latency)
+        decision.latency = {"queue_s": max(0.0, started - getattr(window, "built_s", started)),
+                            "inference_s": finished - started}
+        self.stats.count_decision(decision.latency)
+        return decision
 
     def step(self, now_s: float) -> list[Decision]:
         """Offline convenience: every window that completed by `now_s`, inferred in order."""

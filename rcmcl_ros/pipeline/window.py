@@ -93,6 +93,13 @@ class WindowStats:
     resets: int = 0                  # stamps went backwards (bag loop, clock reset)
 
 
+def first_window_index(stamp_s: float, *, window_s: float, stride_s: float) -> int:
+    """k of the first window for data starting at stamp_s (seconds): window ends lie on the grid k * stride_s
+    of sensor time (rate independence) and the first is the first full one, ending >= stamp_s + window_s.
+    The single-person Windower and the per-person PeopleWindower share it, so both decide at the same ends."""
+    return math.ceil((stamp_s + window_s) / stride_s - STAMP_EPS_S)
+
+
 def target_times(end_s: float, *, frames: int, window_s: float) -> np.ndarray:
     """(T,) float64 target stamps evenly spaced over [end_s - window_s, end_s], both ends included: the
     training clips' rule (rcmcl_core.windowing.window_times), so node and training windows match."""
@@ -136,8 +143,7 @@ class Windower:
         self.stats.sets += 1
         self._last_stamp_s = stamp_s
         if self._next_k is None:
-            # The first window is the first full one; ends sit on the stride grid (rate independence).
-            self._next_k = math.ceil((stamp_s + self.config.window_s) / self.config.stride_s - STAMP_EPS_S)
+            self._next_k = first_window_index(stamp_s, window_s=self.config.window_s, stride_s=self.config.stride_s)
         self._observe(synced.frames)
         windows = self._complete(stamp_s)
         self._prune()

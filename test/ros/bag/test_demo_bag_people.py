@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from rcmcl_ros.__main__ import main as cli_main
 from rcmcl_ros.bag.files import BagReader, GROUND_TRUTH_TOPIC
@@ -50,6 +51,27 @@ def test_evaluate_bag_max_people_scores_each_body_id(bag, tmp_path, capsys):
     assert summary["clean_windows"] > 0
     rows = (tmp_path / "people.csv").read_text().splitlines()
     assert len(rows) == summary["decisions"] + 1 and "identity consistency" in capsys.readouterr().out
+
+
+def test_evaluate_bag_max_people_names_a_checkpoint_whose_weights_do_not_fit(bag, tiny_checkpoint, tmp_path, capsys):
+    from rcmcl_core.checkpoint import load_checkpoint, save_checkpoint
+
+    loaded = load_checkpoint(tiny_checkpoint())
+    state = dict(loaded.model_state)
+    dropped = sorted(state)[0]
+    del state[dropped]
+    misfit = save_checkpoint(tmp_path / "misfit.pt", model_state=state, config=loaded.config, labels=loaded.labels)
+    assert cli_main(["evaluate-bag", str(bag), "--out", str(tmp_path / "out"), "--max-people", "2",
+                     "--checkpoint", str(misfit), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "1 missing" in error and dropped in error and not (tmp_path / "out" / "people.json").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA on a machine without it")
+def test_evaluate_bag_max_people_names_a_device_it_cannot_use(bag, tmp_path, capsys):
+    assert cli_main(["evaluate-bag", str(bag), "--out", str(tmp_path), "--max-people", "2", "--device", "cuda",
+                     "--no-progress"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err and not (tmp_path / "people.json").exists()
 
 
 def test_make_demo_bag_rejects_more_than_three_people(tmp_path, capsys):

@@ -22,13 +22,10 @@ INTRINSICS = synthetic_intrinsics(width=SIZE, height=SIZE)
 
 @pytest.fixture(scope="module")
 def checkpoint():
-    from rcmcl_core.checkpoint import load_checkpoint
-    from rcmcl_core.models.rcmcl import RCMCL
+    from rcmcl_core.checkpoint import load_model
 
-    loaded = load_checkpoint(BUNDLED, map_location="cpu")
-    model = RCMCL(config=loaded.config)
-    model.load_state_dict(loaded.model_state)
-    return model.eval(), loaded.labels, loaded.config.clip
+    model, loaded = load_model(BUNDLED)
+    return model, loaded.labels, loaded.config.clip
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +66,13 @@ def test_each_tracked_person_gets_a_window_and_all_share_one_batch(checkpoint, t
     # each person's crop is centred on them: the two RGB crops differ
     assert not np.allclose(first.batch["rgb"][0].numpy(), first.batch["rgb"][1].numpy())
     decisions = infer_round(model, first, labels=labels)
-    assert [d.body_id for d in decisions] == [1, 2]
-    assert all(abs(d.scores.sum() - 1) < 1e-4 and (d.gates > 0).all() for d in decisions)
+    assert [d.body_id for d in decisions] == [1, 2] and [d.second_body_id for d in decisions] == [2, 1]
+    for d in (p.decision for p in decisions):     # the single-person Decision, one per person
+        assert abs(d.scores.sum() - 1) < 1e-4 and (d.gates > 0).all() and d.stamp_s == first.end_s
+        assert d.label == labels[d.label_index] and d.confidence == d.scores.max()
+    # one forward for the round: every person carries its time
+    forward_s = {d.decision.latency["inference_s"] for d in decisions}
+    assert len(forward_s) == 1 and forward_s.pop() > 0
 
 
 def test_a_person_who_leaves_stops_after_stale_after_s_while_the_other_continues(checkpoint, two_people):
@@ -93,7 +95,8 @@ def test_lost_skeleton_drops_that_persons_skeleton_gate_only_and_then_the_person
     by_end = {}
     for r in rounds_of(w, frames):
         by_end[r.end_s] = {d.body_id: d for d in infer_round(model, r, labels=labels)}
-    early, held = by_end[2.5], by_end[4.5]
+    early = {i: d.decision for i, d in by_end[2.5].items()}
+    held = {i: d.decision for i, d in by_end[4.5].items()}
     assert early[2].present.all() and early[2].gates[1] > 0
     # 1.5 s after body 2's skeleton went: its skeleton is absent (gate exactly 0), RGB-D and points carry on
     assert held[2].present.tolist() == [True, False, True] and held[2].gates[1] == 0.0
@@ -194,13 +197,15 @@ def test_decision_array_round_trips_the_contract(checkpoint, two_people):
                          "present_skeleton", "present_points", "window_start_s"]
     assert keys[-1] == "body_id" and sum(k.startswith("score/") for k in keys) == len(labels)
     back = {p.body_id: p for p in decision_from_message(msg)}
-    for d in decisions:
-        assert back[d.body_id].label == d.label and back[d.body_id].window_end_s == pytest.approx(d.stamp_s, abs=1e-6)
-        np.testing.assert_allclose([back[d.body_id].scores[name] for name in labels], d.scores, atol=1e-4)
-        np.testing.assert_allclose(list(back[d.body_id].gates.values()), d.gates, atol=1e-4)
+    for person in decisions:
+        d, parsed = person.decision, back[person.body_id]
+        assert parsed.label == d.label and parsed.window_end_s == pytest.approx(d.stamp_s, abs=1e-6)
+        assert parsed.window_start_s == pytest.approx(d.stamp_s - clip.window_s, abs=1e-6)
+        np.testing.assert_allclose([parsed.scores[name] for name in labels], d.scores, atol=1e-4)
+        np.testing.assert_allclose(list(parsed.gates.values()), d.gates, atol=1e-4)
     assert main_actor(decisions).body_id == min(decisions, key=lambda d: d.distance_m).body_id
     markers = people_markers(decisions, stamp=Time(sec=12), frame_id="rgb_camera_link").markers
-    assert len(markers) == 8 and markers[0].text.startswith(f"1: {decisions[0].label}")
+    assert len(markers) == 8 and markers[0].text.startswith(f"1: {decisions[0].decision.label}")
     assert markers[0].pose.position.y < decisions[0].head_m[1]            # above the head (optical y down)
 
 
