@@ -105,6 +105,7 @@ class _Track:
 
     stamps: deque = field(default_factory=deque)
     frames: deque = field(default_factory=deque)
+    rejected: deque = field(default_factory=deque)   # stamps of frames the sensor-health rules rejected
 
 
 class Windower:
@@ -142,6 +143,14 @@ class Windower:
         windows = self._complete(stamp_s)
         self._prune()
         return windows
+
+    def reject(self, modality: str, stamp_s: float) -> None:
+        """A frame of `modality` at stamp_s was received but rejected (rcmcl_core.sensor_health): a target
+        whose nearest received frame is a rejected one is not observed (fill never uses it)."""
+        rejected = self._tracks[modality].rejected
+        rejected.append(float(stamp_s))
+        if len(rejected) > self.config.max_history:
+            rejected.popleft()
 
     def push_many(self, sets: Iterable[Any]) -> list[Window]:
         windows: list[Window] = []
@@ -211,7 +220,12 @@ class Windower:
                 continue
             stamps = np.fromiter(track.stamps, dtype=np.float64, count=len(track.stamps))
             index, distance = nearest_stamps(stamps, targets)
-            observed[m] = coverage(distance, max_gap_s=cfg.max_gap_s)
+            if track.rejected:
+                rejected = np.fromiter(track.rejected, dtype=np.float64, count=len(track.rejected))
+                nearer = nearest_stamps(rejected, targets)[1] < distance
+                observed[m] = coverage(np.where(nearer, np.inf, distance), max_gap_s=cfg.max_gap_s)
+            else:
+                observed[m] = coverage(distance, max_gap_s=cfg.max_gap_s)
             if is_present(observed[m], min_presence=cfg.min_presence):
                 chosen[modality] = [track.frames[i] for i in index]
                 newest = max(newest, float(stamps[index].max()))
@@ -234,6 +248,8 @@ class Windower:
             while len(track.stamps) > 1 and track.stamps[0] < oldest_useful and track.stamps[1] < oldest_useful:
                 track.stamps.popleft()
                 track.frames.popleft()
+            while track.rejected and track.rejected[0] < oldest_useful:
+                track.rejected.popleft()
 
 
 def _any_between(stamps: Iterable[float], lo: float, hi: float) -> bool:
