@@ -21,9 +21,12 @@ skeleton tracker are recognised by rule, not learned (docs/RELIABILITY.md, "Sens
 
 A flagged frame counts as not observed: rcmcl_core.windowing's presence rule then decides whether the
 modality is present (a window mostly frozen makes RGB-D absent, so its gate is exactly 0 by the model's
-masking) and a present modality's flagged frames are filled from the nearest accepted frame. `screen_batch`
-applies that to clips (evaluation, calibration); the node applies the streaming checks per synced set
-(rcmcl_ros/pipeline/runner.py) with the same classes.
+masking) and a present modality's flagged frames are filled from the nearest accepted frame. One more rule
+(`trusted`), as a watchdog's error rate: a window in which more than `max_rejected_fraction` of a modality's
+frames were rejected does not trust that sensor at all (absent), even if the frames in between passed: a
+tracker that jumps every other frame is broken for now. `screen_batch` applies all this to clips
+(evaluation, calibration); the node applies the streaming checks per synced set (rcmcl_ros/pipeline/runner.py)
+and `trusted` per window (rcmcl_ros/pipeline/window.py) with the same code.
 """
 from __future__ import annotations
 
@@ -64,6 +67,7 @@ class HealthConfig:
     position_noise_m: float = 0.05       # tracker noise allowed on top of speed x dt
     reacquire_frames: int = 3            # consistent rejected frames in a row that are accepted as the new pose
     reacquire_s: float = 0.5             # a body rejected this long (s) is accepted again
+    max_rejected_fraction: float = 0.25  # a window whose frames of a modality are rejected more often is not trusted
 
     def validate(self) -> "HealthConfig":
         checks = (
@@ -77,6 +81,8 @@ class HealthConfig:
             (self.position_noise_m >= 0.0, f"health.position_noise_m must be >= 0 m, got {self.position_noise_m}"),
             (self.reacquire_frames >= 1, f"health.reacquire_frames must be >= 1, got {self.reacquire_frames}"),
             (self.reacquire_s > 0.0, f"health.reacquire_s must be > 0 s, got {self.reacquire_s}"),
+            (0.0 <= self.max_rejected_fraction <= 1.0,
+             f"health.max_rejected_fraction must be in [0, 1], got {self.max_rejected_fraction}"),
         )
         for ok, message in checks:
             if not ok:
@@ -214,6 +220,12 @@ class SkeletonMotion:
                                   np.where(np.isnan(bones), body.bones, body.bones + BONE_AVERAGING * (bones - body.bones)))
 
 
+def trusted(rejected_fraction: float, config: HealthConfig | None) -> bool:
+    """The window-level rule: a modality whose share of rejected frames in a window is at most
+    config.max_rejected_fraction (always True when config is None or disabled)."""
+    return config is None or not config.enabled or rejected_fraction <= config.max_rejected_fraction + 1e-9
+
+
 # -- clips --------------------------------------------------------------------------------------------------------
 def repeated_frames(rgb: np.ndarray | torch.Tensor, depth: np.ndarray | torch.Tensor, *,
                     config: HealthConfig) -> np.ndarray:
@@ -260,7 +272,8 @@ def frame_flags(batch: dict, *, window_s: float, config: HealthConfig) -> dict[s
 def screen_batch(batch: dict, *, window_s: float, config: HealthConfig,
                  min_presence: float = MIN_PRESENCE) -> tuple[dict, dict[str, torch.Tensor]]:
     """Apply the rules to a batch of clips as the node does: flagged frames are not observed; a modality whose
-    observed fraction is below `min_presence` becomes absent (present False, its tensors zeroed); a present
+    observed fraction is below `min_presence`, or whose flagged fraction is above config.max_rejected_fraction,
+    becomes absent (present False, its tensors zeroed); a present
     one has every flagged frame replaced by the nearest accepted frame (ties: the earlier). Returns (new batch,
     frame_flags); other keys are shared with `batch`."""
     flags = frame_flags(batch, window_s=window_s, config=config)
@@ -275,7 +288,8 @@ def screen_batch(batch: dict, *, window_s: float, config: HealthConfig,
             out[key] = out[key].clone()
         for i in rows:
             observed = ~flags[modality][i].numpy()
-            if not bool(is_present(observed.mean(), min_presence=min_presence)):
+            if not (bool(is_present(observed.mean(), min_presence=min_presence))
+                    and trusted(1.0 - observed.mean(), config)):
                 present[i, m] = False
                 for key in keys:
                     out[key][i] = 0.0

@@ -192,6 +192,9 @@ PARAMETERS: tuple[Param, ...] = (
     _p("health_reacquire_frames", "health", "a body rejected this many frames in a row, each consistent with the "
                                             "previous, is accepted at its new place", field="reacquire_frames"),
     _p("health_reacquire_s", "health", "a body rejected this long (s) is accepted again", field="reacquire_s"),
+    _p("health_max_rejected_fraction", "health", "a modality with more of a window's frames rejected by the rules "
+                                                 "is absent in that window (the sensor is not trusted)",
+       field="max_rejected_fraction"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 

@@ -179,7 +179,7 @@ class Pipeline:
                                         cuda_graph=self.config.cuda_graph, warmup=self.config.warmup)
         self.preprocessor = Preprocessor(config=self.config.preprocess)
         self.synchroniser = Synchroniser(config=self.config.sync)
-        self.windower = Windower(config=self.config.window)
+        self.windower = Windower(config=self.config.window, health=self.config.health)
         self.stats = PipelineStats(streams=STREAMS, latency_history=self.config.latency_history,
                                    rate_window_s=self.config.rate_window_s)
         self.extrinsic_lookup: ExtrinsicLookup | None = None
