@@ -37,6 +37,9 @@ def register(figures, *, add_model_options) -> None:
                    help="feed the model the degraded clips as they are (learned gates only); by default the "
                         "node's sensor-health rules (rcmcl_core/sensor_health.py: repeated RGB-D frames, "
                         "implausible skeleton motion) reject frames first, as the node does")
+    p.add_argument("--health-max-rejected-fraction", type=float, default=None, metavar="F",
+                   help="with the health rule: a modality with more than this share of a clip's frames rejected is "
+                        "absent (default: HealthConfig's, the node's health_max_rejected_fraction)")
     p.set_defaults(handler=plot_calibration)
 
 
@@ -58,13 +61,17 @@ def plot_calibration(args: argparse.Namespace) -> int:
         dataset = torch.utils.data.Subset(dataset, chosen.tolist())
     from rcmcl_core.sensor_health import HealthConfig
     health = None if args.no_health_rule else HealthConfig()
+    if health is not None and args.health_max_rejected_fraction is not None:
+        health.max_rejected_fraction = args.health_max_rejected_fraction
+        health.validate()
     curves = calibrate(model, dataset, faults=args.faults, levels=args.levels, batch_size=args.batch_size,
                        device=resolve_device(args.device), seed=args.seed, progress=not args.no_progress,
                        health=health)
     header = {"checkpoint": str(args.checkpoint), "gate_mode": checkpoint.config.model.gate_mode,
               "subset": args.subset, "clips": len(dataset), "seed": args.seed,
               "health_rule": "off (learned gates only)" if health is None else
-              "on (frames rejected by rcmcl_core/sensor_health.py before the model: detected by rule, not learned)"}
+              "on (frames rejected by rcmcl_core/sensor_health.py before the model: detected by rule, not learned; "
+              f"max_rejected_fraction {health.max_rejected_fraction:g})"}
     for path in write_calibration(args.out, curves, header=header):
         print(f"wrote {path}")
     return 0
