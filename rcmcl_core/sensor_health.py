@@ -256,13 +256,14 @@ def frame_flags(batch: dict, *, window_s: float, config: HealthConfig) -> dict[s
     """{'rgbd': (B, T) bool, 'skeleton': (B, T) bool}: frames the rules reject, for present samples only
     (frames evenly spaced over window_s seconds, as rcmcl_core.windowing lays them)."""
     present = batch["present"].cpu()
-    b, t = present.shape[0], batch["rgb"].shape[1] if batch.get("rgb") is not None else batch["skeleton"].shape[1]
-    times = window_times(window_s, frames=t, window_s=window_s)
+    clip = next((batch[k] for k in ("rgb", "skeleton", "points") if isinstance(batch.get(k), torch.Tensor)), None)
+    b, t = present.shape[0], (clip.shape[1] if clip is not None else 0)
     flags = {m: torch.zeros(b, t, dtype=torch.bool) for m in _TENSORS}
-    if not config.enabled:
+    if not config.enabled or clip is None:
         return flags
+    times = window_times(window_s, frames=t, window_s=window_s)
     for i in range(b):
-        if bool(present[i, MODALITIES.index("rgbd")]) and batch.get("rgb") is not None:
+        if bool(present[i, MODALITIES.index("rgbd")]) and batch.get("rgb") is not None and batch.get("depth") is not None:
             flags["rgbd"][i] = torch.from_numpy(repeated_frames(batch["rgb"][i], batch["depth"][i], config=config))
         if bool(present[i, MODALITIES.index("skeleton")]) and batch.get("skeleton") is not None:
             flags["skeleton"][i] = torch.from_numpy(implausible_motion(batch["skeleton"][i], times, config=config))
