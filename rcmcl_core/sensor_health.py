@@ -59,7 +59,7 @@ class HealthConfig:
     """Thresholds of the rules (module docstring). enabled False turns every rule off."""
 
     enabled: bool = True
-    repeat_rgb_tolerance: float = 0.0    # largest |rgb difference| still a repeat, fraction of full scale (1/255 = 1 level)
+    repeat_rgb_tolerance: float = 0.0    # largest |rgb difference| still a repeat (fraction of full scale)
     repeat_depth_tolerance_m: float = 0.0  # largest |depth difference| still a repeat, metres
     joint_speed_mps: float = 25.0        # fastest plausible joint (a kick's foot: 15-20 m/s)
     body_speed_mps: float = 6.0          # fastest plausible pelvis (a fall lands at ~4.4 m/s)
@@ -216,8 +216,8 @@ class SkeletonMotion:
         if body.bones is None:
             body.bones = bones
         else:   # a person's bones are constant: average out the tracker's jitter, learn unseen bones at once
-            body.bones = np.where(np.isnan(body.bones), bones,
-                                  np.where(np.isnan(bones), body.bones, body.bones + BONE_AVERAGING * (bones - body.bones)))
+            averaged = body.bones + BONE_AVERAGING * (bones - body.bones)
+            body.bones = np.where(np.isnan(body.bones), bones, np.where(np.isnan(bones), body.bones, averaged))
 
 
 def trusted(rejected_fraction: float, config: HealthConfig | None) -> bool:
@@ -263,7 +263,8 @@ def frame_flags(batch: dict, *, window_s: float, config: HealthConfig) -> dict[s
         return flags
     times = window_times(window_s, frames=t, window_s=window_s)
     for i in range(b):
-        if bool(present[i, MODALITIES.index("rgbd")]) and batch.get("rgb") is not None and batch.get("depth") is not None:
+        has_rgbd = batch.get("rgb") is not None and batch.get("depth") is not None
+        if bool(present[i, MODALITIES.index("rgbd")]) and has_rgbd:
             flags["rgbd"][i] = torch.from_numpy(repeated_frames(batch["rgb"][i], batch["depth"][i], config=config))
         if bool(present[i, MODALITIES.index("skeleton")]) and batch.get("skeleton") is not None:
             flags["skeleton"][i] = torch.from_numpy(implausible_motion(batch["skeleton"][i], times, config=config))

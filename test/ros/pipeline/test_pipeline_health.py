@@ -29,8 +29,8 @@ def make_pipeline(tiny_checkpoint, **health) -> Pipeline:
 
 def play(pipeline: Pipeline, scene, start_s: float, stop_s: float, *, frozen_from: float | None = None,
          jump_at: float | None = None) -> list:
-    """The scene at FPS over [start_s, stop_s) (stamps T0 later); from `frozen_from` the camera republishes its frame at that
-    time (new stamps, same pixels); at `jump_at` the skeleton teleports 1 m for one frame."""
+    """The scene at FPS over [start_s, stop_s) (stamps T0 later); from `frozen_from` the camera republishes its
+    frame at that time (new stamps, same pixels); at `jump_at` the skeleton teleports 1 m for one frame."""
     decisions = []
     for t in np.arange(round(start_s * FPS), round(stop_s * FPS)) / FPS:
         t = T0 + float(t)
