@@ -105,13 +105,14 @@ class SyntheticScene:
     def messages(self, t_s: float) -> dict[str, Any]:
         from rcmcl_ros.conversions import numpy_to_image, skeleton_to_markers, xyz_to_pointcloud2
 
-        phase = int(t_s * 30) % 255
+        phase = int(round(t_s * 30)) % 255                                 # changes every frame (a live camera)
         rgb = np.zeros((self.HEIGHT, self.WIDTH, 4), np.uint8)
         rgb[..., 0] = phase
         rgb[:, self.WIDTH // 3: 2 * self.WIDTH // 3, 1] = 200
         depth = np.full((self.HEIGHT, self.WIDTH), 4000, np.uint16)
         depth[:, self.WIDTH // 3: 2 * self.WIDTH // 3] = int(self.PERSON_Z_M * 1000)
         depth[0, 0] = 0                                                   # a hole
+        depth[-1] += np.uint16(int(round(t_s * 1000)) % 997)              # sensor noise: no two stamps alike
         joints = self.joints(t_s)
         body = joints[0][np.arange(self.CLOUD_POINTS) % len(joints[0])]
         body = body + np.random.default_rng(int(t_s * 1000)).normal(0, 0.03, body.shape).astype(np.float32)

@@ -33,6 +33,13 @@ def register(figures, *, add_model_options) -> None:
                    help=f"severities in [0, 1] (default {' '.join(f'{s:g}' for s in LEVELS)}; 0 is always run)")
     p.add_argument("--max-clips", type=int, default=0,
                    help="use at most this many clips, drawn by --seed (default 0: all of the subset)")
+    p.add_argument("--no-health-rule", action="store_true",
+                   help="feed the model the degraded clips as they are (learned gates only); by default the "
+                        "node's sensor-health rules (rcmcl_core/sensor_health.py: repeated RGB-D frames, "
+                        "implausible skeleton motion) reject frames first, as the node does")
+    p.add_argument("--health-max-rejected-fraction", type=float, default=None, metavar="F",
+                   help="with the health rule: a modality with more than this share of a clip's frames rejected is "
+                        "absent (default: HealthConfig's, the node's health_max_rejected_fraction)")
     p.set_defaults(handler=plot_calibration)
 
 
@@ -52,10 +59,19 @@ def plot_calibration(args: argparse.Namespace) -> int:
     if args.max_clips and args.max_clips < len(dataset):
         chosen = np.sort(np.random.default_rng(args.seed).choice(len(dataset), args.max_clips, replace=False))
         dataset = torch.utils.data.Subset(dataset, chosen.tolist())
+    from rcmcl_core.sensor_health import HealthConfig
+    health = None if args.no_health_rule else HealthConfig()
+    if health is not None and args.health_max_rejected_fraction is not None:
+        health.max_rejected_fraction = args.health_max_rejected_fraction
+        health.validate()
     curves = calibrate(model, dataset, faults=args.faults, levels=args.levels, batch_size=args.batch_size,
-                       device=resolve_device(args.device), seed=args.seed, progress=not args.no_progress)
+                       device=resolve_device(args.device), seed=args.seed, progress=not args.no_progress,
+                       health=health)
     header = {"checkpoint": str(args.checkpoint), "gate_mode": checkpoint.config.model.gate_mode,
-              "subset": args.subset, "clips": len(dataset), "seed": args.seed}
+              "subset": args.subset, "clips": len(dataset), "seed": args.seed,
+              "health_rule": "off (learned gates only)" if health is None else
+              "on (frames rejected by rcmcl_core/sensor_health.py before the model: detected by rule, not learned; "
+              f"max_rejected_fraction {health.max_rejected_fraction:g})"}
     for path in write_calibration(args.out, curves, header=header):
         print(f"wrote {path}")
     return 0

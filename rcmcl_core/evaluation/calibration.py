@@ -21,6 +21,7 @@ from rcmcl_core.config import MODALITIES
 from rcmcl_core.data.shards import atomic_write_bytes
 from rcmcl_core.evaluation.robustness import ConditionResult, evaluate, fault_conditions
 from rcmcl_core.augment.sensor_faults import FAULTS
+from rcmcl_core.sensor_health import HealthConfig
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MONOTONE_SLACK = 0.01
@@ -39,12 +40,14 @@ class FaultCurve:
     monotone: bool
     drop_pct: float
     others_max_fall: float
+    flagged: list[float] | None = None   # share of the faulted modality's frames the health rule rejected, per level
 
 
 def calibrate(model: torch.nn.Module, dataset: Dataset, *, faults: Sequence[str] | None = None,
               levels: Sequence[float] = LEVELS, batch_size: int = 32, device: torch.device | str = "cpu",
-              seed: int = 0, progress: bool = True) -> list[FaultCurve]:
-    """Evaluate `model` on `dataset` under every fault at every level; clean (level 0) is run once."""
+              seed: int = 0, progress: bool = True, health: HealthConfig | None = None) -> list[FaultCurve]:
+    """Evaluate `model` on `dataset` under every fault at every level; clean (level 0) is run once. health:
+    the node's sensor-health rules applied to every degraded clip before the model (None: learned gates only)."""
     names = list(FAULTS) if faults is None else list(faults)
     unknown = [n for n in names if n not in FAULTS]
     if unknown:
@@ -55,7 +58,7 @@ def calibrate(model: torch.nn.Module, dataset: Dataset, *, faults: Sequence[str]
     conditions = {"clean": lambda batch, generator: batch}
     conditions.update(fault_conditions(names, levels))
     results = evaluate(model, dataset, conditions=conditions, batch_size=batch_size, device=device, seed=seed,
-                       progress=progress)
+                       progress=progress, health=health)
     return [_curve(name, levels, [results["clean" if s == 0 else f"{name}@{s:g}"] for s in levels])
             for name in names]
 
@@ -69,17 +72,27 @@ def _curve(name: str, levels: list[float], rows: list[ConditionResult]) -> Fault
     drop = 100.0 * (own[0] - own[-1]) / own[0] if own[0] > 0 else float("nan")
     others = [k for k in range(len(MODALITIES)) if k != m]
     fall = max(gates[0][k] - g[k] for g in gates for k in others)
+    flagged = None
+    if all(row.flagged is not None for row in rows):
+        flagged = [row.flagged.get(fault.modality, 0.0) for row in rows]
     return FaultCurve(fault=name, modality=fault.modality, severity_means=fault.severity_means,
                       severities=levels, accuracy=[row.accuracy for row in rows], mean_gates=gates,
-                      monotone=monotone, drop_pct=drop, others_max_fall=fall)
+                      monotone=monotone, drop_pct=drop, others_max_fall=fall, flagged=flagged)
 
 
 def calibration_table(curves: Sequence[FaultCurve]) -> str:
     """Markdown: one row per fault and level (accuracy, three gates), then one summary row per fault."""
-    lines = ["| fault | severity | accuracy (%) | g_R | g_S | g_P |", "|---|---|---|---|---|---|"]
+    ruled = any(curve.flagged is not None for curve in curves)
+    lines = ["| fault | severity | accuracy (%) | g_R | g_S | g_P |" + (" frames rejected by the health rule (%) |"
+                                                                        if ruled else ""),
+             "|---|---|---|---|---|---|" + ("---|" if ruled else "")]
     for curve in curves:
-        for s, accuracy, gates in zip(curve.severities, curve.accuracy, curve.mean_gates):
-            lines.append(f"| {curve.fault} | {s:g} | {accuracy:.1f} | " + " | ".join(f"{g:.3f}" for g in gates) + " |")
+        for k, (s, accuracy, gates) in enumerate(zip(curve.severities, curve.accuracy, curve.mean_gates)):
+            rejected = ""
+            if ruled:
+                rejected = f" {100 * curve.flagged[k]:.1f} |" if curve.flagged is not None else " - |"
+            lines.append(f"| {curve.fault} | {s:g} | {accuracy:.1f} | " + " | ".join(f"{g:.3f}" for g in gates)
+                         + " |" + rejected)
     lines += ["", "| fault | modality | severity means | own gate non-increasing | own gate drop at s=max (%) "
                   "| others' worst fall |", "|---|---|---|---|---|---|"]
     for c in curves:

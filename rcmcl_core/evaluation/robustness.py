@@ -30,6 +30,7 @@ from rcmcl_core.data.dataset import collate
 from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.evaluation.bootstrap import accuracy_interval, array_to_bits, bits_to_array, rgs_interval
 from rcmcl_core.models.rcmcl import RCMCL
+from rcmcl_core.sensor_health import HealthConfig, screen_batch
 
 Condition = Callable[[dict, torch.Generator], dict]
 
@@ -97,21 +98,29 @@ class ConditionResult:
     clips: int
     interval_95: list[float] | None = None
     correct: str | None = None
+    flagged: dict[str, float] | None = None   # with the sensor-health rule: share of frames it rejected, per modality
 
 
 @torch.no_grad()
 def evaluate(model: RCMCL, dataset: Dataset, *, conditions: dict[str, Condition] | None = None,
              batch_size: int = 32, device: torch.device | str = "cpu", seed: int = 0,
-             progress: bool = True) -> dict[str, ConditionResult]:
-    """Run every condition over the whole dataset (eval mode, fixed seed per condition)."""
+             progress: bool = True, health: HealthConfig | None = None) -> dict[str, ConditionResult]:
+    """Run every condition over the whole dataset (eval mode, fixed seed per condition). health: apply the
+    node's sensor-health rules (rcmcl_core.sensor_health.screen_batch) to each degraded batch before the model,
+    as the node would; None (default) feeds the model the degraded clips as they are (learned gates only)."""
     conditions = CONDITIONS if conditions is None else conditions
     model = model.eval().to(device)
     results = {}
     for name, condition in tqdm(conditions.items(), desc="conditions", disable=not progress):
         generator = torch.Generator().manual_seed(seed)
         hits, gate_sum = [], torch.zeros(3)
+        flagged: dict[str, float] = {}
         for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate):
             batch = condition(batch, generator)
+            if health is not None:
+                batch, flags = screen_batch(batch, window_s=model.config.clip.window_s, config=health)
+                for modality, rows in flags.items():
+                    flagged[modality] = flagged.get(modality, 0.0) + float(rows.float().mean(dim=1).sum())
             batch = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
             output = model(batch)
             hits.append((output.logits.argmax(dim=1) == batch["label"]).cpu().numpy())
@@ -121,7 +130,9 @@ def evaluate(model: RCMCL, dataset: Dataset, *, conditions: dict[str, Condition]
         results[name] = ConditionResult(accuracy=100.0 * correct.sum() / max(total, 1),
                                         mean_gates=(gate_sum / max(total, 1)).tolist(), clips=total,
                                         interval_95=accuracy_interval(correct, seed=seed),
-                                        correct=array_to_bits(correct))
+                                        correct=array_to_bits(correct),
+                                        flagged={m: v / max(total, 1) for m, v in flagged.items()}
+                                        if health is not None else None)
     return results
 
 

@@ -52,6 +52,7 @@ class BagEvaluation:
     snapshot: dict
     device: str
     warnings: list[str] = field(default_factory=list)
+    health_rule: bool | None = None   # the pipeline's sensor-health rules were on (None: unknown)
 
     @property
     def duration_s(self) -> float:
@@ -158,7 +159,8 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
                          decisions=decisions, truth=truth, ground_truth=ground_truth, faults=faults,
                          topics={s: t for t, s in stream_of.items()}, missing=missing, start_s=start_s, end_s=end_s,
                          wall_s=wall_s, window_s=window.window_s, snapshot=pipeline.snapshot(newest_s),
-                         device=str(pipeline.device), warnings=warnings)
+                         device=str(pipeline.device), warnings=warnings,
+                         health_rule=getattr(getattr(pipeline.config, "health", None), "enabled", None))
 
 
 def _usable_topics(topics: dict[str, str], present: dict) -> tuple[dict[str, str], dict[str, str]]:
@@ -198,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(as the node's points_source parameter)")
     p.add_argument("--camera-info-topic", default=DEPTH_CAMERA_INFO_TOPIC,
                    help=f"camera_info of the depth images, for --points-source depth (default {DEPTH_CAMERA_INFO_TOPIC})")
+    p.add_argument("--no-health-rule", action="store_true",
+                   help="turn the node's sensor-health rules off (parameter sensor_health: false): the learned "
+                        "gates alone, as before the rules existed")
+    p.add_argument("--health-max-rejected-fraction", type=float, default=None, metavar="F",
+                   help="the node's health_max_rejected_fraction (default: its default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--max-people", type=int, default=1,
                    help="N >= 2: per-person evaluation of up to N tracked bodies (people.json, people.csv)")
@@ -235,6 +242,9 @@ def evaluate_command(argv: list[str]) -> int:
             return _fail(str(error))
     try:
         config = PipelineConfig(device=args.device, torch_threads=args.threads)
+        config.health.enabled = not args.no_health_rule
+        if args.health_max_rejected_fraction is not None:
+            config.health.max_rejected_fraction = args.health_max_rejected_fraction
         if args.stride_s is not None:
             config.window = dataclasses.replace(config.window, stride_s=args.stride_s)
         if args.skeleton_format is not None:

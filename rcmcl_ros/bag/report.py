@@ -129,6 +129,11 @@ def report_markdown(result, *, figures: dict[str, Path]) -> str:
              + "".join(f"; {s} absent ({why})" for s, why in result.missing.items()),
              f"- {len(result.decisions)} decisions (window {result.window_s:g} s); evaluated in {result.wall_s:.1f} s: "
              f"**{result.windows_per_s:.1f} windows/s, {result.real_time_factor:.1f}x real time**", ""]
+    health_rule = getattr(result, "health_rule", None)
+    if health_rule is not None:
+        lines[-1:-1] = ["- sensor-health rules (rcmcl_core/sensor_health.py): " + (
+            "on: repeated RGB-D frames and skeleton jumps are dropped (counted below) and count as not observed; "
+            "a gate at 0 there is the rule's, not learned" if health_rule else "off: the learned gates alone")]
     inference = [d.latency.get("inference_s", 0.0) for d in result.decisions]
     if inference:
         lines[-1:-1] = [f"- inference per window: median {1000 * np.median(inference):.1f} ms, "

@@ -173,6 +173,28 @@ PARAMETERS: tuple[Param, ...] = (
                                        "trained on two-body windows)", field="second_body"),
     _p("people_camera_info_topic", "node", "CameraInfo of rgb for the per-person crops; empty = "
                                            "<rgb topic's namespace>/camera_info"),
+    _p("sensor_health", "health", "deterministic sensor-health rules (rcmcl_core/sensor_health.py): a repeated "
+                                  "RGB-D frame (frozen camera) and a skeleton with implausible motion (tracker "
+                                  "jump) are dropped and count as not observed; false turns both off",
+       field="enabled"),
+    _p("health_repeat_rgb_tolerance", "health", "largest colour difference (fraction of full scale; 0 = bit-exact) "
+                                                "for a frame to repeat the previous one", field="repeat_rgb_tolerance"),
+    _p("health_repeat_depth_tolerance_m", "health", "largest depth difference (m; 0 = bit-exact) for a frame to "
+                                                    "repeat the previous one", field="repeat_depth_tolerance_m"),
+    _p("health_joint_speed_mps", "health", "a joint faster than this (m/s) since the body's last accepted frame "
+                                           "is a tracker jump", field="joint_speed_mps"),
+    _p("health_body_speed_mps", "health", "a pelvis faster than this (m/s) is a tracker jump",
+       field="body_speed_mps"),
+    _p("health_bone_change_m", "health", "a bone whose length changes more than this (m) between frames is a "
+                                         "tracker jump", field="bone_change_m"),
+    _p("health_position_noise_m", "health", "tracker noise (m) allowed on top of speed x time",
+       field="position_noise_m"),
+    _p("health_reacquire_frames", "health", "a body rejected this many frames in a row, each consistent with the "
+                                            "previous, is accepted at its new place", field="reacquire_frames"),
+    _p("health_reacquire_s", "health", "a body rejected this long (s) is accepted again", field="reacquire_s"),
+    _p("health_max_rejected_fraction", "health", "a modality with more of a window's frames rejected by the rules "
+                                                 "is absent in that window (the sensor is not trusted)",
+       field="max_rejected_fraction"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 
@@ -180,7 +202,7 @@ PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 def _section_defaults() -> dict[str, Any]:
     pipeline = PipelineConfig()
     return {"node": NodeConfig(), "pipeline": pipeline, "sync": pipeline.sync, "window": pipeline.window,
-            "preprocess": pipeline.preprocess, "people": PeopleConfig()}
+            "preprocess": pipeline.preprocess, "people": PeopleConfig(), "health": pipeline.health}
 
 
 def parameter_defaults() -> dict[str, Any]:
@@ -222,7 +244,7 @@ def _dynamic(name: str, default: Any) -> bool:
 def read_parameters(node: Any) -> tuple[NodeConfig, PipelineConfig]:
     """The declared parameters' current values -> (NodeConfig, PipelineConfig), validated."""
     values: dict[str, dict[str, Any]] = {s: {} for s in ("node", "pipeline", "sync", "window", "preprocess",
-                                                         "people")}
+                                                         "people", "health")}
     defaults = parameter_defaults()
     for p in PARAMETERS:
         value = node.get_parameter(p.name).value
@@ -248,7 +270,8 @@ def configs_from_values(values: dict[str, dict[str, Any]]) -> tuple[NodeConfig, 
         defaults["pipeline"], **values.get("pipeline", {}),
         sync=dataclasses.replace(defaults["sync"], **values.get("sync", {})),
         window=dataclasses.replace(defaults["window"], **values.get("window", {})),
-        preprocess=dataclasses.replace(defaults["preprocess"], **values.get("preprocess", {})))
+        preprocess=dataclasses.replace(defaults["preprocess"], **values.get("preprocess", {})),
+        health=dataclasses.replace(defaults["health"], **values.get("health", {})))
     node = dataclasses.replace(defaults["node"], **values.get("node", {}))
     return node.validate(), pipeline
 

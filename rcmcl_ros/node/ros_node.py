@@ -251,6 +251,8 @@ class RCMCLNode(Node):
         if now_s <= 0.0:   # sim time before the first /clock
             return
         windows = self.pipeline.ready_windows(now_s)
+        for drop in self.pipeline.take_health_drops():   # sensor-health rules (frozen camera, tracker jumps)
+            self._log_drop(drop)
         if windows:
             batch = tuple(windows[-MAX_WINDOWS_PER_POLL:])
             replaced = len(windows) - len(batch)

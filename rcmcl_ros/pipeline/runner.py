@@ -20,6 +20,7 @@ import dataclasses
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -32,6 +33,7 @@ from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.device import DEVICE_PATTERN, DeviceError, resolve_device
 from rcmcl_core.inference_runtime import InferenceRuntime, RuntimeConfigError, normalise_amp
 from rcmcl_core.models.rcmcl import RCMCL
+from rcmcl_core.sensor_health import JUMP, REPEATED, HealthConfig, HealthConfigError, RepeatedFrames, SkeletonMotion
 from rcmcl_ros.conversions import ConversionError, stamp_to_seconds
 from rcmcl_ros.pipeline.stats import PipelineStats
 from rcmcl_ros.pipeline.preprocess import STREAMS, PreprocessConfig, Preprocessor
@@ -41,6 +43,10 @@ from rcmcl_ros.pipeline.window import FrameSet, Window, WindowConfig, Windower
 
 ExtrinsicLookup = Callable[[str, str, float], "np.ndarray | None"]
 """(target_frame, source_frame, stamp_s) -> (4, 4) source -> target, or None when unknown (e.g. tf2)."""
+
+
+HEALTH_DROPS_KEPT = 64
+"""Sensor-health drops kept for the node's log between two polls (the counters count every one)."""
 
 
 class PipelineConfigError(ValueError):
@@ -63,6 +69,7 @@ class PipelineConfig:
     sync: SyncConfig = field(default_factory=SyncConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)   # sensor-health rules (frozen camera, jumps)
 
     def validate(self) -> "PipelineConfig":
         checks = (
@@ -83,6 +90,10 @@ class PipelineConfig:
             raise PipelineConfigError(str(error)) from None
         self.window.validate()
         self.preprocess.validate()
+        try:
+            self.health.validate()
+        except HealthConfigError as error:
+            raise PipelineConfigError(str(error)) from None
         return self
 
 
@@ -189,13 +200,17 @@ class Pipeline:
                                         cuda_graph=self.config.cuda_graph, warmup=self.config.warmup)
         self.preprocessor = Preprocessor(config=self.config.preprocess)
         self.synchroniser = Synchroniser(config=self.config.sync)
-        self.windower = Windower(config=self.config.window)
+        self.windower = Windower(config=self.config.window, health=self.config.health)
         self.stats = PipelineStats(streams=STREAMS, latency_history=self.config.latency_history,
                                    rate_window_s=self.config.rate_window_s)
         self.extrinsic_lookup: ExtrinsicLookup | None = None
         self.frame_warning: str | None = None   # set when the cloud and skeleton frames differ, no transform known
         self._frame_ids: dict[str, str] = {}
         self._last_skeleton: tuple[float, Any] | None = None
+        self._rgbd_health = RepeatedFrames(self.config.health)
+        self._skeleton_health = SkeletonMotion(self.config.health)
+        self._health_drops: deque[Drop] = deque(maxlen=HEALTH_DROPS_KEPT)
+        self._screened_s = -math.inf
         self._lock = threading.Lock()        # synchroniser, windower, preprocessor RNG
 
     @classmethod
@@ -266,7 +281,7 @@ class Pipeline:
 
     def _finish(self, synced: Any) -> FrameSet:
         """Crop and sample the set's cloud around its skeleton (or the latest recent one)."""
-        frames = dict(synced.frames)
+        frames = self._screen(float(synced.stamp_s), dict(synced.frames))
         skeleton = frames.get("skeleton")
         if skeleton is not None and np.any(skeleton[1][1]):
             self._last_skeleton = (skeleton[0], skeleton[1])
@@ -280,6 +295,42 @@ class Pipeline:
                                                     extrinsic=self._extrinsic(points[0]))
             frames["points"] = (points[0], sampled)
         return FrameSet(stamp_s=float(synced.stamp_s), frames=frames)
+
+    def _screen(self, stamp_s: float, frames: dict[str, Any]) -> dict[str, Any]:
+        """The sensor-health rules (rcmcl_core.sensor_health) on one synced set, in stamp order: a repeated
+        RGB-D pair or a skeleton with implausible motion is taken out of the set, told to the windower as
+        rejected (not observed), counted as a drop ('rgbd/repeated', 'skeleton/jump') and kept for the log."""
+        if not self.config.health.enabled:
+            return frames
+        if stamp_s < self._screened_s:     # time went back (bag loop): no motion across the jump
+            self._rgbd_health.reset()
+            self._skeleton_health.reset()
+        self._screened_s = stamp_s
+        rgb, depth = frames.get("rgb"), frames.get("depth")
+        if rgb is not None and depth is not None and self._rgbd_health.check(rgb[1], depth[1]):
+            frames["rgb"] = frames["depth"] = None
+            self._health_drop("rgbd", REPEATED, rgb[0], "colour and depth identical to the previous frame "
+                                                        "(frozen camera or a driver republishing)")
+        skeleton = frames.get("skeleton")
+        if skeleton is not None:
+            why = self._skeleton_health.check(skeleton[0], skeleton[1][0], skeleton[1][1])
+            if why is not None:
+                frames["skeleton"] = None
+                self._health_drop("skeleton", JUMP, skeleton[0], f"implausible motion, {why}")
+        return frames
+
+    def _health_drop(self, modality: str, reason: str, stamp_s: float, detail: str) -> None:
+        """Under self._lock."""
+        self.windower.reject(modality, stamp_s)
+        self.stats.count_drop(modality, reason)
+        self._health_drops.append(Drop(stream=modality, reason=reason, detail=f"stamp {stamp_s:.3f} s: {detail}"))
+
+    def take_health_drops(self) -> list[Drop]:
+        """The sensor-health drops since the last call (at most HEALTH_DROPS_KEPT), for the node's log."""
+        with self._lock:
+            drops = list(self._health_drops)
+            self._health_drops.clear()
+        return drops
 
     def _extrinsic(self, stamp_s: float) -> np.ndarray | None:
         target, source = self._frame_ids.get("points", ""), self._frame_ids.get("skeleton", "")
@@ -335,6 +386,9 @@ class Pipeline:
             self.synchroniser.reset()
             self.windower.reset()
             self._last_skeleton = None
+            self._rgbd_health.reset()
+            self._skeleton_health.reset()
+            self._screened_s = -math.inf
 
     def snapshot(self, now_s: float) -> dict[str, Any]:
         """Counters, rates and latency percentiles for diagnostics (see PipelineStats.snapshot)."""

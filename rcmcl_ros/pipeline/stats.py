@@ -41,6 +41,12 @@ class PipelineStats:
             self.accepted[stream] += 1
             self._note_rate(stream, stamp_s)
 
+    def count_drop(self, stream: str, reason: str) -> None:
+        """A frame dropped after conversion (sensor-health rules: 'rgbd/repeated', 'skeleton/jump'); its
+        message was counted received and accepted at ingest."""
+        with self._lock:
+            self.drops[f"{stream}/{reason}"] += 1
+
     def _note_rate(self, stream: str, stamp_s: float) -> None:
         """Under self._lock: one more message stamped stamp_s for rates_hz."""
         stamps = self._stamps.setdefault(stream, deque())

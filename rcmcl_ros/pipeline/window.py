@@ -10,7 +10,9 @@ same scene at different rates give the same target times.
 
 Payloads are the per-frame arrays of `preprocess.py`: rgb (S, S, 3) uint8, depth (S, S) float32 metres
 (0 = invalid), points (N, 3) float32 metres (NaN rows = no point), skeleton ((M, 25, 3) float32 metres,
-(M,) bool valid). RGB-D needs both an rgb and a depth frame from the same synced set.
+(M,) bool valid). RGB-D needs both an rgb and a depth frame from the same synced set. Frames the sensor-health
+rules rejected (`reject`, rcmcl_core.sensor_health) are not observed: a target whose nearest received frame
+was rejected is unobserved, and a modality with more than max_rejected_fraction of such targets is absent.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 
 from rcmcl_core.config import MODALITIES, ClipConfig
+from rcmcl_core.sensor_health import HealthConfig, trusted
 from rcmcl_core.windowing import (MAX_GAP_S, MIN_PRESENCE, STAMP_EPS_S, coverage, is_present, nearest_stamps,
                                   window_times)
 
@@ -112,6 +115,7 @@ class _Track:
 
     stamps: deque = field(default_factory=deque)
     frames: deque = field(default_factory=deque)
+    rejected: deque = field(default_factory=deque)   # stamps of frames the sensor-health rules rejected
 
 
 class Windower:
@@ -120,8 +124,9 @@ class Windower:
     Not thread-safe: the Pipeline serialises access.
     """
 
-    def __init__(self, *, config: WindowConfig) -> None:
+    def __init__(self, *, config: WindowConfig, health: HealthConfig | None = None) -> None:
         self.config = config.validate()
+        self.health = health     # sensor_health.trusted: too many rejected frames make a modality absent
         self.stats = WindowStats()
         self._tracks = {m: _Track() for m in MODALITIES}
         self._next_k: int | None = None  # the next window ends at _next_k * stride_s
@@ -148,6 +153,14 @@ class Windower:
         windows = self._complete(stamp_s)
         self._prune()
         return windows
+
+    def reject(self, modality: str, stamp_s: float) -> None:
+        """A frame of `modality` at stamp_s was received but rejected (rcmcl_core.sensor_health): a target
+        whose nearest received frame is a rejected one is not observed (fill never uses it)."""
+        rejected = self._tracks[modality].rejected
+        rejected.append(float(stamp_s))
+        if len(rejected) > self.config.max_history:
+            rejected.popleft()
 
     def push_many(self, sets: Iterable[Any]) -> list[Window]:
         windows: list[Window] = []
@@ -217,8 +230,15 @@ class Windower:
                 continue
             stamps = np.fromiter(track.stamps, dtype=np.float64, count=len(track.stamps))
             index, distance = nearest_stamps(stamps, targets)
-            observed[m] = coverage(distance, max_gap_s=cfg.max_gap_s)
-            if is_present(observed[m], min_presence=cfg.min_presence):
+            rejected_share = 0.0
+            if track.rejected:
+                rejected = np.fromiter(track.rejected, dtype=np.float64, count=len(track.rejected))
+                nearer = nearest_stamps(rejected, targets)[1] < distance
+                rejected_share = float(nearer.mean())
+                observed[m] = coverage(np.where(nearer, np.inf, distance), max_gap_s=cfg.max_gap_s)
+            else:
+                observed[m] = coverage(distance, max_gap_s=cfg.max_gap_s)
+            if is_present(observed[m], min_presence=cfg.min_presence) and trusted(rejected_share, self.health):
                 chosen[modality] = [track.frames[i] for i in index]
                 newest = max(newest, float(stamps[index].max()))
             else:
@@ -240,6 +260,8 @@ class Windower:
             while len(track.stamps) > 1 and track.stamps[0] < oldest_useful and track.stamps[1] < oldest_useful:
                 track.stamps.popleft()
                 track.frames.popleft()
+            while track.rejected and track.rejected[0] < oldest_useful:
+                track.rejected.popleft()
 
 
 def _any_between(stamps: Iterable[float], lo: float, hi: float) -> bool:
