@@ -128,6 +128,16 @@ class LiveNode:
         self.close()
 
 
+def bundled_checkpoint() -> tuple[Path, str]:
+    """(path, what it is) of the checkpoint the node loads by default (params.BUNDLED_CHECKPOINT)."""
+    from rcmcl_core.checkpoint import load_checkpoint
+
+    if not BUNDLED_CHECKPOINT.is_file():
+        raise FileNotFoundError(f"no bundled checkpoint at {BUNDLED_CHECKPOINT}; use the lite preset instead")
+    preset_name = load_checkpoint(BUNDLED_CHECKPOINT).config.preset
+    return BUNDLED_CHECKPOINT, f"bundled {BUNDLED_CHECKPOINT.name} ({preset_name} preset)"
+
+
 def lite_checkpoint(folder: Path | None = None, *, preset_name: str = "lite") -> tuple[Path, str]:
     """(path, what it is): the bundled checkpoint when it is of `preset_name`, else a random-weight one of
     `preset_name` written to `folder` (speed and fault handling do not depend on the weights)."""

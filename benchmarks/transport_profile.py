@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, nargs="*", default=None, help="indices into CASES (default all)")
     parser.add_argument("--probe", action="store_true", help="also run node_latency's separate transport probe "
                                                                  "(a second full subscriber: more CPU)")
+    parser.add_argument("--model", choices=("bundled", "lite"), default="bundled",
+                        help="node_latency.py --model: the bundled checkpoint (the node's default) or the lite preset")
     parser.add_argument("--out", type=Path, default=None, help="JSON with every case's figures")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
         command = [sys.executable, str(HERE / "node_latency.py"), "--seconds", str(args.seconds),
-                   "--warmup", str(args.warmup), "--json", str(out), *(["--no-probe"] if not args.probe else []), *extra]
+                   "--warmup", str(args.warmup), "--model", args.model, "--json", str(out), *(["--no-probe"] if not args.probe else []), *extra]
         print(f"\n### {name}: {' '.join(command[1:])}", flush=True)
         subprocess.run(command, env=env, check=True)
         results.append({**json.loads(out.read_text()), "case": name, "profile": profile, "args": extra})
