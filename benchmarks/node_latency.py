@@ -132,6 +132,19 @@ def main(argv: list[str] | None = None) -> None:
                          (f"  of which model inference ({preset_name}, 1 thread)", inference),
                          ("node adds beside the model (set wait + poll + queue + publish)", overhead)):
         print(f"| {name} | {' | '.join(percentiles_ms(values))} |")
+    from rcmcl_ros.pipeline.stage_timing import STAGES
+
+    stages = {name: np.array([d.stages.get(name, np.nan) for d in decisions], dtype=np.float64) for name in STAGES}
+    print("\n| the node's own stage timing (rcmcl_ros/pipeline/stage_timing.py), per decision | p50 ms | p95 ms |")
+    print("|---|---|---|")
+    for name in STAGES:
+        print(f"| {name} | {' | '.join(percentiles_ms(stages[name]))} |")
+    for stream in STREAMS:
+        for part in ("deserialise", "convert"):
+            values = snapshot["latency"].get(f"{part}_{stream}_s")
+            if values:
+                print(f"| per kept message: {part} {stream} (last {values['count']:.0f}) | {1e3 * values['p50']:.1f} "
+                      f"| {1e3 * values['p95']:.1f} |")
     made = len(decisions)
     nominal = args.seconds / stride_s
     sync = snapshot["sync"]["streams"]
@@ -167,6 +180,10 @@ def main(argv: list[str] | None = None) -> None:
             "decisions": made, "decisions_complete": complete, "nominal_decisions": nominal,
             "node_adds_ms": stats_ms(after), "node_adds_beside_model_ms": stats_ms(overhead),
             "inference_ms": stats_ms(inference), "end_to_end_ms": stats_ms(e2e),
+            "stages_ms": {name: stats_ms(values) for name, values in stages.items()},
+            "per_message_ms": {name: {k: 1e3 * v for k, v in values.items() if k != "count"}
+                               for name, values in snapshot["latency"].items()
+                               if name.startswith(("deserialise_", "convert_"))},
             "transport_ms": stats_ms(newest_transport), "drops": snapshot["drops"],
             "replaced": snapshot["replaced"], "load_average": os.getloadavg(),
             "node_process_cpu_per_s": node_cpu,
