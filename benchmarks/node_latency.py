@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
 
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "seconds": args.seconds, "checkpoint": what, "node_parameters": node_parameters, "rate_hz": args.rate, "sizes": args.sizes,
+            "seconds": args.seconds, "checkpoint": what, "node_parameters": node_parameters, "rate_hz": args.rate,
+            "sizes": args.sizes,
             "profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", ""),
             "published": published["published"], "received": received, "skipped": snapshot.get("skipped", {}),
             "delivered": delivered,

@@ -39,6 +39,7 @@ from rcmcl_ros.pipeline.runner import Decision, Drop, Pipeline, message_stamp_s
 from rcmcl_ros.pipeline.window import Window
 from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource
 from rcmcl_ros.node.input_gate import InputGate, serialized_stamp_s
+from rcmcl_ros.node.cdr_view import view_message
 
 NODE_NAME = "rcmcl_node"
 WORKER_POLL_S = 0.1
@@ -202,8 +203,8 @@ class RCMCLNode(Node):
         if not self._gate.keep(stream, stamp_s):
             self.pipeline.stats.count_skipped(stream, stamp_s=stamp_s)
             return
-        try:
-            msg = deserialize_message(data, kind)
+        try:   # Image / PointCloud2: a zero-copy view of the bytes (cdr_view.py); the rest: rclpy's deserialiser
+            msg = view_message(kind, data) or deserialize_message(data, kind)
         except Exception as error:  # a callback must never die
             self.pipeline.stats.count_message(stream, stamp_s=float("nan"), drop="data")
             self._log_drop(Drop(stream=stream, reason="data", detail=f"cannot deserialise: {error}"))

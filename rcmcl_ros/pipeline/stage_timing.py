@@ -8,15 +8,18 @@ inferred and published, `stages` splits that latency into consecutive parts (sec
 
 | stage                 | from                                   | to                                          |
 |-----------------------|----------------------------------------|---------------------------------------------|
-| wait_completing_s     | arrival of the newest input used       | arrival of the completing set's last message (0 when the newest input completes the window) |
+| wait_completing_s     | arrival of the newest input used       | arrival of the completing set's last message |
 | convert_completing_s  | that arrival                           | that message deserialised, converted, pushed |
-| poll_s                | the completing set pushed              | the window built (synchroniser poll + window) |
+| sync_s                | the completing set pushed              | the window built (see below)                |
 | queue_s               | the window built                       | inference starts (behind the previous one)   |
 | inference_s           | inference starts                       | inference ends                              |
 | publish_s             | inference ends                         | every output published                      |
 | node_adds_s           | arrival of the newest input used       | every output published (the sum of the above) |
 
-A stamp no longer remembered (more than `keep` stamps ago) gives NaN for the stages that need it.
+sync_s covers the synchroniser's wait for the set's other streams (a frame lost upstream is waited for up to
+max_wait_s, or until that stream's next frame), the poll and the window build. wait_completing_s is 0 when
+the newest input used completes the window. A stamp no longer remembered (more than `keep` stamps ago) gives
+NaN for the stages that need it.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import math
 import threading
 from collections import OrderedDict
 
-STAGES = ("wait_completing_s", "convert_completing_s", "poll_s", "queue_s", "inference_s", "publish_s",
+STAGES = ("wait_completing_s", "convert_completing_s", "sync_s", "queue_s", "inference_s", "publish_s",
           "node_adds_s")
 STAMPS_KEPT = 1024
 """Stamps remembered (about 8 s of four 30 Hz streams stamped alike)."""
@@ -74,5 +77,5 @@ class StageClock:
         closing_in = max(closing_in, newest) if math.isfinite(newest) else closing_in
         inference_end = built + queue_s + inference_s
         return {"wait_completing_s": closing_in - newest, "convert_completing_s": closing_done - closing_in,
-                "poll_s": built - closing_done, "queue_s": queue_s, "inference_s": inference_s,
+                "sync_s": built - closing_done, "queue_s": queue_s, "inference_s": inference_s,
                 "publish_s": published - inference_end, "node_adds_s": published - newest}
