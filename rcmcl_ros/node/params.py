@@ -51,6 +51,7 @@ class NodeConfig:
     points_source: str = "topic"                 # topic: points_topic; depth: back-projected depth_topic
     camera_info_topic: str = "depth_to_rgb/camera_info"   # for points_source depth
     rgb_transport: str = "raw"                   # raw: Image on rgb_topic; compressed: CompressedImage on <rgb_topic>/compressed
+    reuse_large_buffers: bool = True             # mallopt: multi-MB message buffers reused, not re-mapped (malloc_tuning.py)
 
     def validate(self) -> "NodeConfig":
         for name in ("input_qos_depth", "output_qos_depth"):
@@ -175,6 +176,8 @@ PARAMETERS: tuple[Param, ...] = (
                                        "trained on two-body windows)", field="second_body"),
     _p("people_camera_info_topic", "node", "CameraInfo of rgb for the per-person crops; empty = "
                                            "<rgb topic's namespace>/camera_info"),
+    _p("reuse_large_buffers", "node", "raise glibc's mmap and trim thresholds at start-up so multi-MB message "
+                                      "buffers are reused from the heap instead of page-faulted in per message"),
     _p("cpu_trace", "pipeline", "on CPU, windows with all modalities present run a TorchScript trace of the model "
                                 "(checked against the eager model at start-up; ~2x faster, no Python between ops)"),
 )

@@ -1,11 +1,11 @@
 """The rclpy node: a thin shell over Pipeline (docs/ARCHITECTURE.md).
 
-Subscription callbacks only convert and push (Pipeline.ingest); a timer polls complete windows and puts
-those of one poll (the newest MAX_WINDOWS_PER_POLL) into a one-slot queue, where a newer batch replaces one
+Subscription callbacks only convert and push (Pipeline.ingest) and poll at once; a timer polls too; complete windows,
+those of one poll (the newest MAX_WINDOWS_PER_POLL), go into a one-slot queue, where a newer batch replaces one
 not yet taken (replaced windows are counted); ONE worker thread runs the model and publishes, so a slow model
 delays decisions but never the callbacks. Inputs use sensor-data QoS (best effort unless input_reliability
-says reliable), arrive serialised (raw_subscriptions) and only the first message of each 1 / input_rate_hz
-slot of sensor time is deserialised and converted (input_gate.py; the rest are counted as skipped); outputs are reliable;
+says reliable), arrive serialised (raw_subscriptions) and only the first message at or after each window end
+is deserialised and converted (input_gate.py; the rest are counted as skipped); outputs are reliable;
 ~/labels is latched (transient local). Stamps come from the node clock, so `use_sim_time` replays run on the
 bag's /clock.
 """
@@ -40,6 +40,7 @@ from rcmcl_ros.pipeline.window import Window
 from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource
 from rcmcl_ros.node.input_gate import InputGate, serialized_stamp_s
 from rcmcl_ros.node.cdr_view import view_message
+from rcmcl_ros.node.malloc_tuning import keep_large_buffers
 
 NODE_NAME = "rcmcl_node"
 WORKER_POLL_S = 0.1
@@ -120,6 +121,8 @@ class RCMCLNode(Node):
         self._gate_watch = GateWatch(threshold=self.settings.gate_warn_threshold,
                                      after_s=self.settings.gate_warn_after_s)
         self._gate_warnings: tuple[str, ...] = ()
+        if self.settings.reuse_large_buffers:
+            self.get_logger().info(keep_large_buffers())
         self._create_interfaces()
         self.people = self._attach_people()     # its interfaces are _start's too: _halt removes them
         self._interfaces = (set(self.subscriptions) - before[0], set(self.publishers) - before[1],
