@@ -51,7 +51,8 @@ class NodeConfig:
     points_source: str = "topic"                 # topic: points_topic; depth: back-projected depth_topic
     camera_info_topic: str = "depth_to_rgb/camera_info"   # for points_source depth
     rgb_transport: str = "raw"                   # raw: Image on rgb_topic; compressed: CompressedImage on <rgb_topic>/compressed
-    reuse_large_buffers: bool = True             # mallopt: multi-MB message buffers reused, not re-mapped (malloc_tuning.py)
+    reuse_large_buffers: bool = True             # mallopt: multi-MB message buffers reused, not re-mapped
+    gil_switch_interval_s: float = 0.001         # sys.setswitchinterval (process_tuning.py); 0 = Python's 5 ms
 
     def validate(self) -> "NodeConfig":
         for name in ("input_qos_depth", "output_qos_depth"):
@@ -64,6 +65,9 @@ class NodeConfig:
             raise ValueError(f"parameter points_source must be one of {POINTS_SOURCES}, got {self.points_source!r}")
         if self.rgb_transport not in RGB_TRANSPORTS:
             raise ValueError(f"parameter rgb_transport must be one of {RGB_TRANSPORTS}, got {self.rgb_transport!r}")
+        if not self.gil_switch_interval_s >= 0:
+            raise ValueError(f"parameter gil_switch_interval_s must be >= 0 s (0 keeps Python's default), "
+                             f"got {self.gil_switch_interval_s}")
         if not self.input_rate_hz >= 0:
             raise ValueError(f"parameter input_rate_hz must be >= 0 Hz (0 converts every frame), "
                              f"got {self.input_rate_hz}")
@@ -178,6 +182,9 @@ PARAMETERS: tuple[Param, ...] = (
                                            "<rgb topic's namespace>/camera_info"),
     _p("reuse_large_buffers", "node", "raise glibc's mmap and trim thresholds at start-up so multi-MB message "
                                       "buffers are reused from the heap instead of page-faulted in per message"),
+    _p("gil_switch_interval_s", "node", "Python's thread switch interval (s) for the node's process: how long "
+                                        "the inference thread may wait for the callbacks to let go of the "
+                                        "interpreter lock; 0 keeps Python's 0.005"),
     _p("cpu_trace", "pipeline", "on CPU, windows with all modalities present run a TorchScript trace of the model "
                                 "(checked against the eager model at start-up; ~2x faster, no Python between ops)"),
 )

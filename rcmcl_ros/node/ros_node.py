@@ -40,7 +40,7 @@ from rcmcl_ros.pipeline.window import Window
 from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource
 from rcmcl_ros.node.input_gate import InputGate, serialized_stamp_s
 from rcmcl_ros.node.cdr_view import view_message
-from rcmcl_ros.node.malloc_tuning import keep_large_buffers
+from rcmcl_ros.node.process_tuning import keep_large_buffers, set_gil_switch_interval
 
 NODE_NAME = "rcmcl_node"
 WORKER_POLL_S = 0.1
@@ -121,8 +121,10 @@ class RCMCLNode(Node):
         self._gate_watch = GateWatch(threshold=self.settings.gate_warn_threshold,
                                      after_s=self.settings.gate_warn_after_s)
         self._gate_warnings: tuple[str, ...] = ()
+        tuning = [set_gil_switch_interval(self.settings.gil_switch_interval_s)]
         if self.settings.reuse_large_buffers:
-            self.get_logger().info(keep_large_buffers())
+            tuning.append(keep_large_buffers())
+        self.get_logger().info("process: " + "; ".join(tuning))
         self._create_interfaces()
         self.people = self._attach_people()     # its interfaces are _start's too: _halt removes them
         self._interfaces = (set(self.subscriptions) - before[0], set(self.publishers) - before[1],
