@@ -3,9 +3,9 @@
     PYTHONPATH=$PWD .venv/bin/python benchmarks/cpu_trace_speed.py [--runs 40] [--checkpoint PATH]
 
 One torch thread (the node's default), an all-present synthetic window of the checkpoint's shapes. Timed
-twice: alone, and while a second Python thread spins (as the node's subscription callbacks do while the
-inference thread runs: every Python step of the eager forward then waits for the interpreter lock). Prints
-p50 / p95 ms; asserts nothing.
+alone, and while a second Python thread spins (as the node's subscription callbacks do while the inference
+thread runs: every Python step of the eager forward then waits for the interpreter lock), with Python's
+default switch interval (5 ms) and the node's (1 ms). Prints p50 / p95 ms; asserts nothing.
 """
 from __future__ import annotations
 
@@ -56,9 +56,25 @@ def main(argv: list[str] | None = None) -> None:
     calls = {"eager forward()": lambda: model(batch), "traced (cpu_trace)": lambda: traced(batch)}
     print(f"\n{args.checkpoint.name} ({checkpoint.config.preset}), 1 torch thread, load average "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} (shared CPU)\n")
-    print("| forward | alone p50 / p95 ms | beside a spinning Python thread p50 / p95 ms |")
-    print("|---|---|---|")
+    print("| forward | alone p50 / p95 ms | beside a spinning Python thread, switch interval 5 ms (Python's "
+          "default) | the same, 1 ms (the node's gil_switch_interval_s) |")
+    print("|---|---|---|---|")
     alone = {name: timed_ms(call, args.runs) for name, call in calls.items()}
+    busy = {}
+    default_interval = sys.getswitchinterval()
+    try:
+        for interval in (0.005, 0.001):
+            sys.setswitchinterval(interval)
+            busy[interval] = beside_spinner(calls, args.runs)
+    finally:
+        sys.setswitchinterval(default_interval)
+    for name in calls:
+        print(f"| {name} | {' / '.join(alone[name])} | {' / '.join(busy[0.005][name])} | "
+              f"{' / '.join(busy[0.001][name])} |")
+
+
+def beside_spinner(calls: dict, runs: int) -> dict[str, list[str]]:
+    """timed_ms of each call while another Python thread spins (holding the interpreter lock when it can)."""
     stop = threading.Event()
 
     def spin() -> None:
@@ -70,12 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
     try:
-        busy = {name: timed_ms(call, args.runs) for name, call in calls.items()}
+        return {name: timed_ms(call, runs) for name, call in calls.items()}
     finally:
         stop.set()
         spinner.join()
-    for name in calls:
-        print(f"| {name} | {' / '.join(alone[name])} | {' / '.join(busy[name])} |")
 
 
 if __name__ == "__main__":
