@@ -7,12 +7,14 @@ transport probe and the live node, true Azure Kinect sizes at 30 Hz) in a fresh 
 FASTDDS_DEFAULT_PROFILES_FILE set or unset. The publisher sends pre-serialised messages (the cost of a
 C++ driver, not of rclpy building 17 MB of Python messages per set); no separate probe unless --probe.
 Cases: the default transport; the shipped config/fastdds_shm_localhost.xml with the node's defaults (input
-gate at 10 Hz); the same with raw subscriptions (skipped frames never deserialised); with the input gate off
+gate at 7.5 Hz, slots starting at the window ends); the same with raw subscriptions (skipped frames never deserialised); with the input gate off
 (every frame deserialised and converted, as before issue 15); with the cloud derived from depth_to_rgb +
 camera_info (points_source: depth: the 11.8 MB points2 is published but nobody subscribes, so Fast DDS does
 not send it). Prints a markdown table and writes the
 figures to --out (JSON). Goals: >= 95 % of frame sets delivered with the profile, decisions >= 90 % of the
-nominal rate with every modality present, node-added latency p95 <= 50 ms. Asserts nothing.
+nominal rate with every modality present, node-added latency p95 <= 50 ms. The model is the node's bundled
+checkpoint (--model lite: the lite preset). Per case, node_latency.py also prints the node's own stage timing
+(rcmcl_ros/pipeline/stage_timing.py), kept in the JSON as stages_ms. Asserts nothing.
 """
 from __future__ import annotations
 
