@@ -7,7 +7,8 @@ transport probe and the live node, true Azure Kinect sizes at 30 Hz) in a fresh 
 FASTDDS_DEFAULT_PROFILES_FILE set or unset. The publisher sends pre-serialised messages (the cost of a
 C++ driver, not of rclpy building 17 MB of Python messages per set); no separate probe unless --probe.
 Cases: the default transport; the shipped config/fastdds_shm_localhost.xml with the node's defaults (input
-gate at 7.5 Hz, slots starting at the window ends); the same with raw subscriptions (skipped frames never deserialised); with the input gate off
+gate at 7.5 Hz, slots starting at the window ends); the same with raw subscriptions (skipped frames never
+deserialised); with the input gate off
 (every frame deserialised and converted, as before issue 15); with the cloud derived from depth_to_rgb +
 camera_info (points_source: depth: the 11.8 MB points2 is published but nobody subscribes, so Fast DDS does
 not send it). Prints a markdown table and writes the
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
         command = [sys.executable, str(HERE / "node_latency.py"), "--seconds", str(args.seconds),
-                   "--warmup", str(args.warmup), "--model", args.model, "--json", str(out), *(["--no-probe"] if not args.probe else []), *extra]
+                   "--warmup", str(args.warmup), "--model", args.model, "--json", str(out),
+                   *(["--no-probe"] if not args.probe else []), *extra]
         print(f"\n### {name}: {' '.join(command[1:])}", flush=True)
         subprocess.run(command, env=env, check=True)
         results.append({**json.loads(out.read_text()), "case": name, "profile": profile, "args": extra})
