@@ -4,7 +4,8 @@
 
 Three processes: the publisher (benchmarks/traffic.py: true Azure Kinect sizes at 30 Hz, 1280x720 bgra8
 colour, 1280x720 16UC1 depth_to_rgb, 368,640-point PointCloud2, 32-joint MarkerArray), a plain transport probe (now - stamp
-per message) and this one, which spins the real node (benchmarks/probed_node.py, lite preset, 1 torch
+per message) and this one, which spins the real node (benchmarks/probed_node.py, the bundled checkpoint
+unless --model lite, 1 torch
 thread). Per decision it measures publish time - stamp of the newest input in the window, and splits it:
 arrival (transport + the node's executor), waiting for the set and the poll, queue, inference. "Node adds"
 is what comes on top of the bare transport. The goal: <= 20 ms p95 beside the model's own inference, and
@@ -36,6 +37,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--raw", action="store_true", help="node parameter raw_subscriptions true")
     parser.add_argument("--no-probe", action="store_true",
                         help="no separate transport probe (a second subscriber to 17 MB/frame set costs CPU)")
+    parser.add_argument("--model", choices=("bundled", "lite"), default="bundled",
+                        help="bundled: the checkpoint the node ships with (its default); lite: the lite preset "
+                             "(random weights unless the bundled checkpoint is lite), the model of earlier runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary figures here")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 71))
     return parser.parse_args(argv)
@@ -48,10 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
 
     from conversion_speed import machine
-    from probed_node import LiveNode, lite_checkpoint, percentiles_ms
+    from probed_node import LiveNode, bundled_checkpoint, lite_checkpoint, percentiles_ms
     from traffic import SIZES, STREAMS, Segment, SensorFrames, TrafficRun, TrafficSpec
 
-    checkpoint, what = lite_checkpoint()
+    checkpoint, what = lite_checkpoint() if args.model == "lite" else bundled_checkpoint()
     node_parameters = {} if args.input_rate_hz is None else {"input_rate_hz": float(args.input_rate_hz)}
     if args.no_raw or args.raw:
         node_parameters["raw_subscriptions"] = bool(args.raw)
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         decisions = [d for d in node.decision_records() if d.newest_input_s >= since]
         arrival = {s: node.message_latency(s, since_s=since) for s in STREAMS}
         stride_s = node.pipeline.config.window.stride_s
+        preset_name = node.pipeline.model_config.preset
         alive = live.alive()
 
     e2e = np.array([d.published_wall - d.newest_input_s for d in decisions])
@@ -124,9 +129,22 @@ def main(argv: list[str] | None = None) -> None:
                          ("node adds: publish - arrival of the newest input", after),
                          ("  of which set wait + poll (arrival -> window ready)", ready),
                          ("  of which queue (window ready -> inference starts)", queue),
-                         ("  of which model inference (lite, 1 thread)", inference),
+                         (f"  of which model inference ({preset_name}, 1 thread)", inference),
                          ("node adds beside the model (set wait + poll + queue + publish)", overhead)):
         print(f"| {name} | {' | '.join(percentiles_ms(values))} |")
+    from rcmcl_ros.pipeline.stage_timing import STAGES
+
+    stages = {name: np.array([d.stages.get(name, np.nan) for d in decisions], dtype=np.float64) for name in STAGES}
+    print("\n| the node's own stage timing (rcmcl_ros/pipeline/stage_timing.py), per decision | p50 ms | p95 ms |")
+    print("|---|---|---|")
+    for name in STAGES:
+        print(f"| {name} | {' | '.join(percentiles_ms(stages[name]))} |")
+    for stream in STREAMS:
+        for part in ("deserialise", "convert"):
+            values = snapshot["latency"].get(f"{part}_{stream}_s")
+            if values:
+                print(f"| per kept message: {part} {stream} (last {values['count']:.0f}) | {1e3 * values['p50']:.1f} "
+                      f"| {1e3 * values['p95']:.1f} |")
     made = len(decisions)
     nominal = args.seconds / stride_s
     sync = snapshot["sync"]["streams"]
@@ -153,7 +171,8 @@ def main(argv: list[str] | None = None) -> None:
 
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "seconds": args.seconds, "node_parameters": node_parameters, "rate_hz": args.rate, "sizes": args.sizes,
+            "seconds": args.seconds, "checkpoint": what, "node_parameters": node_parameters, "rate_hz": args.rate,
+            "sizes": args.sizes,
             "profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", ""),
             "published": published["published"], "received": received, "skipped": snapshot.get("skipped", {}),
             "delivered": delivered,
@@ -162,6 +181,10 @@ def main(argv: list[str] | None = None) -> None:
             "decisions": made, "decisions_complete": complete, "nominal_decisions": nominal,
             "node_adds_ms": stats_ms(after), "node_adds_beside_model_ms": stats_ms(overhead),
             "inference_ms": stats_ms(inference), "end_to_end_ms": stats_ms(e2e),
+            "stages_ms": {name: stats_ms(values) for name, values in stages.items()},
+            "per_message_ms": {name: {k: 1e3 * v for k, v in values.items() if k != "count"}
+                               for name, values in snapshot["latency"].items()
+                               if name.startswith(("deserialise_", "convert_"))},
             "transport_ms": stats_ms(newest_transport), "drops": snapshot["drops"],
             "replaced": snapshot["replaced"], "load_average": os.getloadavg(),
             "node_process_cpu_per_s": node_cpu,

@@ -160,10 +160,15 @@ def instrument(pipeline: Pipeline, clock: Clock) -> None:
     clock.wrap(pipeline.windower, "push_many", "window")          # pulls Pipeline._finish -> crop_points
     clock.wrap(pipeline.preprocessor, "crop_points", "preprocess", inside="window")
     clock.wrap(pipeline, "infer", "publish")                       # softmax, Decision ...
-    started: list[float] = []                                      # ... minus the forward itself
-    pipeline.model.register_forward_pre_hook(lambda *_: started.append(time.perf_counter()))
-    pipeline.model.register_forward_hook(
-        lambda *_: clock.add("model", time.perf_counter() - started.pop(), inside="publish"))
+    forward = pipeline.runtime.forward                             # ... minus the forward itself (eager or
+                                                                   # the CPU trace: the runtime's call)
+    def timed_forward(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return forward(*args, **kwargs)
+        finally:
+            clock.add("model", time.perf_counter() - start, inside="publish")
+    pipeline.runtime.forward = timed_forward
 
 
 def publish_equivalent(decision: Decision, *, labels: list[str]) -> int:

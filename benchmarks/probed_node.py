@@ -44,6 +44,7 @@ class DecisionRecord:
     present: np.ndarray          # (3,) bool
     inference_s: float
     queue_s: float
+    stages: dict                 # the node's own stage timing (rcmcl_ros/pipeline/stage_timing.py), seconds
 
 
 class ProbedNode(RCMCLNode):
@@ -57,9 +58,9 @@ class ProbedNode(RCMCLNode):
         self._arrivals: OrderedDict[int, float] = OrderedDict()
         super().__init__(**kwargs)
 
-    def _on_message(self, stream: str, msg: Any) -> None:
+    def _on_message(self, stream: str, msg: Any, **kwargs: Any) -> None:
         entered_wall, entered_clock = time.time(), self.now_s()
-        super()._on_message(stream, msg)
+        super()._on_message(stream, msg, **kwargs)
         spent = time.time() - entered_wall
         stamp = message_stamp_s(msg, fallback_s=entered_clock)
         with self.records_lock:
@@ -79,7 +80,7 @@ class ProbedNode(RCMCLNode):
                 newest_input_s=window.newest_frame_s, newest_arrival_wall=arrival,
                 built_wall=wall - (perf - window.built_s), gates=decision.gates.copy(),
                 present=decision.present.copy(), inference_s=decision.latency["inference_s"],
-                queue_s=decision.latency["queue_s"]))
+                queue_s=decision.latency["queue_s"], stages=dict(decision.stages)))
 
     def message_latency(self, stream: str, *, since_s: float = -np.inf) -> np.ndarray:
         """(n, 2) seconds for messages stamped >= since_s: arrival latency (callback entry - stamp) and the
@@ -126,6 +127,16 @@ class LiveNode:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def bundled_checkpoint() -> tuple[Path, str]:
+    """(path, what it is) of the checkpoint the node loads by default (params.BUNDLED_CHECKPOINT)."""
+    from rcmcl_core.checkpoint import load_checkpoint
+
+    if not BUNDLED_CHECKPOINT.is_file():
+        raise FileNotFoundError(f"no bundled checkpoint at {BUNDLED_CHECKPOINT}; use the lite preset instead")
+    preset_name = load_checkpoint(BUNDLED_CHECKPOINT).config.preset
+    return BUNDLED_CHECKPOINT, f"bundled {BUNDLED_CHECKPOINT.name} ({preset_name} preset)"
 
 
 def lite_checkpoint(folder: Path | None = None, *, preset_name: str = "lite") -> tuple[Path, str]:

@@ -7,12 +7,15 @@ transport probe and the live node, true Azure Kinect sizes at 30 Hz) in a fresh 
 FASTDDS_DEFAULT_PROFILES_FILE set or unset. The publisher sends pre-serialised messages (the cost of a
 C++ driver, not of rclpy building 17 MB of Python messages per set); no separate probe unless --probe.
 Cases: the default transport; the shipped config/fastdds_shm_localhost.xml with the node's defaults (input
-gate at 10 Hz); the same with raw subscriptions (skipped frames never deserialised); with the input gate off
+gate at 7.5 Hz, slots starting at the window ends); the same with raw subscriptions (skipped frames never
+deserialised); with the input gate off
 (every frame deserialised and converted, as before issue 15); with the cloud derived from depth_to_rgb +
 camera_info (points_source: depth: the 11.8 MB points2 is published but nobody subscribes, so Fast DDS does
 not send it). Prints a markdown table and writes the
 figures to --out (JSON). Goals: >= 95 % of frame sets delivered with the profile, decisions >= 90 % of the
-nominal rate with every modality present, node-added latency p95 <= 50 ms. Asserts nothing.
+nominal rate with every modality present, node-added latency p95 <= 50 ms. The model is the node's bundled
+checkpoint (--model lite: the lite preset). Per case, node_latency.py also prints the node's own stage timing
+(rcmcl_ros/pipeline/stage_timing.py), kept in the JSON as stages_ms. Asserts nothing.
 """
 from __future__ import annotations
 
@@ -43,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, nargs="*", default=None, help="indices into CASES (default all)")
     parser.add_argument("--probe", action="store_true", help="also run node_latency's separate transport probe "
                                                                  "(a second full subscriber: more CPU)")
+    parser.add_argument("--model", choices=("bundled", "lite"), default="bundled",
+                        help="node_latency.py --model: the bundled checkpoint (the node's default) or the lite preset")
     parser.add_argument("--out", type=Path, default=None, help="JSON with every case's figures")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -58,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
         command = [sys.executable, str(HERE / "node_latency.py"), "--seconds", str(args.seconds),
-                   "--warmup", str(args.warmup), "--json", str(out), *(["--no-probe"] if not args.probe else []), *extra]
+                   "--warmup", str(args.warmup), "--model", args.model, "--json", str(out),
+                   *(["--no-probe"] if not args.probe else []), *extra]
         print(f"\n### {name}: {' '.join(command[1:])}", flush=True)
         subprocess.run(command, env=env, check=True)
         results.append({**json.loads(out.read_text()), "case": name, "profile": profile, "args": extra})

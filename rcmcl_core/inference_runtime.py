@@ -10,6 +10,8 @@ No ROS imports; rcmcl_ros.pipeline.runner uses it per window, benchmarks can use
   for lazy initialisation (allocator, oneDNN / cuDNN plans, Triton compilation).
 - GraphedForward: `RCMCL.forward_all_present` captured in a CUDA graph for windows in which all three
   modalities are present (the static shapes of the checkpoint's clip config); other windows run eagerly.
+- cpu_trace: on the CPU the same all-present windows run a frozen TorchScript trace (traced_forward.py):
+  the graph in C++, without the interpreter between small ops.
 """
 from __future__ import annotations
 
@@ -173,7 +175,7 @@ class InferenceRuntime:
     the CUDA graph run it."""
 
     def __init__(self, model: RCMCL, *, device: torch.device, amp: Any = "bf16", cuda_graph: bool = True,
-                 warmup: bool = True) -> None:
+                 warmup: bool = True, cpu_trace: bool = False) -> None:
         if model.training:   # warm-up forwards would move BatchNorm statistics
             raise RuntimeConfigError("InferenceRuntime needs a model in eval mode (call model.eval())")
         self.model = model
@@ -189,6 +191,16 @@ class InferenceRuntime:
                 self.graph = GraphedForward(model, device=device, dtype=self.dtype)
             except Exception as error:  # a model the graph cannot capture still runs eagerly; say why
                 self.graph_blocker = f"capture failed: {type(error).__name__}: {error}"
+        self.traced: Any = None
+        self.trace_blocker: str | None = ("off by parameter" if not cpu_trace
+                                          else None if device.type == "cpu" else f"device is {device.type}")
+        if self.trace_blocker is None:
+            from rcmcl_core.traced_forward import TracedForward
+
+            try:
+                self.traced = TracedForward(model, example=example_batch(model.config, device=device))
+            except Exception as error:  # an untraceable model still runs eagerly; say why
+                self.trace_blocker = f"trace failed: {type(error).__name__}: {error}"
 
     def to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         return self.staging.to_device(batch)
@@ -201,6 +213,8 @@ class InferenceRuntime:
         with torch.inference_mode(), self.autocast():
             if self.graph is not None and all_present and self.graph.accepts(batch):
                 return self.graph(batch)
+            if self.traced is not None and all_present and self.traced.accepts(batch):
+                return self.traced(batch)
             return self.model(batch)
 
     def describe(self) -> str:
@@ -208,5 +222,6 @@ class InferenceRuntime:
         dtype = "float32" if self.dtype is None else str(self.dtype).removeprefix("torch.")
         graph = "on" if self.graph is not None else f"off ({self.graph_blocker})"
         warm = "no warm-up" if self.warmup_s is None else f"warm-up {self.warmup_s:.2f} s"
+        trace = "on" if self.traced is not None else f"off ({self.trace_blocker})"
         return (f"amp {self.amp} ({dtype}), {'pinned non-blocking' if self.staging.pinned else 'plain'} copies, "
-                f"CUDA graph {graph}, {warm}")
+                f"CUDA graph {graph}, CPU trace {trace}, {warm}")

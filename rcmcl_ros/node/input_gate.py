@@ -3,9 +3,17 @@
 The model sees T frames over window_s seconds (lite: 8 over 1 s, ~7 frames/s); a 30 Hz camera sends four
 times that, and converting (or even deserialising) an 11.8 MB point cloud that no window will use costs
 CPU the node needs for the frames it does use. `InputGate` keeps, per stream, the first usable message of
-every 1 / rate_hz slot of sensor time (slots are multiples of the period, so streams stamped alike keep the same
+every slot of sensor time (slots are multiples of the period, so streams stamped alike keep the same
 frames and still pair). `serialized_stamp_s` reads the header stamp straight from the CDR bytes a raw
 subscription delivers, so a skipped message is never deserialised.
+
+Given the window stride, the slots start at the window ends (window.py: ends are multiples of stride_s):
+the period is stride_s / n, n = round(rate_hz * stride_s) and at least 1 (10 Hz with the 0.1333 s stride:
+n = 1, 7.5 Hz). So the first frame kept in a slot is the first frame at or after a window end: it both
+completes that window and is its nearest frame to the end target, and the window is inferred as soon as it
+arrives (a grid not aligned with the ends kept a frame up to one period after the end and completed the
+window only then: up to 100 ms of waiting at 10 Hz). The other targets have a kept frame within
+stride_s / (2 n) (67 ms at 7.5 Hz, far inside max_gap_s).
 """
 from __future__ import annotations
 
@@ -43,11 +51,26 @@ def serialized_stamp_s(data: bytes, *, markers: bool = False) -> float | None:
     return sec + nanosec * 1e-9
 
 
-class InputGate:
-    """Thread-safe. rate_hz <= 0 keeps every message."""
+SLOT_EPS = 1e-6
+"""Fraction of a slot by which a stamp may fall short of the slot start (float rounding of k * stride_s)."""
 
-    def __init__(self, rate_hz: float) -> None:
-        self.period_s = 1.0 / rate_hz if rate_hz > 0 else 0.0
+
+def gate_period_s(rate_hz: float, *, stride_s: float | None = None) -> float:
+    """The gate's slot length: 1 / rate_hz, or with stride_s the whole fraction stride_s / n nearest to it
+    (n >= 1: one frame per window end at least), so slots start at window ends. 0 when rate_hz <= 0 (off)."""
+    if not rate_hz > 0:
+        return 0.0
+    if stride_s is None or not stride_s > 0:
+        return 1.0 / rate_hz
+    return stride_s / max(1, round(rate_hz * stride_s))
+
+
+class InputGate:
+    """Thread-safe. rate_hz <= 0 keeps every message. stride_s: the windows' stride, to align the slots with
+    the window ends (module docstring); None: a plain 1 / rate_hz grid."""
+
+    def __init__(self, rate_hz: float, *, stride_s: float | None = None) -> None:
+        self.period_s = gate_period_s(rate_hz, stride_s=stride_s)
         self._last_slot: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -72,4 +95,4 @@ class InputGate:
     def _slot(self, stamp_s: float | None) -> int | None:
         if self.period_s <= 0 or stamp_s is None or not math.isfinite(stamp_s) or stamp_s <= 0:
             return None
-        return math.floor(stamp_s / self.period_s)
+        return math.floor(stamp_s / self.period_s + SLOT_EPS)

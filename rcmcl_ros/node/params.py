@@ -45,11 +45,14 @@ class NodeConfig:
     gate_warn_threshold: float = 0.2             # a present modality's gate below this ...
     gate_warn_after_s: float = 2.0               # ... for this long (sensor s) is warned about (gate_warnings.py)
     input_reliability: str = "best_effort"       # sensor subscriptions: best_effort | reliable
-    input_rate_hz: float = 10.0                  # frames per stream converted per second of sensor time; 0 = all
+    input_rate_hz: float = 7.5                   # frames per stream converted per second of sensor time, one per
+                                                 # window end at least (input_gate.py); 0 = all
     raw_subscriptions: bool = False              # True: deserialise only the messages the input gate keeps
     points_source: str = "topic"                 # topic: points_topic; depth: back-projected depth_topic
     camera_info_topic: str = "depth_to_rgb/camera_info"   # for points_source depth
     rgb_transport: str = "raw"                   # raw: Image on rgb_topic; compressed: CompressedImage on <rgb_topic>/compressed
+    reuse_large_buffers: bool = True             # mallopt: multi-MB message buffers reused, not re-mapped
+    gil_switch_interval_s: float = 0.001         # sys.setswitchinterval (process_tuning.py); 0 = Python's 5 ms
 
     def validate(self) -> "NodeConfig":
         for name in ("input_qos_depth", "output_qos_depth"):
@@ -62,6 +65,9 @@ class NodeConfig:
             raise ValueError(f"parameter points_source must be one of {POINTS_SOURCES}, got {self.points_source!r}")
         if self.rgb_transport not in RGB_TRANSPORTS:
             raise ValueError(f"parameter rgb_transport must be one of {RGB_TRANSPORTS}, got {self.rgb_transport!r}")
+        if not self.gil_switch_interval_s >= 0:
+            raise ValueError(f"parameter gil_switch_interval_s must be >= 0 s (0 keeps Python's default), "
+                             f"got {self.gil_switch_interval_s}")
         if not self.input_rate_hz >= 0:
             raise ValueError(f"parameter input_rate_hz must be >= 0 Hz (0 converts every frame), "
                              f"got {self.input_rate_hz}")
@@ -150,8 +156,9 @@ PARAMETERS: tuple[Param, ...] = (
                                     "the warning; it clears when the gate recovers"),
     _p("input_reliability", "node", "QoS reliability of the sensor subscriptions: best_effort (matches any "
                                     "publisher; the driver's default) or reliable (needs a reliable publisher)"),
-    _p("input_rate_hz", "node", "frames per stream converted per second of sensor time (the first of every "
-                                "1/rate slot; the model uses ~(T-1)/window_s); 0 converts every frame"),
+    _p("input_rate_hz", "node", "frames per stream converted per second of sensor time: the first at or after "
+                                "every window end (stride_s), and n - 1 evenly between, n = round(rate * stride_s) "
+                                ">= 1; 0 converts every frame"),
     _p("raw_subscriptions", "node", "take sensor messages serialised and deserialise only those input_rate_hz "
                                     "keeps (saves CPU on 4-12 MB frames)"),
     _p("points_source", "node", "topic: the cloud from points_topic; depth: back-projected in the node from "
@@ -195,6 +202,13 @@ PARAMETERS: tuple[Param, ...] = (
     _p("health_max_rejected_fraction", "health", "a modality with more of a window's frames rejected by the rules "
                                                  "is absent in that window (the sensor is not trusted)",
        field="max_rejected_fraction"),
+    _p("reuse_large_buffers", "node", "raise glibc's mmap and trim thresholds at start-up so multi-MB message "
+                                      "buffers are reused from the heap instead of page-faulted in per message"),
+    _p("gil_switch_interval_s", "node", "Python's thread switch interval (s) for the node's process: how long "
+                                        "the inference thread may wait for the callbacks to let go of the "
+                                        "interpreter lock; 0 keeps Python's 0.005"),
+    _p("cpu_trace", "pipeline", "on CPU, windows with all modalities present run a TorchScript trace of the model "
+                                "(checked against the eager model at start-up; ~2x faster, no Python between ops)"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 

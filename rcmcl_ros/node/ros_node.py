@@ -1,11 +1,11 @@
 """The rclpy node: a thin shell over Pipeline (docs/ARCHITECTURE.md).
 
-Subscription callbacks only convert and push (Pipeline.ingest); a timer polls complete windows and puts
-those of one poll (the newest MAX_WINDOWS_PER_POLL) into a one-slot queue, where a newer batch replaces one
+Subscription callbacks only convert and push (Pipeline.ingest) and poll at once; a timer polls too; complete windows,
+those of one poll (the newest MAX_WINDOWS_PER_POLL), go into a one-slot queue, where a newer batch replaces one
 not yet taken (replaced windows are counted); ONE worker thread runs the model and publishes, so a slow model
 delays decisions but never the callbacks. Inputs use sensor-data QoS (best effort unless input_reliability
-says reliable), arrive serialised (raw_subscriptions) and only the first message of each 1 / input_rate_hz
-slot of sensor time is deserialised and converted (input_gate.py; the rest are counted as skipped); outputs are reliable;
+says reliable), arrive serialised (raw_subscriptions) and only the first message at or after each window end
+is deserialised and converted (input_gate.py; the rest are counted as skipped); outputs are reliable;
 ~/labels is latched (transient local). Stamps come from the node clock, so `use_sim_time` replays run on the
 bag's /clock.
 """
@@ -39,6 +39,8 @@ from rcmcl_ros.pipeline.runner import Decision, Drop, Pipeline, message_stamp_s
 from rcmcl_ros.pipeline.window import Window
 from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource
 from rcmcl_ros.node.input_gate import InputGate, serialized_stamp_s
+from rcmcl_ros.node.cdr_view import view_message
+from rcmcl_ros.node.process_tuning import keep_large_buffers, set_gil_switch_interval
 
 NODE_NAME = "rcmcl_node"
 WORKER_POLL_S = 0.1
@@ -107,7 +109,7 @@ class RCMCLNode(Node):
         before = (set(self.subscriptions), set(self.publishers), set(self.timers))
         self._tf = _attach_tf(self) if self.settings.use_tf else None
         self._slot = LatestSlot()
-        self._gate = InputGate(self.settings.input_rate_hz)
+        self._gate = InputGate(self.settings.input_rate_hz, stride_s=self.pipeline.config.window.stride_s)
         self._camera_info: CameraInfo | None = None
         self._pending = 0            # windows in the batch last put into the slot
         self._stop = threading.Event()
@@ -119,6 +121,10 @@ class RCMCLNode(Node):
         self._gate_watch = GateWatch(threshold=self.settings.gate_warn_threshold,
                                      after_s=self.settings.gate_warn_after_s)
         self._gate_warnings: tuple[str, ...] = ()
+        tuning = [set_gil_switch_interval(self.settings.gil_switch_interval_s)]
+        if self.settings.reuse_large_buffers:
+            tuning.append(keep_large_buffers())
+        self.get_logger().info("process: " + "; ".join(tuning))
         self._create_interfaces()
         self.people = self._attach_people()     # its interfaces are _start's too: _halt removes them
         self._interfaces = (set(self.subscriptions) - before[0], set(self.publishers) - before[1],
@@ -197,41 +203,48 @@ class RCMCLNode(Node):
     # -- callbacks (executor thread): convert + push only -------------------------------------------
     def _on_serialized(self, stream: str, kind: type, data: bytes) -> None:
         """Raw subscription: read the stamp from the CDR bytes; deserialise only a message the gate keeps."""
+        received = time.perf_counter()
         stamp_s = serialized_stamp_s(data, markers=stream == "skeleton")
         if not self._gate.keep(stream, stamp_s):
             self.pipeline.stats.count_skipped(stream, stamp_s=stamp_s)
             return
-        try:
-            msg = deserialize_message(data, kind)
+        try:   # Image / PointCloud2: a zero-copy view of the bytes (cdr_view.py); the rest: rclpy's deserialiser
+            msg = view_message(kind, data) or deserialize_message(data, kind)
         except Exception as error:  # a callback must never die
             self.pipeline.stats.count_message(stream, stamp_s=float("nan"), drop="data")
             self._log_drop(Drop(stream=stream, reason="data", detail=f"cannot deserialise: {error}"))
             return
-        self._on_message(stream, msg)
+        self.pipeline.stats.record_latency(f"deserialise_{stream}_s", time.perf_counter() - received)
+        self._on_message(stream, msg, received=received)
 
     def _on_gated(self, stream: str, msg: Any) -> None:
         """Deserialised subscription: the same gate, before conversion."""
+        received = time.perf_counter()
         stamp_s = message_stamp_s(msg, fallback_s=0.0) or None
         if not self._gate.keep(stream, stamp_s):
             self.pipeline.stats.count_skipped(stream, stamp_s=stamp_s)
             return
-        self._on_message(stream, msg)
+        self._on_message(stream, msg, received=received)
 
-    def _on_message(self, stream: str, msg: Any) -> None:
+    def _on_message(self, stream: str, msg: Any, *, received: float | None = None) -> None:
+        """Convert and push one kept message (received: perf_counter at callback entry, for the stage
+        timing), then poll at once: the message may complete a set and with it a window."""
         if stream == "skeleton" and self.people is not None:
             msg = self.people.main_actor_markers(msg)   # single-person topics follow the main actor
         now_s = self.now_s()
         stamp_s = message_stamp_s(msg, fallback_s=now_s)
-        drop = self.pipeline.ingest(stream, stamp_s, msg, now_s=now_s)
+        drop = self.pipeline.ingest(stream, stamp_s, msg, now_s=now_s, received=received)
         if drop is not None:
             self._log_drop(drop)
         else:
             self._gate.used(stream, stamp_s)
         if stream == "depth" and self.settings.points_source == "depth":
             cloud_drop = self.pipeline.ingest("points", stamp_s, DepthCloudSource(depth=msg, info=self._camera_info),
-                                              now_s=now_s)
+                                              now_s=now_s, received=received)
             if cloud_drop is not None:
                 self._log_drop(cloud_drop)
+        if drop is None:
+            self._poll()
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         """Latest camera_info of the depth images (checked against each depth image when it is used)."""
@@ -294,6 +307,7 @@ class RCMCLNode(Node):
                                               confidence=decision.confidence, stamp=stamp,
                                               frame_id=self.settings.marker_frame_id, warned=gate_update.warned()))
         self.pipeline.stats.record_latency("stamp_to_publish_s", self.now_s() - decision.stamp_s)
+        decision.stages = self.pipeline.record_stages(window, decision, published=time.perf_counter())
         with self._decision_lock:
             self._last_decision = decision
             self._last_decision_wall = time.monotonic()

@@ -37,6 +37,7 @@ from rcmcl_core.sensor_health import JUMP, REPEATED, HealthConfig, HealthConfigE
 from rcmcl_ros.conversions import ConversionError, stamp_to_seconds
 from rcmcl_ros.pipeline.stats import PipelineStats
 from rcmcl_ros.pipeline.preprocess import STREAMS, PreprocessConfig, Preprocessor
+from rcmcl_ros.pipeline.stage_timing import StageClock
 from rcmcl_ros.pipeline.sync import SyncConfig, Synchroniser
 from rcmcl_ros.pipeline.window import FrameSet, Window, WindowConfig, Windower
 
@@ -66,6 +67,7 @@ class PipelineConfig:
     rate_window_s: float = 2.0        # input rates are averaged over this much sensor time
     cuda_graph: bool = True           # CUDA: all-present windows replay forward_all_present from a CUDA graph
     warmup: bool = True               # forwards on a synthetic window at start-up (first decision not slow)
+    cpu_trace: bool = True            # CPU: all-present windows run a TorchScript trace (traced_forward.py)
     sync: SyncConfig = field(default_factory=SyncConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
@@ -109,7 +111,8 @@ class Drop:
 @dataclass
 class Decision:
     """One inference. scores (K,) class probabilities; gates, present, coverage (3,) in MODALITIES order;
-    latency: seconds per part (queue_s, inference_s; the node adds stamp_to_publish_s)."""
+    latency: seconds per part (queue_s, inference_s; the node adds stamp_to_publish_s); stages: set by the node
+    when it publishes (Pipeline.record_stages)."""
 
     stamp_s: float
     label: str
@@ -120,6 +123,7 @@ class Decision:
     present: np.ndarray
     coverage: np.ndarray
     latency: dict[str, float]
+    stages: dict[str, float] = field(default_factory=dict)   # the node's stage timing (stage_timing.STAGES)
 
 
 def decisions_from_output(output: Any, *, labels: Sequence[str], stamp_s: float, present: np.ndarray,
@@ -197,12 +201,14 @@ class Pipeline:
             torch.set_num_threads(self.config.torch_threads)
         self.model = model.to(self.device).eval()
         self.runtime = InferenceRuntime(self.model, device=self.device, amp=self.config.amp,
-                                        cuda_graph=self.config.cuda_graph, warmup=self.config.warmup)
+                                        cuda_graph=self.config.cuda_graph, warmup=self.config.warmup,
+                                        cpu_trace=self.config.cpu_trace)
         self.preprocessor = Preprocessor(config=self.config.preprocess)
         self.synchroniser = Synchroniser(config=self.config.sync)
         self.windower = Windower(config=self.config.window, health=self.config.health)
         self.stats = PipelineStats(streams=STREAMS, latency_history=self.config.latency_history,
                                    rate_window_s=self.config.rate_window_s)
+        self.stage_clock = StageClock()          # per-stage latency of each decision (stage_timing.py)
         self.extrinsic_lookup: ExtrinsicLookup | None = None
         self.frame_warning: str | None = None   # set when the cloud and skeleton frames differ, no transform known
         self._frame_ids: dict[str, str] = {}
@@ -229,20 +235,29 @@ class Pipeline:
         return self.model.config
 
     # -- per message (callback thread) -------------------------------------------------------------
-    def ingest(self, stream: str, stamp_s: float, msg: Any, *, now_s: float | None = None) -> Drop | None:
+    def ingest(self, stream: str, stamp_s: float, msg: Any, *, now_s: float | None = None,
+               received: float | None = None) -> Drop | None:
         """Convert `msg` and push it; return None, or the Drop (also counted) when it was not used.
         now_s: the receiving clock (ROS or sim time); stamps too far from it are dropped. None skips that
-        check (offline replay)."""
+        check (offline replay). received: time.perf_counter() when the message entered its callback (the
+        node's stage timing; None offline)."""
         stamp = math.nan
         try:
             stamp = float(stamp_s)
             drop = self._check_stamp(stream, stamp, now_s)
             if drop is None:
+                started = time.perf_counter()
                 payload = self.preprocessor.convert(stream, msg)
                 frame_id = message_frame_id(msg)
+                if received is not None:
+                    self.stage_clock.arrived(stamp, received)
                 with self._lock:
                     self._frame_ids[stream] = frame_id
                     self.synchroniser.push(stream, stamp, payload, arrival_s=now_s)
+                pushed = time.perf_counter()
+                self.stats.record_latency(f"convert_{stream}_s", pushed - started)
+                if received is not None:
+                    self.stage_clock.pushed(stamp, pushed)
         except ConversionError as error:
             drop = Drop(stream=stream, reason=error.reason, detail=str(error))
         except Exception as error:  # a callback must never die: count it, say what it was
@@ -367,6 +382,18 @@ class Pipeline:
                             "inference_s": finished - started}
         self.stats.count_decision(decision.latency)
         return decision
+
+    def record_stages(self, window: Window, decision: Decision, *, published: float) -> dict[str, float]:
+        """Split the decision's node-added latency into stage_timing.STAGES (seconds; published: perf_counter
+        after its outputs went out), record the stages that infer() does not (queue_s, inference_s) in the
+        stats and return them all. NaN stages (stamps forgotten, offline use) are returned, not recorded."""
+        stages = self.stage_clock.stages(newest_s=window.newest_frame_s, completed_by_s=window.closed_by_s,
+                                         built=window.built_s, queue_s=decision.latency["queue_s"],
+                                         inference_s=decision.latency["inference_s"], published=published)
+        for name, seconds in stages.items():
+            if name not in decision.latency and math.isfinite(seconds):
+                self.stats.record_latency(name, seconds)
+        return stages
 
     def step(self, now_s: float) -> list[Decision]:
         """Offline convenience: every window that completed by `now_s`, inferred in order."""

@@ -76,6 +76,7 @@ class Window:
     coverage: np.ndarray
     newest_frame_s: float            # newest real frame stamp used
     built_s: float = 0.0             # time.perf_counter() when the Pipeline handed it out (queue latency)
+    closed_by_s: float = math.nan    # stamp of the synced set that completed the window (stage_timing.py)
 
 
 @dataclass
@@ -214,6 +215,7 @@ class Windower:
                 self.stats.skipped_absent += 1
                 continue
             self.stats.windows += 1
+            window.closed_by_s = float(newest_s)
             out.append(window)
         return out
 
