@@ -132,7 +132,7 @@ def report_markdown(result, *, figures: dict[str, Path]) -> str:
     health_rule = getattr(result, "health_rule", None)
     if health_rule is not None:
         lines[-1:-1] = ["- sensor-health rules (rcmcl_core/sensor_health.py): " + (
-            "on: repeated RGB-D frames and skeleton jumps are dropped (counted below) and count as not observed; "
+            "on: repeated RGB-D frames and skeleton jumps are rejected (counted below) and count as not observed; "
             "a gate at 0 there is the rule's, not learned" if health_rule else "off: the learned gates alone")]
     inference = [d.latency.get("inference_s", 0.0) for d in result.decisions]
     if inference:
@@ -160,6 +160,10 @@ def report_markdown(result, *, figures: dict[str, Path]) -> str:
     if drops:
         lines += ["## Dropped messages", "", "| stream/reason | count |", "|---|---:|"]
         lines += [f"| {key} | {count} |" for key, count in sorted(drops.items())] + [""]
+    rejected = result.snapshot.get("rejected", {})
+    if rejected:
+        lines += ["## Frames rejected by the sensor-health rules", "", "| modality/reason | count |", "|---|---:|"]
+        lines += [f"| {key} | {count} |" for key, count in sorted(rejected.items())] + [""]
     if result.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in result.warnings] + [""]
     lines += ["## Figures", "", f"![gate timeline]({figures['gates'].name})", ""]

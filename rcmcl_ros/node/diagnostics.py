@@ -43,6 +43,8 @@ def diagnostics(*, snapshot: dict[str, Any], decision: Decision | None, seconds_
     for key, count in sorted(snapshot["drops"].items()):
         values[f"drops_{key}"] = str(count)
     values["drops_total"] = str(snapshot["drops_total"])
+    for key, count in sorted(snapshot.get("rejected", {}).items()):
+        values[f"health_rejected_{key}"] = str(count)
     for stream, sync in sorted(snapshot.get("sync", {}).get("streams", {}).items()):
         values[f"alive_{stream}"] = str(bool(sync["alive"])).lower()
         for counter in SYNC_COUNTERS:   # messages converted fine that the synchroniser could not use

@@ -314,7 +314,7 @@ class Pipeline:
     def _screen(self, stamp_s: float, frames: dict[str, Any]) -> dict[str, Any]:
         """The sensor-health rules (rcmcl_core.sensor_health) on one synced set, in stamp order: a repeated
         RGB-D pair or a skeleton with implausible motion is taken out of the set, told to the windower as
-        rejected (not observed), counted as a drop ('rgbd/repeated', 'skeleton/jump') and kept for the log."""
+        rejected (not observed), counted in stats.rejected ('rgbd/repeated', 'skeleton/jump') and kept for the log."""
         if not self.config.health.enabled:
             return frames
         if stamp_s < self._screened_s:     # time went back (bag loop): no motion across the jump
@@ -337,7 +337,7 @@ class Pipeline:
     def _health_drop(self, modality: str, reason: str, stamp_s: float, detail: str) -> None:
         """Under self._lock."""
         self.windower.reject(modality, stamp_s)
-        self.stats.count_drop(modality, reason)
+        self.stats.count_rejected(modality, reason)
         self._health_drops.append(Drop(stream=modality, reason=reason, detail=f"stamp {stamp_s:.3f} s: {detail}"))
 
     def take_health_drops(self) -> list[Drop]:

@@ -24,6 +24,7 @@ class PipelineStats:
         self.accepted: Counter[str] = Counter()
         self.drops: Counter[str] = Counter()          # "stream/reason" -> count
         self.skipped: Counter[str] = Counter()        # received, not converted: no window would use it
+        self.rejected: Counter[str] = Counter()       # "modality/reason": accepted frames the health rules reject
         self.sets = 0
         self.windows = 0
         self.replaced = 0
@@ -41,11 +42,12 @@ class PipelineStats:
             self.accepted[stream] += 1
             self._note_rate(stream, stamp_s)
 
-    def count_drop(self, stream: str, reason: str) -> None:
-        """A frame dropped after conversion (sensor-health rules: 'rgbd/repeated', 'skeleton/jump'); its
-        message was counted received and accepted at ingest."""
+    def count_rejected(self, modality: str, reason: str) -> None:
+        """A converted frame the sensor-health rules reject ('rgbd/repeated', 'skeleton/jump'). Its message was
+        counted received and accepted at ingest, so it is kept apart from the message drops (which, with the
+        accepted and skipped, add up to the received)."""
         with self._lock:
-            self.drops[f"{stream}/{reason}"] += 1
+            self.rejected[f"{modality}/{reason}"] += 1
 
     def _note_rate(self, stream: str, stamp_s: float) -> None:
         """Under self._lock: one more message stamped stamp_s for rates_hz."""
@@ -113,7 +115,7 @@ class PipelineStats:
         latency = self.latency()
         with self._lock:
             return {"received": dict(self.received), "accepted": dict(self.accepted), "drops": dict(self.drops),
-                    "skipped": dict(self.skipped),
+                    "skipped": dict(self.skipped), "rejected": dict(self.rejected),
                     "drops_total": sum(self.drops.values()), "rates_hz": rates, "sets": self.sets,
                     "windows": self.windows, "replaced": self.replaced, "decisions": self.decisions,
                     "latency": latency}

@@ -36,13 +36,14 @@ def test_frozen_camera_and_tracker_jumps_are_counted_drops_and_their_gates_fall(
     bag = make_demo_bag(config, out=tmp_path / "bag", progress=False)
     ruled, learned = evaluate(bag, enabled=True), evaluate(bag, enabled=False)
 
-    drops = ruled.snapshot["drops"]
+    drops = ruled.snapshot["rejected"]
     frozen_frames = int(round((FROZEN.end_s - FROZEN.start_s) * FPS))
     jumped_frames = frozen_frames // 2        # demo.jumped_joints: every other pair of frames
     assert frozen_frames - 2 <= drops.get("rgbd/repeated", 0) <= frozen_frames
     assert 0.9 * jumped_frames <= drops.get("skeleton/jump", 0) <= jumped_frames + 2
     assert set(drops) == {"rgbd/repeated", "skeleton/jump"}
-    assert learned.snapshot["drops"] == {}
+    assert learned.snapshot["rejected"] == {}
+    assert ruled.snapshot["drops"] == learned.snapshot["drops"]          # message drops are another count
 
     rows = {row.modality: row for row in fault_gate_drops(ruled)}
     for modality in ("rgbd", "skeleton"):

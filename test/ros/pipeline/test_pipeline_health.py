@@ -56,7 +56,7 @@ def test_a_frozen_camera_is_counted_goes_absent_and_comes_back(tiny_checkpoint, 
     before = play(pipeline, scene, 0.0, 2.0)
     assert before and all(d.present.all() and d.gates[R] > 0 for d in before)
     frozen = play(pipeline, scene, 2.0, 4.0, frozen_from=2.0)
-    repeated = pipeline.snapshot(T0 + 4.0)["drops"].get("rgbd/repeated", 0)
+    repeated = pipeline.snapshot(T0 + 4.0)["rejected"].get("rgbd/repeated", 0)
     assert int(2.0 * FPS) - 2 <= repeated <= int(2.0 * FPS)      # every republished frame but the first
     late = [d for d in frozen if d.stamp_s >= T0 + 3.2]                 # windows (1 s) well inside the freeze
     assert late and all(not d.present[R] and d.gates[R] == 0.0 and d.present[S] for d in late)
@@ -72,7 +72,7 @@ def test_a_skeleton_teleport_is_a_jump_and_a_few_frozen_frames_are_filled(tiny_c
     pipeline = make_pipeline(tiny_checkpoint)
     decisions = play(pipeline, scene, 0.0, 2.0, jump_at=1.5)
     decisions += play(pipeline, scene, 2.0, 3.0)
-    assert pipeline.snapshot(T0 + 3.0)["drops"] == {"skeleton/jump": 1}
+    assert pipeline.snapshot(T0 + 3.0)["rejected"] == {"skeleton/jump": 1}
     assert all(d.present.all() for d in decisions)                 # one rejected frame is filled by its neighbours
 
 
