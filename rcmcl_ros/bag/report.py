@@ -58,9 +58,14 @@ def score(result, mask: np.ndarray, name: str) -> SegmentScore:
                         present=present.mean(axis=0) if len(picked) else empty)
 
 
+CLEAN = "clean (no fault, one action)"
+"""The segment a recognition figure should quote: windows of one action that no fault touches."""
+
+
 def segment_scores(result) -> list[SegmentScore]:
-    """'all', 'clean' (no fault overlaps the decision's window), 'clean, one action' (nor does a change of
-    the performed action), 'straddles two actions', and one row per fault (decisions stamped inside it)."""
+    """'all'; 'clean' (no fault overlaps the decision's window, nor does a change of the performed action);
+    'no fault, straddles two actions'; 'no fault' (the two together); 'straddles two actions' (with or without
+    a fault); and one row per fault (decisions stamped inside it)."""
     times = decision_times(result)
     touched = np.zeros(len(times), bool)
     rows = []
@@ -69,10 +74,12 @@ def segment_scores(result) -> list[SegmentScore]:
         touched |= (times > fault.start_s) & (times - result.window_s < fault.end_s)
     straddles = straddling(result, times)
     head = [score(result, np.ones(len(times), bool), "all")]
-    if result.faults:
-        head.append(score(result, ~touched, "clean (no fault)"))
+    head.append(score(result, ~touched & ~straddles, CLEAN))
     if straddles.any():
-        head.append(score(result, ~touched & ~straddles, "clean, one action"))
+        head.append(score(result, ~touched & straddles, "no fault, straddles two actions"))
+    if result.faults and straddles.any():
+        head.append(score(result, ~touched, "no fault"))
+    if straddles.any():
         head.append(score(result, straddles, "straddles two actions"))
     return head + rows
 
@@ -144,8 +151,8 @@ def report_markdown(result, *, figures: dict[str, Path]) -> str:
     lines += ["## Accuracy and gates per segment", "",
               "Ground truth of a decision: the class performed over most of its window. Segments are by the "
               "decision's stamp (window end); a fault's first windows still hold earlier frames. 'clean' "
-              "counts only windows that no fault overlaps; 'clean, one action' also excludes windows that "
-              "straddle a change of action, which are counted apart.", "",
+              "counts only windows that no fault overlaps and that hold one action; windows that straddle a "
+              "change of action are counted apart (their truth is the majority action).", "",
               "| segment | windows | accuracy | " + " | ".join(f"gate {L}" for L in MODALITY_LETTERS) + " | "
               + " | ".join(f"present {L}" for L in MODALITY_LETTERS) + " |",
               "|---|---:|---:|" + "---:|" * (2 * len(MODALITIES))]

@@ -119,7 +119,7 @@ def test_report_files_hold_decisions_segments_speed_and_figures(evaluation, tmp_
     assert {f"gate_{m}" for m in MODALITIES} <= set(header) and f"score_{CLASSES[0]}" in header
     report = paths["report"].read_text()
     assert "windows/s" in report and "x real time" in report
-    for row in ("| all |", "| clean (no fault) |", *(f"| {fault} |" for fault in FAULTS)):
+    for row in ("| all |", "| clean (no fault, one action) |", *(f"| {fault} |" for fault in FAULTS)):
         assert row in report
     for figure in ("gates", "confusion"):
         data = paths[figure].read_bytes()
@@ -263,5 +263,6 @@ def test_windows_that_straddle_a_change_of_action_are_counted_apart_from_clean_o
     times = np.array(stamps) - 100.0
     assert straddling(result, times).tolist() == [False, True, True, False, False]
     rows = {row.name: row for row in segment_scores(result)}
-    assert (rows["straddles two actions"].windows, rows["clean, one action"].windows) == (2, 3)
-    assert rows["clean, one action"].accuracy == pytest.approx(2 / 3)
+    assert (rows["straddles two actions"].windows, rows["clean (no fault, one action)"].windows) == (2, 3)
+    assert rows["clean (no fault, one action)"].accuracy == pytest.approx(2 / 3)
+    assert rows["no fault, straddles two actions"].windows == 2 and "no fault" not in rows   # no fault in this bag
