@@ -208,8 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--max-people", type=int, default=1,
                    help="N >= 2: per-person evaluation of up to N tracked bodies (people.json, people.csv)")
-    p.add_argument("--people-second-body", action="store_true",
-                   help="with --max-people: the nearest other person fills skeleton body 2")
+    p.add_argument("--people-second-body", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --max-people: the nearest other person fills skeleton body 2 (default: on, as the "
+                        "node's people_second_body)")
     return p
 
 

@@ -176,8 +176,9 @@ PARAMETERS: tuple[Param, ...] = (
        field="forward_budget"),
     _p("people_stale_after_s", "people", "a body id unseen this long (s) stops being decided",
        field="stale_after_s"),
-    _p("people_second_body", "people", "fill skeleton body 2 with the nearest other person (a checkpoint "
-                                       "trained on two-body windows)", field="second_body"),
+    _p("people_second_body", "people", "fill skeleton body 2 with the nearest other person (NTU's two-body "
+                                       "classes; the bundled checkpoint is trained with a bystander there)",
+       field="second_body"),
     _p("people_camera_info_topic", "node", "CameraInfo of rgb for the per-person crops; empty = "
                                            "<rgb topic's namespace>/camera_info"),
     _p("sensor_health", "health", "deterministic sensor-health rules (rcmcl_core/sensor_health.py): a repeated "

@@ -60,8 +60,8 @@ class PeopleConfig:
     max_joint_range_m: float = 10.0  # a body with a joint farther than this from the camera is dropped
     reset_backwards_s: float = SyncConfig.reset_backwards_s  # a stamp this far back resets (bag loop);
                                      # a frame less far back is late: dropped and counted
-    second_body: bool = False        # the nearest other person fills skeleton body 2 (NTU two-body classes);
-                                     # off for the bundled checkpoint, trained on one tracked body only
+    second_body: bool = True         # the nearest other person fills skeleton body 2 (NTU two-body classes);
+                                     # the bundled checkpoint trains half its clips with a bystander there
 
     def validate(self) -> "PeopleConfig":
         checks = ((self.max_people >= 1, f"people.max_people must be >= 1, got {self.max_people}"),
