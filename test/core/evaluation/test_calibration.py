@@ -68,3 +68,31 @@ def test_write_calibration_returns_the_json_markdown_and_png_paths(tiny, tmp_pat
     curve = _curve("rgbd_blackout", [0, 1], _rows([0.8, 0.2]))
     paths = write_calibration(tmp_path, [curve], header={"clips": 4})
     assert [p.name for p in paths] == ["calibration.json", "calibration.md", "calibration.png"]
+
+
+def run_calibration(checkpoint, root, out, *extra):
+    code = main(["plot", "calibration", str(checkpoint), "--data-root", str(root), "--subset", "all",
+                 "--faults", "rgbd_frozen", "points_sparsity", "--levels", "1", "--batch-size", "6",
+                 "--out", str(out), "--no-progress", *extra])
+    assert code == 0
+    return json.loads((out / "calibration.json").read_text())
+
+
+def test_the_rules_zero_a_frozen_cameras_gate_and_the_learned_only_run_does_not(tiny, tmp_path):
+    """`rcmcl plot calibration` with the node's sensor-health rules (default) and without (`--no-health-rule`):
+    a frozen camera's gate is exactly 0 at full severity only with the rules, which say how many frames they
+    rejected; the learned-only run reports none."""
+    model, config, root = tiny
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", model_state=model.state_dict(), config=config,
+                                 labels=["a", "b", "c"])
+    ruled = run_calibration(checkpoint, root, tmp_path / "ruled")
+    learned = run_calibration(checkpoint, root, tmp_path / "learned", "--no-health-rule")
+    assert ruled["health_rule"].startswith("on") and "not learned" in ruled["health_rule"]
+    assert learned["health_rule"].startswith("off")
+    frozen, sparse = ruled["curves"]
+    assert frozen["mean_gates"][1][0] == 0.0 and frozen["drop_pct"] == pytest.approx(100.0)
+    assert frozen["flagged"] == pytest.approx([0.0, 7 / 8])         # T = 8: every frame after the first repeats
+    assert sparse["flagged"] == [0.0, 0.0]                              # the rules do not touch points
+    assert learned["curves"][0]["mean_gates"][1][0] > 0.0 and learned["curves"][0]["flagged"] is None
+    assert frozen["mean_gates"][0][0] == learned["curves"][0]["mean_gates"][0][0]   # clean RGB-D: nothing rejected
+    assert "frames rejected by the health rule" in (tmp_path / "ruled" / "calibration.md").read_text()
