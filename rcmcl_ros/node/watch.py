@@ -6,6 +6,8 @@ them) and, when a bag is playing, to /rcmcl/ground_truth and /rcmcl/fault, and p
     t=  12.47 s  wave                 0.83   R 0.82  S --    P 0.40   truth wave                 ok  [skeleton_lost]
 
 t counts from the first ground truth or decision seen; "--" marks an absent modality (gate exactly 0).
+"truth" is the class performed over most of the decision's window (`--window-s`, the bundled model's 2 s by
+default), the rule `evaluate-bag` scores by, so the ok's here add up to its "all windows" accuracy.
 Run it with --use-sim-time next to a bag replay, so stamps and the truth timeline share the bag's clock.
 """
 from __future__ import annotations
@@ -19,6 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from rcmcl_core.config import ClipConfig
+from rcmcl_core.windowing import window_times
 from rcmcl_ros.bag.files import FAULT_TOPIC, GROUND_TRUTH_TOPIC
 from rcmcl_ros.bag.annotations import Fault, GroundTruth
 from rcmcl_ros.node.gate_markers import MODALITY_LETTERS
@@ -59,11 +63,13 @@ def format_line(decision: WatchedDecision, *, origin_s: float, truth: str | None
 class Watcher:
     """Subscriptions on `node` that turn each decision of `target` (a node name) into a line for `emit`."""
 
-    def __init__(self, *, node: Any, target: str = "/rcmcl_node", emit: Callable[[str], None] = print) -> None:
+    def __init__(self, *, node: Any, target: str = "/rcmcl_node", emit: Callable[[str], None] = print,
+                 window_s: float = ClipConfig.window_s, frames: int = ClipConfig.frames) -> None:
         from std_msgs.msg import String
         from visualization_msgs.msg import MarkerArray
 
         self.node, self.emit = node, emit
+        self.window_s, self.frames = float(window_s), int(frames)
         self.truth = GroundTruth()
         self.faults: list[tuple[float, float, str]] = []      # (start, end, name) on the node clock
         self.origin_s: float | None = None
@@ -108,7 +114,8 @@ class Watcher:
         decision = WatchedDecision(stamp.sec + stamp.nanosec * 1e-9, *parsed)
         with self.lock:
             origin = self._origin(decision.stamp_s)
-            truth = self.truth.label_at(decision.stamp_s) if self.truth else None
+            truth = self.truth.majority(window_times(decision.stamp_s, frames=self.frames, window_s=self.window_s)) \
+                if self.truth else None
             faults = [name for start, end, name in self.faults if start <= decision.stamp_s < end]
             self.decisions += 1
             line = format_line(decision, origin_s=origin, truth=truth, faults=faults)
@@ -123,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--use-sim-time", action="store_true", help="run on /clock (next to a bag replay)")
     p.add_argument("--count", type=int, default=0, help="exit after this many decisions (0: never)")
     p.add_argument("--timeout", type=float, default=0.0, help="exit after this many wall seconds (0: never)")
+    p.add_argument("--window-s", type=float, default=ClipConfig.window_s,
+                   help="the model's window (s): truth is the class over most of it (default: the bundled model's)")
     return p
 
 
@@ -136,7 +145,7 @@ def watch_command(argv: list[str]) -> int:
 
     rclpy.init(args=["rcmcl_watch"], signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("rcmcl_watch", parameter_overrides=[Parameter("use_sim_time", value=args.use_sim_time)])
-    watcher = Watcher(node=node, target=args.node, emit=lambda line: print(line, flush=True))
+    watcher = Watcher(node=node, target=args.node, emit=lambda line: print(line, flush=True), window_s=args.window_s)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     stop = threading.Event()
