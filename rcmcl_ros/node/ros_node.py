@@ -125,6 +125,7 @@ class RCMCLNode(Node):
         if self.settings.reuse_large_buffers:
             tuning.append(keep_large_buffers())
         self.get_logger().info("process: " + "; ".join(tuning))
+        self.people = None                      # callbacks may run as soon as the subscriptions exist
         self._create_interfaces()
         self.people = self._attach_people()     # its interfaces are _start's too: _halt removes them
         self._interfaces = (set(self.subscriptions) - before[0], set(self.publishers) - before[1],
