@@ -30,7 +30,6 @@ and `trusted` per window (rcmcl_ros/pipeline/window.py) with the same code.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -304,7 +303,3 @@ def screen_batch(batch: dict, *, window_s: float, config: HealthConfig,
     out["present"] = present.to(batch["present"].device)
     return out, flags
 
-
-def flagged_fraction(flags: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Share of frames flagged per modality (for reports)."""
-    return {m: float(f.float().mean()) if f.numel() else math.nan for m, f in flags.items()}

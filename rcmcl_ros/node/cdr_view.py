@@ -121,14 +121,23 @@ def _reader(data: bytes | memoryview) -> _Reader | None:
     return _Reader(data, PLAIN_CDR[data[1]])
 
 
-def image_view(data: bytes | memoryview) -> ImageView | None:
-    """The Image in `data` (CDR bytes as a raw subscription delivers them), or None for an encapsulation
-    other than plain CDR. Raises CdrError when the bytes end early."""
+def _grid_start(data: bytes | memoryview) -> tuple[_Reader, Header, int, int] | None:
+    """Image and PointCloud2 both begin with header, height, width: (reader after them, header, height,
+    width), or None for an encapsulation other than plain CDR."""
     reader = _reader(data)
     if reader is None:
         return None
     header = reader.header()
-    height, width = reader.u32(), reader.u32()
+    return reader, header, reader.u32(), reader.u32()
+
+
+def image_view(data: bytes | memoryview) -> ImageView | None:
+    """The Image in `data` (CDR bytes as a raw subscription delivers them), or None for an encapsulation
+    other than plain CDR. Raises CdrError when the bytes end early."""
+    start = _grid_start(data)
+    if start is None:
+        return None
+    reader, header, height, width = start
     encoding = reader.string()
     is_bigendian = reader.u8()
     step = reader.u32()
@@ -139,11 +148,10 @@ def image_view(data: bytes | memoryview) -> ImageView | None:
 def cloud_view(data: bytes | memoryview, *, max_fields: int = 64) -> CloudView | None:
     """The PointCloud2 in `data`, or None for an encapsulation other than plain CDR. Raises CdrError when
     the bytes end early or announce more than max_fields fields."""
-    reader = _reader(data)
-    if reader is None:
+    start = _grid_start(data)
+    if start is None:
         return None
-    header = reader.header()
-    height, width = reader.u32(), reader.u32()
+    reader, header, height, width = start
     count = reader.u32()
     if count > max_fields:
         raise CdrError(f"PointCloud2 announces {count} fields (more than {max_fields})")

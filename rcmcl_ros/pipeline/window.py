@@ -232,15 +232,13 @@ class Windower:
                 continue
             stamps = np.fromiter(track.stamps, dtype=np.float64, count=len(track.stamps))
             index, distance = nearest_stamps(stamps, targets)
-            rejected_share = 0.0
+            nearer_rejected = np.zeros(len(targets), dtype=bool)    # target's nearest received frame was rejected
             if track.rejected:
                 rejected = np.fromiter(track.rejected, dtype=np.float64, count=len(track.rejected))
-                nearer = nearest_stamps(rejected, targets)[1] < distance
-                rejected_share = float(nearer.mean())
-                observed[m] = coverage(np.where(nearer, np.inf, distance), max_gap_s=cfg.max_gap_s)
-            else:
-                observed[m] = coverage(distance, max_gap_s=cfg.max_gap_s)
-            if is_present(observed[m], min_presence=cfg.min_presence) and trusted(rejected_share, self.health):
+                nearer_rejected = nearest_stamps(rejected, targets)[1] < distance
+            observed[m] = coverage(np.where(nearer_rejected, np.inf, distance), max_gap_s=cfg.max_gap_s)
+            if (is_present(observed[m], min_presence=cfg.min_presence)
+                    and trusted(float(nearer_rejected.mean()), self.health)):
                 chosen[modality] = [track.frames[i] for i in index]
                 newest = max(newest, float(stamps[index].max()))
             else:
