@@ -77,9 +77,8 @@ def segment_scores(result) -> list[SegmentScore]:
     head.append(score(result, ~touched & ~straddles, CLEAN))
     if straddles.any():
         head.append(score(result, ~touched & straddles, "no fault, straddles two actions"))
-    if result.faults and straddles.any():
-        head.append(score(result, ~touched, "no fault"))
-    if straddles.any():
+        if result.faults:
+            head.append(score(result, ~touched, "no fault"))
         head.append(score(result, straddles, "straddles two actions"))
     return head + rows
 
