@@ -50,3 +50,17 @@ def is_present(coverage_fraction: np.ndarray | float, *, min_presence: float = M
     """The presence rule on `coverage` values: at least `min_presence` and not zero (bool, same shape)."""
     fraction = np.asarray(coverage_fraction)
     return (fraction >= min_presence) & (fraction > 0)
+
+
+def screened_coverage(stamps_s: np.ndarray, rejected_s: np.ndarray, targets_s: np.ndarray, *,
+                      max_gap_s: float = MAX_GAP_S) -> tuple[np.ndarray, float, float]:
+    """Nearest received frames (K,) >= 1 of the targets (T,) when some other frames (R,) were received but
+    rejected by the sensor-health rules (rcmcl_core/sensor_health.py): a target whose nearest frame is a
+    rejected one is not observed. -> (index into stamps_s (T,), coverage in [0, 1], rejected fraction of the
+    targets in [0, 1])."""
+    index, distance = nearest_stamps(stamps_s, targets_s)
+    nearer_rejected = np.zeros(len(targets_s), dtype=bool)
+    if len(rejected_s):
+        nearer_rejected = nearest_stamps(rejected_s, targets_s)[1] < distance
+    observed = float(coverage(np.where(nearer_rejected, np.inf, distance), max_gap_s=max_gap_s))
+    return index, observed, float(nearer_rejected.mean())

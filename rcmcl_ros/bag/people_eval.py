@@ -41,6 +41,7 @@ class PeopleEvaluation:
     rounds: int = 0
     wall_s: float = 0.0
     dropped: Counter = field(default_factory=Counter)
+    rejected: dict[str, int] = field(default_factory=dict)      # sensor-health rejections (PeopleStats.rejected)
 
     def accuracy(self, body_id: int | None = None) -> tuple[float, int]:
         """(accuracy on clean windows, their count) for one body id or everyone."""
@@ -58,7 +59,7 @@ class PeopleEvaluation:
         return {"decisions": len(self.decisions), "rounds": self.rounds, "accuracy": overall, "clean_windows": n,
                 "per_person": {str(i): dict(zip(("accuracy", "clean_windows"), self.accuracy(i))) for i in ids},
                 "identity_consistency": self.identity_consistency, "wall_s": self.wall_s,
-                "dropped": dict(self.dropped)}
+                "dropped": dict(self.dropped), "rejected": dict(self.rejected)}
 
 
 def evaluate_people_bag(bag_path: str | Path, *, model: Any, labels: list[str], windower: PeopleWindower,
@@ -89,6 +90,7 @@ def evaluate_people_bag(bag_path: str | Path, *, model: Any, labels: list[str], 
                 result.rounds += 1
                 result.decisions += infer_round(model, people, labels=labels)
     result.dropped.update(assembler.dropped)
+    result.rejected = dict(windower.stats.rejected)
     truth = truth or main_truth          # a single-person bag: its one class holds for any body id
     times = [t for t, _ in truth]
     for d in result.decisions:
@@ -125,6 +127,7 @@ def people_evaluate(args: Any, *, checkpoint: Path) -> int:
 
     from rcmcl_core.checkpoint import load_model
     from rcmcl_core.device import resolve_device
+    from rcmcl_core.sensor_health import HealthConfig
     from rcmcl_ros.people.tracker import PeopleConfig, people_windower
     from rcmcl_ros.pipeline.window import WindowConfig
 
@@ -133,8 +136,11 @@ def people_evaluate(args: Any, *, checkpoint: Path) -> int:
         torch.set_num_threads(args.threads)
     model, loaded = load_model(checkpoint)
     people = PeopleConfig(max_people=args.max_people, max_batch=args.max_people, second_body=args.people_second_body)
+    health = HealthConfig(enabled=not getattr(args, "no_health_rule", False))
+    if getattr(args, "health_max_rejected_fraction", None) is not None:
+        health.max_rejected_fraction = args.health_max_rejected_fraction
     windower = people_windower(loaded.config.clip, people=people,
-                               stride_s=args.stride_s or WindowConfig.stride_s)
+                               stride_s=args.stride_s or WindowConfig.stride_s, health=health)
     result = evaluate_people_bag(args.bag, model=model.to(device), labels=loaded.labels, windower=windower,
                                  skeleton_format=args.skeleton_format or "azure32")
     path = write_people_report(result, out_dir=args.out)

@@ -47,7 +47,8 @@ class PeopleAttachment:
         self.config = config.validate()
         window = pipeline.config.window
         self.windower = people_windower(pipeline.model_config.clip, people=self.config, stride_s=window.stride_s,
-                                        min_presence=window.min_presence, max_gap_s=window.max_gap_s)
+                                        min_presence=window.min_presence, max_gap_s=window.max_gap_s,
+                                        health=pipeline.config.health)
         self.assembler = SceneAssembler(skeleton_format=pipeline.config.preprocess.skeleton_format)
         self._lock = threading.Lock()
         self._slot: list[Any] = []
@@ -105,6 +106,12 @@ class PeopleAttachment:
         narrowed = MarkerArray()
         narrowed.markers = [m for m in msg.markers if int(m.id) // BODY_ID_STRIDE == main]
         return narrowed
+
+    def diagnostic_values(self) -> dict[str, str]:
+        """Per-person sensor-health rejections for /diagnostics: people_health_rejected_<modality>/<reason>."""
+        with self._lock:
+            rejected = dict(self.windower.stats.rejected)
+        return {f"people_health_rejected_{key}": str(count) for key, count in sorted(rejected.items())}
 
     # -- inference (own thread) ------------------------------------------------------------------------
     def _work(self) -> None:

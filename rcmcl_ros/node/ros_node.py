@@ -334,7 +334,8 @@ class RCMCLNode(Node):
                             drops_since_last=drops_since_last, decision_timeout_s=self.settings.decision_timeout_s,
                             node_name=self.get_fully_qualified_name(), stamp=self.get_clock().now().to_msg(),
                             extra={"device": str(self.pipeline.device),
-                                   "checkpoint": str(self.pipeline.checkpoint_path or "")},
+                                   "checkpoint": str(self.pipeline.checkpoint_path or ""),
+                                   **(self.people.diagnostic_values() if self.people is not None else {})},
                             gate_warnings=gate_warnings, warnings=self._standing_warnings())
         self.status_pub.publish(array)
         self.diagnostics_pub.publish(array)

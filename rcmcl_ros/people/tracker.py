@@ -11,11 +11,18 @@ Identity: a body id is a person. A new id starts a new track (its first window c
 frames); an id not seen for `stale_after_s` is dropped and produces nothing more. While a person's
 skeleton is missing (but not yet stale) their RGB-D and points are cropped with the last seen joints, so
 the skeleton modality goes absent (gate 0) while the others carry on; when it is gone for good, so is the
-person: no phantom label. With `second_body`, the second body of a person's skeleton window (NTU's
+person: no phantom label.
+
+Sensor health (`health`, rcmcl_core/sensor_health.py, the same rules and thresholds as the single-person
+pipeline): a frozen camera (rgb and depth repeat) rejects that instant's RGB-D crop of every person; a body
+whose motion is implausible (a tracker jump) has that frame rejected, and its crops keep the last plausible
+joints. Rejected frames are not observed, and a window with more than max_rejected_fraction of a person's
+frames of a modality rejected leaves that modality absent for that person (counted in `stats.rejected`).
+
+With `second_body`, the second body of a person's skeleton window (NTU's
 two-body classes) is the nearest other tracked person (pelvis distance at the window end), zeros when
-alone. It is off by default: the bundled checkpoint was trained on clips whose body 2 is always zero
-(the synthetic tracker tracks the performer only), and a filled body 2 is out of its distribution
-(docs/PEOPLE.md has the measurement).
+alone. It is on by default: the bundled checkpoint trains half its clips with a bystander in body 2
+(rcmcl_core/augment/bystander.py; docs/PEOPLE.md has the measurement).
 
 Degradation when over budget (bounded, never a queue): at most `max_people` tracks are kept (known ids
 first, then the nearest to the camera; the rest are counted in `stats.people_over_limit`) and at most
@@ -34,9 +41,10 @@ import numpy as np
 import torch
 
 from rcmcl_core.config import MODALITIES
+from rcmcl_core.sensor_health import JUMP, REPEATED, HealthConfig, RepeatedFrames, SkeletonMotion, trusted
 from rcmcl_core.geometry.pinhole import Intrinsics, sample_points
 from rcmcl_core.geometry.skeleton_layout import JOINT_INDEX, NUM_JOINTS
-from rcmcl_core.windowing import STAMP_EPS_S, coverage, is_present, nearest_stamps, window_times
+from rcmcl_core.windowing import STAMP_EPS_S, is_present, nearest_stamps, screened_coverage, window_times
 from rcmcl_ros.people.crop import PELVIS, people_region, person_points, person_rgbd
 from rcmcl_ros.pipeline.sync import SyncConfig
 from rcmcl_ros.pipeline.window import WindowConfig, first_window_index
@@ -104,6 +112,8 @@ class PeopleStats:
     tracks_dropped: int = 0          # stale ids forgotten
     resets: int = 0
     late_frames: int = 0             # frames older than the newest one (dropped)
+    rejected: dict[str, int] = field(default_factory=dict)   # sensor-health rejections, "rgbd/repeated" per
+                                     # scene frame, "skeleton/jump" per body frame (rcmcl_core/sensor_health.py)
 
 
 @dataclass
@@ -115,6 +125,8 @@ class _Track:
     skeleton: deque = field(default_factory=deque)       # (stamp, (25, 3))
     rgbd: deque = field(default_factory=deque)           # (stamp, (rgb, depth))
     points: deque = field(default_factory=deque)         # (stamp, (N, 3))
+    motion: SkeletonMotion | None = None                 # this body's implausible-motion rule (None: rules off)
+    rejected: dict = field(default_factory=lambda: {m: deque() for m in MODALITIES})   # rejected stamps
 
 
 @dataclass
@@ -137,8 +149,10 @@ class PeopleWindower:
     """SceneFrames in stamp order -> PeopleRounds on the stride grid. Not thread-safe."""
 
     def __init__(self, *, config: PeopleConfig, window: WindowConfig, image_size: int, num_points: int,
-                 max_bodies: int = 2, seed: int = 0) -> None:
+                 max_bodies: int = 2, seed: int = 0, health: HealthConfig | None = None) -> None:
         self.config, self.window = config.validate(), window.validate()
+        self.health = health.validate() if health is not None and health.enabled else None
+        self._frozen = RepeatedFrames(self.health) if self.health is not None else None   # one camera for all
         self.image_size, self.num_points, self.max_bodies = int(image_size), int(num_points), int(max_bodies)
         self.stats = PeopleStats()
         self._rng = np.random.default_rng(seed)
@@ -154,6 +168,8 @@ class PeopleWindower:
     def reset(self) -> None:
         self._tracks.clear()
         self._next_k = self._last_stamp_s = None
+        if self._frozen is not None:
+            self._frozen.reset()
 
     def push(self, frame: SceneFrame) -> list[PeopleRound]:
         """Ingest one frame (stamp order) and return the rounds it completed, oldest first."""
@@ -219,17 +235,28 @@ class PeopleWindower:
                 if len(self._tracks) >= self.config.max_people:
                     self.stats.people_over_limit += 1
                     continue
-                self._tracks[body_id] = _Track(body_id=body_id, last_seen_s=stamp_s, joints=joints)
+                self._tracks[body_id] = _Track(body_id=body_id, last_seen_s=stamp_s, joints=joints,
+                                               motion=SkeletonMotion(self.health) if self.health else None)
                 self.stats.tracks_started += 1
             track = self._tracks[body_id]
-            track.last_seen_s, track.joints = stamp_s, joints
+            track.last_seen_s = stamp_s
+            if track.motion is not None and track.motion.check(stamp_s, joints[None], np.ones(1, bool)) is not None:
+                self._reject(track, "skeleton", JUMP, stamp_s)   # crops keep the last plausible joints
+                continue
+            track.joints = joints
             track.skeleton.append((stamp_s, joints.astype(np.float32)))
+        frozen = (self._frozen is not None and frame.rgb is not None and frame.depth is not None
+                  and self._frozen.check(frame.rgb, frame.depth))
+        if frozen:
+            self.stats.rejected[f"rgbd/{REPEATED}"] = self.stats.rejected.get(f"rgbd/{REPEATED}", 0) + 1
         region = None
         if frame.points is not None and len(frame.points) and self._tracks:
             region = people_region(np.asarray(frame.points, np.float32),
                                    np.stack([t.joints for t in self._tracks.values()]))
         for track in self._tracks.values():   # seen now, or held with the last joints until stale
-            if frame.rgb is not None and frame.depth is not None and frame.intrinsics is not None:
+            if frozen:
+                track.rejected["rgbd"].append(stamp_s)
+            elif frame.rgb is not None and frame.depth is not None and frame.intrinsics is not None:
                 crop = person_rgbd(frame.rgb, frame.depth, track.joints, intrinsics=frame.intrinsics,
                                    size=self.image_size)
                 if crop is not None:
@@ -240,11 +267,20 @@ class PeopleWindower:
                     track.points.append((stamp_s, sample_points(cloud, self.num_points, rng=self._rng)))
             self._prune(track, stamp_s)
 
+    def _reject(self, track: _Track, modality: str, reason: str, stamp_s: float) -> None:
+        """A frame of `modality` received for `track` at stamp_s but rejected by a sensor-health rule."""
+        track.rejected[modality].append(stamp_s)
+        key = f"{modality}/{reason}"
+        self.stats.rejected[key] = self.stats.rejected.get(key, 0) + 1
+
     def _prune(self, track: _Track, stamp_s: float) -> None:
         oldest = stamp_s - self.window.window_s - self.window.max_gap_s - self.window.stride_s
         for history in (track.skeleton, track.rgbd, track.points):
             while len(history) > self.window.max_history or (len(history) > 1 and history[1][0] < oldest):
                 history.popleft()
+        for rejected in track.rejected.values():
+            while rejected and (len(rejected) > self.window.max_history or rejected[0] < oldest):
+                rejected.popleft()
 
     # -- rounds ------------------------------------------------------------------------------------
     def _round(self, k: int) -> PeopleRound | None:
@@ -274,9 +310,11 @@ class PeopleWindower:
             frames[modality] = None
             if not history:
                 continue
-            index, distance = nearest_stamps(np.array([s for s, _ in history]), targets)
-            observed[m] = coverage(distance, max_gap_s=self.window.max_gap_s)
-            if is_present(observed[m], min_presence=self.window.min_presence):
+            index, observed[m], rejected_fraction = screened_coverage(
+                np.array([s for s, _ in history]), np.array(track.rejected[modality], dtype=np.float64), targets,
+                max_gap_s=self.window.max_gap_s)
+            if is_present(observed[m], min_presence=self.window.min_presence) and trusted(rejected_fraction,
+                                                                                          self.health):
                 frames[modality] = [history[i][1] for i in index]
         present = np.array([frames[m] is not None for m in MODALITIES])
         if not present.any():
@@ -340,10 +378,12 @@ def batch_for_budget(*, seconds_per_person: float, budget_s: float, max_batch: i
     return int(min(max_batch, max(1, budget_s // seconds_per_person)))
 
 
-def people_windower(clip, *, people: PeopleConfig, stride_s: float, seed: int = 0, **window) -> PeopleWindower:
+def people_windower(clip, *, people: PeopleConfig, stride_s: float, seed: int = 0, health: HealthConfig | None = None,
+                    **window) -> PeopleWindower:
     """A PeopleWindower at a checkpoint's clip sizes (rcmcl_core.config.ClipConfig: frames, window_s,
-    image_size, num_points, max_bodies); `window` overrides other WindowConfig fields."""
+    image_size, num_points, max_bodies); `window` overrides other WindowConfig fields; `health` turns the
+    sensor-health rules on (None or disabled: off)."""
     return PeopleWindower(config=people, window=WindowConfig(frames=clip.frames, window_s=clip.window_s,
                                                              stride_s=stride_s, **window),
                           image_size=clip.image_size, num_points=clip.num_points, max_bodies=clip.max_bodies,
-                          seed=seed)
+                          seed=seed, health=health)

@@ -26,7 +26,7 @@ import torch
 
 from rcmcl_core.config import MODALITIES, ClipConfig
 from rcmcl_core.sensor_health import HealthConfig, trusted
-from rcmcl_core.windowing import (MAX_GAP_S, MIN_PRESENCE, STAMP_EPS_S, coverage, is_present, nearest_stamps,
+from rcmcl_core.windowing import (MAX_GAP_S, MIN_PRESENCE, STAMP_EPS_S, is_present, screened_coverage,
                                   window_times)
 
 
@@ -231,14 +231,10 @@ class Windower:
                 chosen[modality] = None
                 continue
             stamps = np.fromiter(track.stamps, dtype=np.float64, count=len(track.stamps))
-            index, distance = nearest_stamps(stamps, targets)
-            nearer_rejected = np.zeros(len(targets), dtype=bool)    # target's nearest received frame was rejected
-            if track.rejected:
-                rejected = np.fromiter(track.rejected, dtype=np.float64, count=len(track.rejected))
-                nearer_rejected = nearest_stamps(rejected, targets)[1] < distance
-            observed[m] = coverage(np.where(nearer_rejected, np.inf, distance), max_gap_s=cfg.max_gap_s)
-            if (is_present(observed[m], min_presence=cfg.min_presence)
-                    and trusted(float(nearer_rejected.mean()), self.health)):
+            rejected = np.fromiter(track.rejected, dtype=np.float64, count=len(track.rejected))
+            index, observed[m], rejected_fraction = screened_coverage(stamps, rejected, targets,
+                                                                      max_gap_s=cfg.max_gap_s)
+            if is_present(observed[m], min_presence=cfg.min_presence) and trusted(rejected_fraction, self.health):
                 chosen[modality] = [track.frames[i] for i in index]
                 newest = max(newest, float(stamps[index].max()))
             else:

@@ -228,3 +228,54 @@ def test_cropping_from_the_union_region_gives_each_person_exactly_their_full_clo
     assert len(region) < len(frame.points)
     for body in joints:
         np.testing.assert_array_equal(person_points(region, body), person_points(frame.points, body))
+
+
+def health_windower(clip, health=True):
+    from rcmcl_core.sensor_health import HealthConfig
+
+    return people_windower(clip, people=PeopleConfig(max_people=3, max_batch=3), stride_s=0.5,
+                           health=HealthConfig() if health else None)
+
+
+def test_health_rules_accept_the_clean_scene(checkpoint, two_people):
+    _, _, clip = checkpoint
+    w = health_windower(clip)
+    rounds = rounds_of(w, two_people)
+    assert w.stats.rejected == {}
+    assert rounds and all(r.present.all() for r in rounds)
+
+
+def test_a_frozen_camera_takes_rgbd_away_from_every_person(checkpoint, two_people):
+    _, _, clip = checkpoint
+    frozen_from = 30                      # the camera repeats frame 29 from 3.0 s on
+    still = two_people[frozen_from - 1]
+    frames = [f if k < frozen_from else replace(f, rgb=still.rgb, depth=still.depth)
+              for k, f in enumerate(two_people)]
+    w = health_windower(clip)
+    rounds = rounds_of(w, frames)
+    assert w.stats.rejected == {"rgbd/repeated": len(frames) - frozen_from}
+    late = [r for r in rounds if r.end_s - clip.window_s >= frozen_from / FPS]   # windows wholly frozen
+    assert late and all(not r.present[:, 0].any() and r.present[:, 1:].all() for r in late)
+    early = [r for r in rounds if r.end_s < frozen_from / FPS]
+    assert early and all(r.present.all() for r in early)
+    # the rules off: the frozen frames are RGB-D like any other (what the learned gate alone must handle)
+    assert all(r.present.all() for r in rounds_of(health_windower(clip, health=False), frames))
+
+
+def test_a_jumping_tracker_takes_that_person_s_skeleton_away_only(checkpoint, two_people):
+    _, _, clip = checkpoint
+    def jumpy(k, frame):                  # body 1 teleports 1.5 m sideways on every other frame from 2.0 s
+        if k < 20 or k % 2:
+            return frame
+        bodies = dict(frame.bodies)
+        bodies[1] = bodies[1] + np.array([1.5, 0.0, 0.0], np.float32)
+        return replace(frame, bodies=bodies)
+    w = health_windower(clip)
+    rounds = rounds_of(w, [jumpy(k, f) for k, f in enumerate(two_people)])
+    assert w.stats.rejected.get("skeleton/jump", 0) >= 15 and set(w.stats.rejected) == {"skeleton/jump"}
+    late = [r for r in rounds if r.end_s - clip.window_s >= 2.0]
+    assert late
+    for r in late:
+        rows = dict(zip(r.body_ids, r.present))
+        assert not rows[1][1] and rows[1][0] and rows[1][2]      # body 1: skeleton absent, RGB-D and points kept
+        assert rows[2].all()                                      # body 2 untouched
