@@ -178,10 +178,12 @@ class LossConfig:
     im_per_dimension: bool = True    # divide Eq.2 by the projection size P so lambda_IM means the same at any P
     deg_reduction: str = "mean_joint"  # L_deg: "mean_joint" (m^2 per joint) or "sum" (Eq.3 as written, per sample)
     lambda_gate_aux: float = 1.0     # gate_mode aux_target only: weight of the gate's reliability target
+    lambda_subset: float = 0.0       # probe/fine-tuning: CE over every modality subset (subset_loss.py, beyond the paper)
     gate_aux_scale: float = 0.5      # relative feature movement at which the aux target is exp(-1)
 
     def validate(self) -> None:
-        for name in ("lambda_cm", "lambda_im", "lambda_deg", "barlow_offdiag", "lambda_fusion", "lambda_gate_aux"):
+        for name in ("lambda_cm", "lambda_im", "lambda_deg", "barlow_offdiag", "lambda_fusion", "lambda_gate_aux",
+                     "lambda_subset"):
             _require(getattr(self, name) >= 0, f"loss.{name} must be >= 0, got {getattr(self, name)}")
         _positive("loss.temperature", self.temperature)
         _require(self.deg_reduction in ("mean_joint", "sum"),

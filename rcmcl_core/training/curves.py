@@ -26,10 +26,11 @@ CURVES = "curves.jsonl"
 
 
 def term_weights(config: RCMCLConfig, terms: Iterable[str]) -> dict[str, float]:
-    """lambda of each loss term in the total: Eq.6 weights + lambda_fusion for pretraining; 1 otherwise
-    (cross-entropy, CMKM)."""
+    """lambda of each loss term in the total: Eq.6 weights + lambda_fusion for pretraining, lambda_gate_aux and
+    lambda_subset where those terms run; 1 otherwise (cross-entropy, CMKM)."""
     loss = config.loss
-    known = {"cm": loss.lambda_cm, "im": loss.lambda_im, "deg": loss.lambda_deg, "fusion": loss.lambda_fusion}
+    known = {"cm": loss.lambda_cm, "im": loss.lambda_im, "deg": loss.lambda_deg, "fusion": loss.lambda_fusion,
+             "gate": loss.lambda_gate_aux, "subset": loss.lambda_subset}
     return {term: known.get(term, 1.0) for term in terms}
 
 

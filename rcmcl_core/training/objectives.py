@@ -1,7 +1,8 @@
 """Training objectives as modules, so DistributedDataParallel can wrap them whole.
 
 `PretrainObjective` is Eq.6 plus the fusion term that trains AMG during pretraining; `SupervisedObjective`
-is cross-entropy on the gate-fused logits (probe and fine-tuning). Both apply the training-time
+is cross-entropy on the gate-fused logits (probe and fine-tuning), plus loss.lambda_subset times the same over
+every modality subset (subset_loss.py). Both apply the training-time
 degradations themselves, so a batch straight from the Dataset goes in and loss terms come out.
 
 Why a fusion term: the paper trains AMG "using the overall loss signal" in pretraining (Sec. III-D) and
@@ -21,6 +22,7 @@ from rcmcl_core.augment.bystander import add_bystander
 from rcmcl_core.augment.views import uniform
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.training.gate_target import gate_target_loss
+from rcmcl_core.training.subset_loss import subset_cross_entropy
 from rcmcl_core.training.losses import cross_modal_loss, degradation_loss, info_nce_pair, intra_modal_loss
 from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_core.models.stgcn import centre_skeleton
@@ -137,16 +139,22 @@ class SupervisedObjective(nn.Module):
         if self.frozen_backbone:
             with torch.no_grad():
                 z, present = self.model.encode(degraded)
-                fused = self.model.fuse(z, self.model.gates(z, present), present)
+                gates = self.model.gates(z, present)
+                fused = self.model.fuse(z, gates, present)
             logits = self.model.classifier(fused)
         else:
             output = self.model(degraded)
-            logits = output.logits
+            logits, z, gates, present = output.logits, output.z, output.gates, degraded["present"]
         ce = F.cross_entropy(logits, batch["label"])
         accuracy = (logits.argmax(dim=1) == batch["label"]).float().mean()
         result = {"total": ce, "ce": ce.detach(), "accuracy": accuracy.detach()}
+        if self.config.loss.lambda_subset > 0:
+            l_subset = subset_cross_entropy(self.model.classifier, z, gates, present, batch["label"],
+                                            eps=self.config.model.gate_eps)
+            result["total"] = result["total"] + self.config.loss.lambda_subset * l_subset
+            result["subset"] = l_subset.detach()
         if self.config.model.gate_mode == "aux_target" and not self.frozen_backbone:
             l_gate = reliability_loss(self.model, batch, output.z, degraded["present"], config=self.config)
-            result["total"] = ce + self.config.loss.lambda_gate_aux * l_gate
+            result["total"] = result["total"] + self.config.loss.lambda_gate_aux * l_gate
             result["gate"] = l_gate.detach()
         return result
