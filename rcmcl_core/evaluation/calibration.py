@@ -5,7 +5,10 @@ run through evaluate() with the fault applied (seeded, the same clips for every 
 whether AMG's gates mean reliability (the issue-14 criteria, measured here, never assumed):
 - monotone: the faulted modality's gate is non-increasing with severity (0.01 slack for sampling noise);
 - drop_pct: its relative drop at the strongest level against clean, in % (>= 50 is the goal);
-- others_max_fall: how far the other modalities' gates fall below clean at worst (<= 0.05 is the goal).
+- others_max_fall: how far the other modalities' gates fall below clean at worst (<= 0.05 is the goal);
+- alone_accuracy: the accuracy with the faulted modality as the only one present, per level: how reliable
+  that sensor still is on its own, the quantity a reliability gate should follow. A fault that leaves it
+  near its clean value does not make the sensor unreliable, whatever its nominal severity.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from torch.utils.data import Dataset
 from rcmcl_core.config import MODALITIES
 from rcmcl_core.data.shards import atomic_write_bytes
 from rcmcl_core.evaluation.robustness import ConditionResult, evaluate, fault_conditions
+from rcmcl_core.augment.degrade import drop_modalities
 from rcmcl_core.augment.sensor_faults import FAULTS
 from rcmcl_core.sensor_health import HealthConfig
 
@@ -41,13 +45,16 @@ class FaultCurve:
     drop_pct: float
     others_max_fall: float
     flagged: list[float] | None = None   # share of the faulted modality's frames the health rule rejected, per level
+    alone_accuracy: list[float] | None = None   # accuracy (%) with the faulted modality as the only one, per level
 
 
 def calibrate(model: torch.nn.Module, dataset: Dataset, *, faults: Sequence[str] | None = None,
               levels: Sequence[float] = LEVELS, batch_size: int = 32, device: torch.device | str = "cpu",
-              seed: int = 0, progress: bool = True, health: HealthConfig | None = None) -> list[FaultCurve]:
+              seed: int = 0, progress: bool = True, health: HealthConfig | None = None,
+              alone: bool = True) -> list[FaultCurve]:
     """Evaluate `model` on `dataset` under every fault at every level; clean (level 0) is run once. health:
-    the node's sensor-health rules applied to every degraded clip before the model (None: learned gates only)."""
+    the node's sensor-health rules applied to every degraded clip before the model (None: learned gates only).
+    alone: also each level with the faulted modality as the only one present (FaultCurve.alone_accuracy)."""
     names = list(FAULTS) if faults is None else list(faults)
     unknown = [n for n in names if n not in FAULTS]
     if unknown:
@@ -57,10 +64,27 @@ def calibrate(model: torch.nn.Module, dataset: Dataset, *, faults: Sequence[str]
         raise ValueError(f"levels must be severities in [0, 1] besides 0, got {levels}")
     conditions = {"clean": lambda batch, generator: batch}
     conditions.update(fault_conditions(names, levels))
+    if alone:
+        conditions.update({f"{key}|alone": _only(condition, FAULTS[key.split("@")[0]].modality)
+                           for key, condition in list(conditions.items()) if key != "clean"})
+        conditions.update({f"clean|alone:{m}": _only(conditions["clean"], m)
+                           for m in {FAULTS[n].modality for n in names}})
     results = evaluate(model, dataset, conditions=conditions, batch_size=batch_size, device=device, seed=seed,
                        progress=progress, health=health)
-    return [_curve(name, levels, [results["clean" if s == 0 else f"{name}@{s:g}"] for s in levels])
-            for name in names]
+    curves = []
+    for name in names:
+        curve = _curve(name, levels, [results["clean" if s == 0 else f"{name}@{s:g}"] for s in levels])
+        if alone:
+            curve.alone_accuracy = [results[f"clean|alone:{curve.modality}" if s == 0 else f"{name}@{s:g}|alone"]
+                                    .accuracy for s in levels]
+        curves.append(curve)
+    return curves
+
+
+def _only(condition, modality: str):
+    """`condition`, then every modality but `modality` absent."""
+    others = [m for m in MODALITIES if m != modality]
+    return lambda batch, generator: drop_modalities(condition(batch, generator), absent=others)
 
 
 def _curve(name: str, levels: list[float], rows: list[ConditionResult]) -> FaultCurve:
@@ -93,11 +117,17 @@ def calibration_table(curves: Sequence[FaultCurve]) -> str:
                 rejected = f" {100 * curve.flagged[k]:.1f} |" if curve.flagged is not None else " - |"
             lines.append(f"| {curve.fault} | {s:g} | {accuracy:.1f} | " + " | ".join(f"{g:.3f}" for g in gates)
                          + " |" + rejected)
+    alone = any(curve.alone_accuracy is not None for curve in curves)
     lines += ["", "| fault | modality | severity means | own gate non-increasing | own gate drop at s=max (%) "
-                  "| others' worst fall |", "|---|---|---|---|---|---|"]
+                  "| others' worst fall |" + (" that modality alone: accuracy clean -> s=max (%) |" if alone else ""),
+              "|---|---|---|---|---|---|" + ("---|" if alone else "")]
     for c in curves:
+        own = ""
+        if alone:
+            own = (f" {c.alone_accuracy[0]:.1f} -> {c.alone_accuracy[-1]:.1f} |" if c.alone_accuracy is not None
+                   else " - |")
         lines.append(f"| {c.fault} | {c.modality} | {c.severity_means} | {'yes' if c.monotone else 'no'} | "
-                     f"{c.drop_pct:.1f} | {c.others_max_fall:+.3f} |")
+                     f"{c.drop_pct:.1f} | {c.others_max_fall:+.3f} |" + own)
     return "\n".join(lines)
 
 

@@ -122,9 +122,9 @@ def evaluate(model: RCMCL, dataset: Dataset, *, conditions: dict[str, Condition]
                 for modality, rows in flags.items():
                     flagged[modality] = flagged.get(modality, 0.0) + float(rows.float().mean(dim=1).sum())
             batch = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
-            output = model(batch)
-            hits.append((output.logits.argmax(dim=1) == batch["label"]).cpu().numpy())
-            gate_sum += output.gates.float().sum(dim=0).cpu()
+            hit, gates = _decide(model, batch)
+            hits.append(hit)
+            gate_sum += gates
         correct = np.concatenate(hits) if hits else np.zeros(0, dtype=bool)
         total = len(correct)
         results[name] = ConditionResult(accuracy=100.0 * correct.sum() / max(total, 1),
@@ -134,6 +134,21 @@ def evaluate(model: RCMCL, dataset: Dataset, *, conditions: dict[str, Condition]
                                         flagged={m: v / max(total, 1) for m, v in flagged.items()}
                                         if health is not None else None)
     return results
+
+
+def _decide(model: RCMCL, batch: dict) -> tuple[np.ndarray, torch.Tensor]:
+    """-> (hit (B,) bool, gate sums (3,)). A sample left with no modality (the health rule rejected the only
+    one) gets no decision, as on the node: it counts as a miss with gates 0."""
+    decided = batch["present"].any(dim=1)
+    hit = np.zeros(len(decided), dtype=bool)
+    if not bool(decided.any()):
+        return hit, torch.zeros(3)
+    if not bool(decided.all()):
+        batch = {k: (v[decided] if isinstance(v, torch.Tensor) and v.dim() > 0 and len(v) == len(decided) else v)
+                 for k, v in batch.items()}
+    output = model(batch)
+    hit[decided.cpu().numpy()] = (output.logits.argmax(dim=1) == batch["label"]).cpu().numpy()
+    return hit, output.gates.float().sum(dim=0).cpu()
 
 
 def rdp(clean: float, degraded: float) -> float:

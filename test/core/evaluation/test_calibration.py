@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from clip_factory import make_clip_root
-from rcmcl_core.evaluation.calibration import _curve, calibrate, write_calibration
+from rcmcl_core.evaluation.calibration import _curve, calibrate, calibration_table, write_calibration
 from rcmcl_core.checkpoint import save_checkpoint
 from rcmcl_core.cli import main
 from rcmcl_core.config import preset
@@ -96,3 +96,19 @@ def test_the_rules_zero_a_frozen_cameras_gate_and_the_learned_only_run_does_not(
     assert learned["curves"][0]["mean_gates"][1][0] > 0.0 and learned["curves"][0]["flagged"] is None
     assert frozen["mean_gates"][0][0] == learned["curves"][0]["mean_gates"][0][0]   # clean RGB-D: nothing rejected
     assert "frames rejected by the health rule" in (tmp_path / "ruled" / "calibration.md").read_text()
+    # the faulted modality alone: a frozen camera rejected by the rules leaves nothing to decide from, and
+    # such clips count as misses (the node publishes no decision), never a crash
+    assert frozen["alone_accuracy"][1] == 0.0 and len(sparse["alone_accuracy"]) == 2
+
+
+def test_alone_accuracy_is_the_accuracy_with_only_the_faulted_modality_present(tiny):
+    from rcmcl_core.augment.degrade import drop_modalities
+    from rcmcl_core.evaluation.robustness import evaluate
+
+    model, config, root = tiny
+    dataset = ClipDataset(root, split="xsub", subset="all", config=config, train=False)
+    curve, = calibrate(model, dataset, faults=["points_sparsity"], levels=[1.0], batch_size=4, progress=False)
+    only_points = evaluate(model, dataset, conditions={"P only": lambda b, g: drop_modalities(
+        b, absent=["rgbd", "skeleton"])}, batch_size=4, progress=False)["P only"]
+    assert curve.alone_accuracy[0] == only_points.accuracy
+    assert "that modality alone" in calibration_table([curve])
