@@ -92,6 +92,8 @@ class SkeletonEncoderConfig:
     temporal_kernel: int = 9         # frames, odd
     learned_links: bool = True       # add a learned (25x25) adjacency per block, AS-GCN style
     dropout: float = 0.0
+    bone_input: bool = False         # add each joint's offset from its parent (bone vector) as 3 more input
+                                     # channels (the joint + bone input of 2s-AGCN; beyond the paper)
 
     def validate(self) -> None:
         _require(len(self.block_channels) >= 1, "skeleton.block_channels must not be empty")

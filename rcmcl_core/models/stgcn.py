@@ -1,7 +1,8 @@
 """E_S: ST-GCN (Yan et al. 2018) over the NTU-25 graph, with optional AS-GCN-style learned links.
 
 The graph is data from `rcmcl_core.geometry.skeleton_layout` (3-subset spatial partition); the network only consumes it.
-Each block is a spatial graph convolution (one 1x1 conv per subset, aggregated with A_k, plus a learned
+With `bone_input` each joint carries its bone vector (joint minus parent) as 3 more channels, the joint +
+bone input of 2s-AGCN (Shi et al. 2019). Each block is a spatial graph convolution (one 1x1 conv per subset, aggregated with A_k, plus a learned
 zero-initialised residual adjacency when `learned_links`) followed by a temporal convolution, with a
 residual connection. Bodies share the network; their pooled features are averaged over tracked bodies.
 """
@@ -11,9 +12,18 @@ import torch
 from torch import nn
 
 from rcmcl_core.config import ClipConfig, SkeletonEncoderConfig
-from rcmcl_core.geometry.skeleton_layout import ROOT_JOINT, spatial_partition
+from rcmcl_core.geometry.skeleton_layout import NTU_BONES, NUM_JOINTS, ROOT_JOINT, spatial_partition
 
 COORDS = 3
+PARENT = [next((parent for child, parent in NTU_BONES if child == j), j) for j in range(NUM_JOINTS)]
+"""Each joint's parent in the NTU-25 tree (the root is its own parent, so its bone is zero)."""
+
+
+def bone_vectors(centred: torch.Tensor) -> torch.Tensor:
+    """(..., 25, 3) joints -> (..., 25, 3) joint minus its parent, metres: a hand tip's or thumb's few
+    centimetres stand out here, where in camera coordinates the arm's pose swamps them. Untracked (all-zero)
+    bodies stay zero."""
+    return centred - centred[..., PARENT, :]
 
 
 def centre_skeleton(skeleton: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,10 +105,12 @@ class SkeletonEncoder(nn.Module):
         clip.validate()
         adjacency = torch.from_numpy(spatial_partition())
         joints = adjacency.shape[-1]
-        # ST-GCN's data_bn: one normalisation per (body, joint, coordinate) channel over batch and time.
-        self.data_bn = nn.BatchNorm1d(clip.max_bodies * joints * COORDS)
+        self.bone_input = config.bone_input
+        self.channels = 2 * COORDS if config.bone_input else COORDS
+        # ST-GCN's data_bn: one normalisation per (body, joint, channel) over batch and time.
+        self.data_bn = nn.BatchNorm1d(clip.max_bodies * joints * self.channels)
         blocks = []
-        in_channels = COORDS
+        in_channels = self.channels
         for out_channels, stride in zip(config.block_channels, config.temporal_strides):
             blocks.append(STGCNBlock(in_channels=in_channels, out_channels=out_channels, adjacency=adjacency,
                                      temporal_kernel=config.temporal_kernel, temporal_stride=stride,
@@ -109,6 +121,8 @@ class SkeletonEncoder(nn.Module):
 
     def forward(self, skeleton: torch.Tensor) -> torch.Tensor:
         centred, tracked = centre_skeleton(skeleton)
+        if self.bone_input:
+            centred = torch.cat([centred, bone_vectors(centred)], dim=-1)                 # (B, T, M, 25, 6)
         b, t, m, v, c = centred.shape
         x = self.data_bn(centred.permute(0, 2, 3, 4, 1).reshape(b, m * v * c, t))
         x = x.view(b, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(b * m, c, t, v)     # (B*M, C, T, V)

@@ -8,7 +8,7 @@ from rcmcl_core.config import preset
 from rcmcl_core.models.pointnet_ops import ball_query, farthest_point_sample, gather_points, replace_missing_points
 from rcmcl_core.models.pointnet import PointEncoder
 from rcmcl_core.models.rgbd import Conv2Plus1D, RGBDEncoder, normalise_rgbd, parameter_matched_midplanes
-from rcmcl_core.models.stgcn import GraphConv, SkeletonEncoder, centre_skeleton
+from rcmcl_core.models.stgcn import GraphConv, SkeletonEncoder, bone_vectors, centre_skeleton
 from rcmcl_core.geometry.skeleton_layout import centre_on_root
 
 CONFIG = preset("tiny")
@@ -155,6 +155,35 @@ def test_learned_links_can_be_switched_off():
     config.learned_links = False
     encoder = SkeletonEncoder(config=config, clip=CLIP, feature_dim=D)
     assert all(m.learned_links is None for m in encoder.modules() if isinstance(m, GraphConv))
+
+
+def test_bone_vectors_are_each_joint_minus_its_parent():
+    from rcmcl_core.geometry.skeleton_layout import JOINT_INDEX
+    skeleton = _skeleton()
+    centred, _ = centre_skeleton(skeleton)
+    bones = bone_vectors(centred)
+    tip, hand = JOINT_INDEX["right_hand_tip"], JOINT_INDEX["right_hand"]
+    assert torch.equal(bones[..., tip, :], centred[..., tip, :] - centred[..., hand, :])
+    assert (bones[..., 0, :] == 0).all()                    # the root is its own parent
+    assert (bones[:, :, 1] == 0).all()                      # an untracked body stays zero
+
+
+def test_bone_input_makes_a_hand_tip_offset_reach_the_features():
+    """With bone_input the encoder reads 6 channels per joint, stays translation-invariant, and a 3 cm move of
+    one hand tip changes its features (the skeleton-pair classes differ by such offsets)."""
+    torch.manual_seed(0)
+    config = preset("tiny").skeleton
+    config.bone_input = True
+    encoder = SkeletonEncoder(config=config, clip=CLIP, feature_dim=D).eval()
+    assert encoder.data_bn.num_features == CLIP.max_bodies * 25 * 6
+    skeleton = _skeleton()
+    moved = torch.where(skeleton != 0, skeleton + torch.tensor([0.5, -0.2, 1.0]), skeleton)
+    tip = skeleton.clone()
+    tip[:, :, 0, 23] += torch.tensor([0.03, 0.0, 0.0])
+    with torch.no_grad():
+        z = encoder(skeleton)
+        assert torch.allclose(z, encoder(moved), atol=1e-4)
+        assert not torch.allclose(z, encoder(tip), atol=1e-4)
 
 
 # -- PointNet++ ops ------------------------------------------------------------------------------------
