@@ -182,6 +182,8 @@ class LossConfig:
     lambda_gate_aux: float = 1.0     # gate_mode aux_target only: weight of the gate's reliability target
     lambda_subset: float = 0.0       # probe/fine-tuning: CE over every modality subset (subset_loss.py, beyond the paper)
     gate_aux_scale: float = 0.5      # relative feature movement at which the aux target is exp(-1)
+    gate_target: str = "movement"    # aux_target's target: "movement", or "movement_evidence" (fine-tuning also
+                                     # caps it by the class evidence a modality kept, gate_target.py)
 
     def validate(self) -> None:
         for name in ("lambda_cm", "lambda_im", "lambda_deg", "barlow_offdiag", "lambda_fusion", "lambda_gate_aux",
@@ -191,6 +193,8 @@ class LossConfig:
         _require(self.deg_reduction in ("mean_joint", "sum"),
                  f"loss.deg_reduction must be 'mean_joint' or 'sum', got {self.deg_reduction!r}")
         _positive("loss.gate_aux_scale", self.gate_aux_scale)
+        _require(self.gate_target in ("movement", "movement_evidence"),
+                 f"loss.gate_target must be 'movement' or 'movement_evidence', got {self.gate_target!r}")
 
 
 @dataclass

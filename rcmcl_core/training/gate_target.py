@@ -11,7 +11,16 @@ For each modality present after degradation, with Z_M the degraded feature and Z
 Measuring the movement against the spread between clips makes the target independent of the feature scale:
 a fault that moves Z_M as far as half the distance between two different actions (scale 0.5) gets exp(-1).
 
-and the loss is the binary cross-entropy between the unmasked gate G_M and target_M, averaged over the
+With `loss.gate_target: movement_evidence` fine-tuning (where labels exist) also asks how much class evidence the
+modality kept on its own, and takes the lower of the two targets:
+
+    evidence_M = p(y | C(Z_M)) / p(y | C(Z'_M)), clipped to [0, 1]   (C: the classifier; Eq.5 over M alone is Z_M)
+
+A fault can cost a modality its evidence while hardly moving its feature (a passer-by, depth holes): the
+movement target misses it, the evidence target does not; the minimum never asks a gate to be higher than the
+movement target alone would. Pretraining has no labels and keeps the movement target.
+
+The loss is the binary cross-entropy between the unmasked gate G_M and target_M, averaged over the
 present (sample, modality) pairs. Z' is computed without gradient, so the target is a fixed label. A
 modality dropped as a blank input (augment.blank_dropout: present, all zeros) is where the gate learns that
 a sensor delivering nothing deserves ~0 weight, the signal that masked dropout never gives.
@@ -43,11 +52,25 @@ def reliability_target(movement: torch.Tensor, *, scale: float) -> torch.Tensor:
     return torch.exp(-movement / scale)
 
 
+@torch.no_grad()
+def evidence_target(classifier: torch.nn.Module, z: torch.Tensor, z_reference: torch.Tensor,
+                    labels: torch.Tensor) -> torch.Tensor:
+    """(B, M, D), (B, M, D), (B,) -> (B, M) in [0, 1]: the true class's probability from each modality alone
+    after the fault over the same before it (module docstring), clipped to 1."""
+    index = labels[:, None, None].expand(-1, z.shape[1], 1)
+    p = torch.softmax(classifier(z.float()), dim=-1).gather(-1, index).squeeze(-1)
+    p_reference = torch.softmax(classifier(z_reference.float()), dim=-1).gather(-1, index).squeeze(-1)
+    return (p / p_reference.clamp(min=EPS)).clamp(0.0, 1.0)
+
+
 def gate_target_loss(raw_gates: torch.Tensor, z: torch.Tensor, z_reference: torch.Tensor,
-                     present: torch.Tensor, *, scale: float) -> torch.Tensor:
+                     present: torch.Tensor, *, scale: float, evidence: torch.Tensor | None = None) -> torch.Tensor:
     """BCE(G_M, target_M) over present pairs. raw_gates (B, M) in (0, 1) before masking; z, z_reference
-    (B, M, D); present (B, M) bool. Returns a scalar (0 with a graph when nothing is present)."""
+    (B, M, D); present (B, M) bool; evidence (B, M) from evidence_target or None (movement target alone).
+    Returns a scalar (0 with a graph when nothing is present)."""
     target = reliability_target(feature_movement(z.detach(), z_reference.detach()), scale=scale)
+    if evidence is not None:
+        target = torch.minimum(target, evidence)
     gates = raw_gates.float().clamp(1e-6, 1 - 1e-6)
     if not bool(present.any()):
         return gates.sum() * 0.0

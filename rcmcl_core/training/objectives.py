@@ -21,7 +21,7 @@ import rcmcl_core.augment.batch as augment
 from rcmcl_core.augment.bystander import add_bystander
 from rcmcl_core.augment.views import uniform
 from rcmcl_core.config import RCMCLConfig
-from rcmcl_core.training.gate_target import gate_target_loss
+from rcmcl_core.training.gate_target import evidence_target, gate_target_loss
 from rcmcl_core.training.subset_loss import subset_cross_entropy
 from rcmcl_core.training.losses import cross_modal_loss, degradation_loss, info_nce_pair, intra_modal_loss
 from rcmcl_core.models.rcmcl import RCMCL
@@ -48,12 +48,16 @@ def degrade_for_training(batch: dict, *, config: RCMCLConfig, generator: torch.G
 
 
 def reliability_loss(model: RCMCL, clean: dict, z: torch.Tensor, present: torch.Tensor, *,
-                     config: RCMCLConfig) -> torch.Tensor:
+                     config: RCMCLConfig, labels: torch.Tensor | None = None) -> torch.Tensor:
     """gate_mode 'aux_target' (beyond the paper): gate_target_loss of the gates on z (B, 3, D) against the
-    features of `clean` (the batch before degrade_for_training), encoded without gradient."""
+    features of `clean` (the batch before degrade_for_training), encoded without gradient. With labels and
+    loss.gate_target 'movement_evidence', the target is also capped by the class evidence each modality kept."""
     with torch.no_grad():
         z_clean, _ = model.encode(clean)
-    return gate_target_loss(model.gate(z), z, z_clean, present, scale=config.loss.gate_aux_scale)
+    evidence = None
+    if labels is not None and config.loss.gate_target == "movement_evidence":
+        evidence = evidence_target(model.classifier, z.detach(), z_clean, labels)
+    return gate_target_loss(model.gate(z), z, z_clean, present, scale=config.loss.gate_aux_scale, evidence=evidence)
 
 
 class PretrainObjective(nn.Module):
@@ -154,7 +158,8 @@ class SupervisedObjective(nn.Module):
             result["total"] = result["total"] + self.config.loss.lambda_subset * l_subset
             result["subset"] = l_subset.detach()
         if self.config.model.gate_mode == "aux_target" and not self.frozen_backbone:
-            l_gate = reliability_loss(self.model, batch, output.z, degraded["present"], config=self.config)
+            l_gate = reliability_loss(self.model, batch, output.z, degraded["present"], config=self.config,
+                                      labels=batch["label"])
             result["total"] = result["total"] + self.config.loss.lambda_gate_aux * l_gate
             result["gate"] = l_gate.detach()
         return result

@@ -132,3 +132,25 @@ def test_every_mode_trains_a_pretraining_and_a_fine_tuning_step(mode):
         assert torch.isfinite(terms["total"]) and (("gate" in terms) == (mode == "aux_target"))
         assert model.gate.scorers[0].weight.grad is not None
         model.zero_grad()
+
+
+def test_the_evidence_target_follows_the_class_evidence_a_modality_kept():
+    """gate_target movement_evidence: a fault that leaves a feature nearly in place but takes its class
+    evidence away gets a low target from evidence_target, and the loss takes the lower of the two targets."""
+    from rcmcl_core.training.gate_target import evidence_target
+    torch.manual_seed(0)
+    classifier = torch.nn.Linear(4, 2, bias=False)
+    with torch.no_grad():
+        classifier.weight.copy_(torch.tensor([[10.0, 0, 0, 0], [-10.0, 0, 0, 0]]))   # class 0 iff z[0] > 0
+    reference = torch.tensor([[[0.3, 1.0, 1.0, 1.0]] * 3])                            # (1, 3, 4): all say class 0
+    z = reference.clone()
+    z[0, 2, 0] = -0.3                       # points: a small move that flips its evidence to class 1
+    evidence = evidence_target(classifier, z, reference, torch.tensor([0]))
+    assert evidence[0, :2].tolist() == [1.0, 1.0] and evidence[0, 2] < 0.01
+    movement = reliability_target(feature_movement(z, reference), scale=0.5)
+    assert movement[0, 2] > 0.5            # the movement target alone would keep trusting points
+    present = torch.ones(1, 3, dtype=torch.bool)
+    gates = torch.full((1, 3), 0.5)
+    with_evidence = gate_target_loss(gates, z, reference, present, scale=0.5, evidence=evidence)
+    target = torch.minimum(movement, evidence)
+    assert with_evidence == pytest.approx(float(torch.nn.functional.binary_cross_entropy(gates, target)), rel=1e-5)
