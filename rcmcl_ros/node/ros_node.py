@@ -21,6 +21,7 @@ import rclpy.executors
 import rclpy.logging
 import rclpy.time
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
@@ -162,6 +163,20 @@ class RCMCLNode(Node):
         del self._worker
 
     # -- wiring ------------------------------------------------------------------------------------
+    def create_subscription(self, *args: Any, **kwargs: Any) -> Any:
+        """Node.create_subscription without rclpy's default QoS-event handlers (unless the caller passes
+        event_callbacks). Those handlers are waitables, and rclpy's executor raises InvalidHandle, ending its
+        spin thread, when one is destroyed between its wait-set steps: deactivating (lifecycle) or stopping
+        the node from another thread while an executor spins did that under load. Without them a publisher
+        with incompatible QoS is not logged by rclpy; the node's input rates in /diagnostics show it."""
+        kwargs.setdefault("event_callbacks", SubscriptionEventCallbacks(use_default_callbacks=False))
+        return super().create_subscription(*args, **kwargs)
+
+    def create_publisher(self, *args: Any, **kwargs: Any) -> Any:
+        """Node.create_publisher without the default QoS-event handlers (see create_subscription)."""
+        kwargs.setdefault("event_callbacks", PublisherEventCallbacks(use_default_callbacks=False))
+        return super().create_publisher(*args, **kwargs)
+
     def _create_interfaces(self) -> None:
         s = self.settings
         reliability = (ReliabilityPolicy.RELIABLE if s.input_reliability == "reliable"
