@@ -65,8 +65,8 @@ def calibrate(model: torch.nn.Module, dataset: Dataset, *, faults: Sequence[str]
     conditions = {"clean": lambda batch, generator: batch}
     conditions.update(fault_conditions(names, levels))
     if alone:
-        conditions.update({f"{key}|alone": _only(condition, FAULTS[key.split("@")[0]].modality)
-                           for key, condition in list(conditions.items()) if key != "clean"})
+        conditions.update({f"{n}@{s:g}|alone": _only(conditions[f"{n}@{s:g}"], FAULTS[n].modality)
+                           for n in names for s in levels if s > 0})
         conditions.update({f"clean|alone:{m}": _only(conditions["clean"], m)
                            for m in {FAULTS[n].modality for n in names}})
     results = evaluate(model, dataset, conditions=conditions, batch_size=batch_size, device=device, seed=seed,

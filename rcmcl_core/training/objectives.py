@@ -158,8 +158,7 @@ class SupervisedObjective(nn.Module):
             result["total"] = result["total"] + self.config.loss.lambda_subset * l_subset
             result["subset"] = l_subset.detach()
         if self.config.model.gate_mode == "aux_target" and not self.frozen_backbone:
-            l_gate = reliability_loss(self.model, batch, output.z, degraded["present"], config=self.config,
-                                      labels=batch["label"])
+            l_gate = reliability_loss(self.model, batch, z, present, config=self.config, labels=batch["label"])
             result["total"] = result["total"] + self.config.loss.lambda_gate_aux * l_gate
             result["gate"] = l_gate.detach()
         return result

@@ -242,10 +242,7 @@ def evaluate_command(argv: list[str]) -> int:
         except (BagError, CheckpointError, ValueError) as error:
             return _fail(str(error))
     try:
-        config = PipelineConfig(device=args.device, torch_threads=args.threads)
-        config.health.enabled = not args.no_health_rule
-        if args.health_max_rejected_fraction is not None:
-            config.health.max_rejected_fraction = args.health_max_rejected_fraction
+        config = PipelineConfig(device=args.device, torch_threads=args.threads, health=health_from_args(args))
         if args.stride_s is not None:
             config.window = dataclasses.replace(config.window, stride_s=args.stride_s)
         if args.skeleton_format is not None:
@@ -263,6 +260,17 @@ def evaluate_command(argv: list[str]) -> int:
         if name in paths:
             print(f"{name}: {paths[name]}")
     return 0
+
+
+def health_from_args(args: argparse.Namespace):
+    """The sensor-health rules that --no-health-rule and --health-max-rejected-fraction ask for (one person
+    or per person)."""
+    from rcmcl_core.sensor_health import HealthConfig
+
+    health = HealthConfig(enabled=not args.no_health_rule)
+    if args.health_max_rejected_fraction is not None:
+        health.max_rejected_fraction = args.health_max_rejected_fraction
+    return health
 
 
 def _fail(text: str) -> int:

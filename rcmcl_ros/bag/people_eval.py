@@ -127,7 +127,7 @@ def people_evaluate(args: Any, *, checkpoint: Path) -> int:
 
     from rcmcl_core.checkpoint import load_model
     from rcmcl_core.device import resolve_device
-    from rcmcl_core.sensor_health import HealthConfig
+    from rcmcl_ros.bag.evaluate import health_from_args
     from rcmcl_ros.people.tracker import PeopleConfig, people_windower
     from rcmcl_ros.pipeline.window import WindowConfig
 
@@ -136,11 +136,8 @@ def people_evaluate(args: Any, *, checkpoint: Path) -> int:
         torch.set_num_threads(args.threads)
     model, loaded = load_model(checkpoint)
     people = PeopleConfig(max_people=args.max_people, max_batch=args.max_people, second_body=args.people_second_body)
-    health = HealthConfig(enabled=not getattr(args, "no_health_rule", False))
-    if getattr(args, "health_max_rejected_fraction", None) is not None:
-        health.max_rejected_fraction = args.health_max_rejected_fraction
     windower = people_windower(loaded.config.clip, people=people,
-                               stride_s=args.stride_s or WindowConfig.stride_s, health=health)
+                               stride_s=args.stride_s or WindowConfig.stride_s, health=health_from_args(args))
     result = evaluate_people_bag(args.bag, model=model.to(device), labels=loaded.labels, windower=windower,
                                  skeleton_format=args.skeleton_format or "azure32")
     path = write_people_report(result, out_dir=args.out)

@@ -34,7 +34,7 @@ person's decision period degrades to stride_s * ceil(people / batch_limit) at a 
 """
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,7 +112,7 @@ class PeopleStats:
     tracks_dropped: int = 0          # stale ids forgotten
     resets: int = 0
     late_frames: int = 0             # frames older than the newest one (dropped)
-    rejected: dict[str, int] = field(default_factory=dict)   # sensor-health rejections, "rgbd/repeated" per
+    rejected: Counter = field(default_factory=Counter)  # sensor-health rejections, "rgbd/repeated" per
                                      # scene frame, "skeleton/jump" per body frame (rcmcl_core/sensor_health.py)
 
 
@@ -248,7 +248,7 @@ class PeopleWindower:
         frozen = (self._frozen is not None and frame.rgb is not None and frame.depth is not None
                   and self._frozen.check(frame.rgb, frame.depth))
         if frozen:
-            self.stats.rejected[f"rgbd/{REPEATED}"] = self.stats.rejected.get(f"rgbd/{REPEATED}", 0) + 1
+            self.stats.rejected[f"rgbd/{REPEATED}"] += 1          # one camera: counted once per frame
         region = None
         if frame.points is not None and len(frame.points) and self._tracks:
             region = people_region(np.asarray(frame.points, np.float32),
@@ -270,8 +270,7 @@ class PeopleWindower:
     def _reject(self, track: _Track, modality: str, reason: str, stamp_s: float) -> None:
         """A frame of `modality` received for `track` at stamp_s but rejected by a sensor-health rule."""
         track.rejected[modality].append(stamp_s)
-        key = f"{modality}/{reason}"
-        self.stats.rejected[key] = self.stats.rejected.get(key, 0) + 1
+        self.stats.rejected[f"{modality}/{reason}"] += 1
 
     def _prune(self, track: _Track, stamp_s: float) -> None:
         oldest = stamp_s - self.window.window_s - self.window.max_gap_s - self.window.stride_s
