@@ -3,8 +3,11 @@
 Every fault degrades one modality of a batch (shapes as in docs/ARCHITECTURE.md, "Tensor contracts":
 rgb (B, T, 3, H, W) in [0, 1], depth (B, T, 1, H, W) metres, skeleton (B, T, M, 25, 3) metres, points
 (B, T, N, 3) metres) with a per-sample severity s (B,) in [0, 1]. Severity 0 returns the sample unchanged
-(bit for bit), and a larger severity never degrades less. The physical meaning of s, per fault (FAULTS
-holds the same text):
+(bit for bit), and a larger severity never degrades less. Severity 1 is a sensor that has failed: on the
+synthetic test split, the faulted modality on its own keeps at most about half its clean accuracy, except where
+the fault leaves part of the modality intact (depth holes keep the colour of RGB-D, overexposure its depth).
+The gate calibration (rcmcl_core/evaluation/calibration.py) measures that per fault. The physical meaning of s,
+per fault (FAULTS holds the same text):
 
 | fault                  | modality | severity s ->                                                           |
 |------------------------|----------|-------------------------------------------------------------------------|
@@ -13,19 +16,25 @@ holds the same text):
 | skeleton_jumps         | skeleton | round(s T / 4) tracker jumps of JUMP_FRAMES frames: a joint or the body |
 |                        |          | teleports by (0.5 + 0.5 s) m in a random direction                      |
 | points_sparsity        | points   | keep 1 - 0.9 s of each frame's points (10 % at s = 1)                   |
-| points_depth_noise     | points   | N(0, sigma^2) along each point's camera ray, sigma = 0.10 s m           |
-| points_flying_pixels   | points   | 0.3 s of the points, drawn from the silhouette's outer half (the depth  |
-|                        |          | edge), pushed back along their ray by U(0, 1.5) m (mixed pixels)        |
+| points_depth_noise     | points   | N(0, sigma^2) along each point's camera ray, sigma = 0.20 s m           |
+| points_flying_pixels   | points   | a share s of the points in the silhouette's outer half (the depth edge; |
+|                        |          | 0.5 s of all points) pushed back along their ray by U(0, 1.5) m (mixed  |
+|                        |          | pixels)                                                                 |
 | rgbd_occlusion         | rgbd     | a box covering 0.8 s of the image at a random place, flat grey colour,  |
 |                        |          | at 0.5-1.0 m depth (an object in front of the person)                   |
-| rgbd_passer_by         | rgbd     | a vertical band (0.15 + 0.35 s) W wide, 1.0 m deep, crossing the image  |
-|                        |          | once during the window (someone walking past)                           |
+| rgbd_passer_by         | rgbd     | a vertical band (0.15 + 0.35 s) W wide, 1.0 m deep, walking in from one |
+|                        |          | side, standing in front of the image centre for a share s of the window |
+|                        |          | and walking out the other side (someone walking past who stops; at s = 1 |
+|                        |          | they stand in front for the whole window)                               |
 | rgbd_blackout          | rgbd     | the last round(s T) frames black with no valid depth (all zeros)        |
 | rgbd_overexposure      | rgbd     | rgb -> clamp(rgb (1 + 4 s) + 0.5 s, 0, 1); depth unchanged              |
 | rgbd_frozen            | rgbd     | from frame round((1 - s) (T - 1)) on, rgb and depth repeat that frame   |
-| depth_holes            | rgbd     | depth 0 (no return) in 4x4-pixel blocks, each with probability 0.6 s    |
+| depth_holes            | rgbd     | depth 0 (no return) in 4x4-pixel blocks, each with probability s; the   |
+|                        | + points | depth-derived cloud loses the same share s of its points (at s = 1 a    |
+|                        |          | sensor returning nothing: no depth, one point left per frame)           |
 
-Faults act on present samples only (`present` False rows are returned as they came). All randomness comes
+A fault degrades `Fault.modality` and, where one physical fault reaches two modalities, `Fault.also` (depth
+holes: the point cloud is back-projected from the same depth image). Faults act on present samples only (`present` False rows are returned as they came). All randomness comes
 from the `generator` argument, so a fixed seed gives the same faults. `apply_fault` applies one fault;
 `sample_faults` draws, per sample, one fault and a severity for training.
 """
@@ -146,17 +155,31 @@ def paste_box(rgb: torch.Tensor, depth: torch.Tensor, area: torch.Tensor, *, gen
     return (torch.where(inside, _per_sample(grey, rgb), rgb), torch.where(inside, _per_sample(near, depth), depth))
 
 
-def paste_passer_by(rgb: torch.Tensor, depth: torch.Tensor, width: torch.Tensor, *, generator: torch.Generator
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+def passer_by_progress(t: int, dwell: torch.Tensor) -> torch.Tensor:
+    """(B,) dwell share in [0, 1] -> (B, T) position 0 -> 1 across the image: walk to the middle (0.5) in the
+    first (1 - dwell) / 2 of the window at constant speed, stand there for `dwell` of it, walk out in the rest."""
+    tau = torch.arange(t, device=dwell.device, dtype=torch.float32)[None] / max(t - 1, 1)  # (1, T) 0 -> 1
+    walk = ((1.0 - dwell.float()) / 2.0)[:, None]                                        # (B, 1) share of each walk
+    start_out = 1.0 - walk
+    safe = walk.clamp_min(1e-6)
+    walking_in = torch.where(walk > 1e-6, 0.5 * (tau / safe).clamp(max=1.0), 0.5)
+    walking_out = torch.where(walk > 1e-6, 0.5 + 0.5 * ((tau - start_out) / safe).clamp(min=0.0, max=1.0), 0.5)
+    return torch.where(tau < start_out, walking_in, walking_out)
+
+
+def paste_passer_by(rgb: torch.Tensor, depth: torch.Tensor, width: torch.Tensor, *, generator: torch.Generator,
+                    dwell: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """A vertical band width[b] W wide at 1.0 m, dark colour U(0.05, 0.4), crossing from one image side to the
-    other (direction random) during the window; width 0 leaves the frames unchanged."""
+    other (direction random) during the window and standing in front of the image centre for a share dwell[b]
+    of it (passer_by_progress; None: 0, a steady walk); width 0 leaves the frames unchanged."""
     b, t, _, h, w = rgb.shape
     device = rgb.device
     band = width.to(device) * w                                                          # (B,) pixels
     leftwards = uniform((b,), 0.0, 1.0, generator=generator, device=device) < 0.5
     colour = uniform((b,), 0.05, 0.4, generator=generator, device=device)
-    progress = torch.arange(t, device=device, dtype=torch.float32) / max(t - 1, 1)      # (T,) 0 -> 1
-    progress = torch.where(leftwards[:, None], 1.0 - progress[None], progress[None])    # (B, T)
+    dwell = torch.zeros(b, device=device) if dwell is None else dwell.to(device)
+    progress = passer_by_progress(t, dwell)                                              # (B, T)
+    progress = torch.where(leftwards[:, None], 1.0 - progress, progress)
     left = progress * (w + band[:, None]) - band[:, None]                               # (B, T) band's left edge
     cols = torch.arange(w, device=device, dtype=torch.float32)
     inside = (cols[None, None] >= left[..., None]) & (cols[None, None] < (left + band[:, None])[..., None])
@@ -233,11 +256,11 @@ def _points_sparsity(batch, s, g):
 
 
 def _points_depth_noise(batch, s, g):
-    return _on(batch, points=noise_along_rays(batch["points"], 0.10 * s, generator=g))
+    return _on(batch, points=noise_along_rays(batch["points"], 0.20 * s, generator=g))
 
 
 def _points_flying_pixels(batch, s, g):
-    return _on(batch, points=fly_edge_points(batch["points"], 0.3 * s, generator=g))
+    return _on(batch, points=fly_edge_points(batch["points"], 0.5 * s, generator=g))
 
 
 def _rgbd_occlusion(batch, s, g):
@@ -247,7 +270,7 @@ def _rgbd_occlusion(batch, s, g):
 
 def _rgbd_passer_by(batch, s, g):
     rgb, depth = paste_passer_by(batch["rgb"], batch["depth"], torch.where(s > 0, 0.15 + 0.35 * s, 0.0),
-                                 generator=g)
+                                 generator=g, dwell=s)
     return _on(batch, rgb=rgb, depth=depth)
 
 
@@ -266,7 +289,8 @@ def _rgbd_frozen(batch, s, g):
 
 
 def _depth_holes(batch, s, g):
-    return _on(batch, depth=punch_depth_holes(batch["depth"], 0.6 * s, generator=g))
+    return _on(batch, depth=punch_depth_holes(batch["depth"], s, generator=g),
+               points=keep_points(batch["points"], 1.0 - s, generator=g))
 
 
 @dataclass(frozen=True)
@@ -277,6 +301,12 @@ class Fault:
     modality: str
     severity_means: str
     apply: FaultFn
+    also: tuple[str, ...] = ()      # further modalities the same physical fault degrades
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """Every modality the fault degrades, `modality` first."""
+        return (self.modality,) + self.also
 
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
@@ -285,15 +315,17 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("skeleton_jumps", "skeleton", f"round(s T/4) jumps of {JUMP_FRAMES} frames by (0.5 + 0.5 s) m",
           _skeleton_jumps),
     Fault("points_sparsity", "points", "keep 1 - 0.9 s of the points", _points_sparsity),
-    Fault("points_depth_noise", "points", "noise along the ray, sigma = 0.10 s m", _points_depth_noise),
-    Fault("points_flying_pixels", "points", "0.3 s of the points pushed back 0-1.5 m at depth edges",
+    Fault("points_depth_noise", "points", "noise along the ray, sigma = 0.20 s m", _points_depth_noise),
+    Fault("points_flying_pixels", "points", "s of the depth-edge points (0.5 s of all) pushed back 0-1.5 m",
           _points_flying_pixels),
     Fault("rgbd_occlusion", "rgbd", "occluding box over 0.8 s of the image", _rgbd_occlusion),
-    Fault("rgbd_passer_by", "rgbd", "band (0.15 + 0.35 s) W wide crossing the image", _rgbd_passer_by),
+    Fault("rgbd_passer_by", "rgbd", "band (0.15 + 0.35 s) W wide crossing, standing in front for s of the window",
+          _rgbd_passer_by),
     Fault("rgbd_blackout", "rgbd", "last round(s T) frames black, depth 0", _rgbd_blackout),
     Fault("rgbd_overexposure", "rgbd", "rgb gain 1 + 4 s, offset 0.5 s, clipped", _rgbd_overexposure),
     Fault("rgbd_frozen", "rgbd", "frames from round((1 - s)(T - 1)) on repeat that frame", _rgbd_frozen),
-    Fault("depth_holes", "rgbd", "depth 0 in 4x4 blocks with probability 0.6 s", _depth_holes),
+    Fault("depth_holes", "rgbd", "depth 0 in 4x4 blocks with probability s; the cloud keeps 1 - s of its points",
+          _depth_holes, also=("points",)),
 )}
 
 
@@ -311,11 +343,12 @@ def apply_fault(batch: dict, name: str, severity: float | torch.Tensor, *, gener
         raise ValueError(f"severity must be a number or a ({b},) tensor in [0, 1], got {tuple(s.shape)} "
                          f"{s.tolist() if s.numel() <= 8 else '...'}")
     faulted = fault.apply(batch, s, generator)
-    hit = (s > 0).to(present.device) & present[:, MODALITIES.index(fault.modality)]
     out = dict(batch)
-    for key in _TENSORS[fault.modality]:
-        keep = hit.view((-1,) + (1,) * (batch[key].dim() - 1))
-        out[key] = torch.where(keep, faulted[key], batch[key])
+    for modality in fault.modalities:
+        hit = (s > 0).to(present.device) & present[:, MODALITIES.index(modality)]
+        for key in _TENSORS[modality]:
+            keep = hit.view((-1,) + (1,) * (batch[key].dim() - 1))
+            out[key] = torch.where(keep, faulted[key], batch[key])
     return out
 
 
@@ -338,5 +371,6 @@ def sample_faults(batch: dict, *, probability: float, generator: torch.Generator
             continue
         s = torch.where(chosen, level, torch.zeros_like(level))
         out = apply_fault(out, name, s, generator=generator)
-        severity[:, MODALITIES.index(FAULTS[name].modality)] += s
+        for modality in FAULTS[name].modalities:
+            severity[:, MODALITIES.index(modality)] += s
     return out, severity

@@ -6,6 +6,8 @@ whether AMG's gates mean reliability (the issue-14 criteria, measured here, neve
 - monotone: the faulted modality's gate is non-increasing with severity (0.01 slack for sampling noise);
 - drop_pct: its relative drop at the strongest level against clean, in % (>= 50 is the goal);
 - others_max_fall: how far the other modalities' gates fall below clean at worst (<= 0.05 is the goal);
+- also_drop_pct: for a fault that reaches a second modality too (sensor_faults.Fault.also: depth holes also
+  empty the depth-derived cloud), that modality's drop; it is not one of the "others";
 - alone_accuracy: the accuracy with the faulted modality as the only one present, per level: how reliable
   that sensor still is on its own, the quantity a reliability gate should follow. A fault that leaves it
   near its clean value does not make the sensor unreliable, whatever its nominal severity.
@@ -46,6 +48,7 @@ class FaultCurve:
     others_max_fall: float
     flagged: list[float] | None = None   # share of the faulted modality's frames the health rule rejected, per level
     alone_accuracy: list[float] | None = None   # accuracy (%) with the faulted modality as the only one, per level
+    also_drop_pct: dict[str, float] | None = None   # Fault.also modality -> its gate's drop at s=max (%)
 
 
 def calibrate(model: torch.nn.Module, dataset: Dataset, *, faults: Sequence[str] | None = None,
@@ -93,15 +96,22 @@ def _curve(name: str, levels: list[float], rows: list[ConditionResult]) -> Fault
     gates = [row.mean_gates for row in rows]
     own = [g[m] for g in gates]
     monotone = all(later <= earlier + MONOTONE_SLACK for earlier, later in zip(own, own[1:]))
-    drop = 100.0 * (own[0] - own[-1]) / own[0] if own[0] > 0 else float("nan")
-    others = [k for k in range(len(MODALITIES)) if k != m]
+    drop = _drop(own)
+    also = {modality: _drop([g[MODALITIES.index(modality)] for g in gates]) for modality in fault.also}
+    others = [k for k, modality in enumerate(MODALITIES) if modality not in fault.modalities]
     fall = max(gates[0][k] - g[k] for g in gates for k in others)
     flagged = None
     if all(row.flagged is not None for row in rows):
         flagged = [row.flagged.get(fault.modality, 0.0) for row in rows]
     return FaultCurve(fault=name, modality=fault.modality, severity_means=fault.severity_means,
                       severities=levels, accuracy=[row.accuracy for row in rows], mean_gates=gates,
-                      monotone=monotone, drop_pct=drop, others_max_fall=fall, flagged=flagged)
+                      monotone=monotone, drop_pct=drop, others_max_fall=fall, flagged=flagged,
+                      also_drop_pct=also or None)
+
+
+def _drop(gate: list[float]) -> float:
+    """Relative drop (%) of a gate from its first (clean) to its last (strongest) level."""
+    return 100.0 * (gate[0] - gate[-1]) / gate[0] if gate[0] > 0 else float("nan")
 
 
 def calibration_table(curves: Sequence[FaultCurve]) -> str:
@@ -126,8 +136,10 @@ def calibration_table(curves: Sequence[FaultCurve]) -> str:
         if alone:
             own = (f" {c.alone_accuracy[0]:.1f} -> {c.alone_accuracy[-1]:.1f} |" if c.alone_accuracy is not None
                    else " - |")
-        lines.append(f"| {c.fault} | {c.modality} | {c.severity_means} | {'yes' if c.monotone else 'no'} | "
-                     f"{c.drop_pct:.1f} | {c.others_max_fall:+.3f} |" + own)
+        also = "".join(f" ({m}: {d:.1f})" for m, d in (c.also_drop_pct or {}).items())
+        modality = " + ".join([c.modality, *(c.also_drop_pct or {})])
+        lines.append(f"| {c.fault} | {modality} | {c.severity_means} | {'yes' if c.monotone else 'no'} | "
+                     f"{c.drop_pct:.1f}{also} | {c.others_max_fall:+.3f} |" + own)
     return "\n".join(lines)
 
 
@@ -148,7 +160,8 @@ def write_calibration(out: Path, curves: Sequence[FaultCurve], *, header: dict) 
     for ax, curve in zip(axes.flat, curves):
         for m, modality in enumerate(MODALITIES):
             ax.plot(curve.severities, [g[m] for g in curve.mean_gates], "o-", color=colours[modality],
-                    lw=2.5 if modality == curve.modality else 1.0, label=f"g_{modality[0].upper()}")
+                    lw=2.5 if modality == curve.modality or modality in (curve.also_drop_pct or {}) else 1.0,
+                    label=f"g_{modality[0].upper()}")
         ax.set_title(curve.fault, fontsize=8)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("severity", fontsize=7)

@@ -57,10 +57,12 @@ def test_only_the_faulted_modality_changes_and_the_input_is_untouched(name):
     clean = _batch()
     before = {k: v.clone() for k, v in clean.items()}
     out = _apply(name, 1.0, batch=clean)
-    modality = FAULTS[name].modality
+    degraded = FAULTS[name].modalities
     for other, keys in (("rgbd", ("rgb", "depth")), ("skeleton", ("skeleton",)), ("points", ("points",))):
-        if other != modality:
+        if other not in degraded:
             assert all(out[k] is clean[k] for k in keys)
+        else:
+            assert any(not torch.equal(out[k], clean[k]) for k in keys), other
     for key, value in before.items():
         assert torch.equal(clean[key], value)
 
@@ -105,11 +107,34 @@ def test_occluder_and_passer_by_sit_in_front_of_the_person():
         assert changed.any() and float(out["depth"][changed].max()) <= 1.0   # clean depth is >= 1 m
 
 
-def test_depth_holes_zero_depth_only():
+def test_depth_holes_reach_the_depth_derived_cloud_but_not_colour():
     clean = _batch()
-    out = _apply("depth_holes", 1.0, batch=clean)
-    holes = out["depth"] == 0
-    assert 0.4 < float(holes.float().mean()) < 0.8 and torch.equal(out["rgb"], clean["rgb"])
+    half = _apply("depth_holes", 0.5, batch=clean)
+    assert 0.35 < float((half["depth"] == 0).float().mean()) < 0.65 and torch.equal(half["rgb"], clean["rgb"])
+    kept = [len(torch.unique(half["points"][b, t], dim=0)) for b in range(B) for t in range(T)]
+    assert set(kept) == {N // 2}                                # the cloud keeps 1 - s of its points
+    dead = _apply("depth_holes", 1.0, batch=clean)              # a depth sensor returning nothing
+    assert not dead["depth"].any()
+    assert {len(torch.unique(dead["points"][b, t], dim=0)) for b in range(B) for t in range(T)} == {1}
+
+
+def test_passer_by_stands_in_front_for_a_share_of_the_window():
+    from rcmcl_core.augment.sensor_faults import passer_by_progress
+    progress = passer_by_progress(9, torch.tensor([0.0, 0.5, 1.0]))
+    assert torch.allclose(progress[0], torch.linspace(0, 1, 9))              # a steady walk across
+    assert torch.allclose(progress[2], torch.full((9,), 0.5))                # standing in front all the time
+    assert torch.allclose(progress[1, 2:7], torch.full((5,), 0.5)) and progress[1, 0] == 0 and progress[1, -1] == 1
+    clean = _batch()
+    out = _apply("rgbd_passer_by", 1.0, batch=clean)
+    centre = (out["depth"] != clean["depth"])[..., W // 2]                   # (B, T, 1, H) centre column
+    assert bool(centre.all())                                                # covered in every frame
+
+
+def test_flying_pixels_reach_every_edge_point_at_full_severity():
+    clean = _batch()
+    out = _apply("points_flying_pixels", 1.0, batch=clean)
+    moved = (out["points"] - clean["points"]).norm(dim=-1) > 0                # (B, T, N)
+    assert 0.45 < float(moved.float().mean()) <= 0.5                           # the outer half, all of it
 
 
 def test_per_sample_severity_and_absent_samples():
@@ -136,7 +161,14 @@ def test_sample_faults_is_seeded_and_reports_the_severity_per_modality():
     assert torch.equal(severity, severity_again)
     for key in ("rgb", "depth", "skeleton", "points"):
         assert torch.equal(first[key], again[key])
-    assert severity.shape == (B, 3) and bool(((severity > 0).sum(dim=1) == 1).all())
+    assert severity.shape == (B, 3) and bool((severity > 0).any(dim=1).all())
+    level = severity.max(dim=1).values
+    for row in severity:                     # one fault per sample: its modalities carry its severity, no other
+        assert set(row[row > 0].tolist()) == {float(row.max())}
+    assert bool(((severity > 0).sum(dim=1) <= 2).all()) and bool((level <= 1).all())
+    only_holes, holes = sample_faults(_batch(), probability=1.0, generator=torch.Generator().manual_seed(5),
+                                      names=["depth_holes"])
+    assert bool((holes[:, [0, 2]] > 0).all()) and not holes[:, 1].any()    # depth holes reach the cloud too
     none, zero = sample_faults(_batch(), probability=0.0, generator=torch.Generator().manual_seed(5))
     assert not zero.any() and torch.equal(none["rgb"], _batch()["rgb"])
 
@@ -144,4 +176,5 @@ def test_sample_faults_is_seeded_and_reports_the_severity_per_modality():
 def test_every_fault_is_documented_with_a_modality():
     for fault in FAULTS.values():
         assert fault.modality in MODALITIES and fault.severity_means
+        assert set(fault.also) <= set(MODALITIES) - {fault.modality}
         assert fault.name in sensor_faults.__doc__

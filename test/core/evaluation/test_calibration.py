@@ -27,6 +27,17 @@ def test_criteria_read_the_faulted_modalitys_gate():
     assert not rising.monotone and rising.drop_pct == pytest.approx(-100.0)
 
 
+def test_a_fault_that_reaches_two_modalities_reports_both_and_judges_only_the_third():
+    rows = [ConditionResult(accuracy=50.0, mean_gates=[0.8, 0.6, 0.9], clips=4),
+            ConditionResult(accuracy=40.0, mean_gates=[0.7, 0.6, 0.1], clips=4)]
+    holes = _curve("depth_holes", [0, 1], rows)                         # depth holes also empty the cloud
+    assert holes.drop_pct == pytest.approx(12.5) and holes.also_drop_pct == {"points": pytest.approx(88.9, abs=0.1)}
+    assert holes.others_max_fall == 0.0                                 # the points' fall is not an "other" fall
+    assert "| depth_holes | rgbd + points |" in calibration_table([holes]) and "(points: 88.9)" in \
+        calibration_table([holes])
+    assert _curve("rgbd_blackout", [0, 1], rows).also_drop_pct is None
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     config = preset("tiny")
