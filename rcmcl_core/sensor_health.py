@@ -270,27 +270,42 @@ def frame_flags(batch: dict, *, window_s: float, config: HealthConfig) -> dict[s
     return flags
 
 
+def _bodiless_frames(batch: dict, modality: str, present: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: skeleton frames of present samples in which no body has a non-zero joint (the tracker
+    reported nobody); all False for the other modalities."""
+    clip = batch.get("skeleton")
+    if modality != "skeleton" or not isinstance(clip, torch.Tensor):
+        reference = next(batch[k] for k in ("rgb", "skeleton", "points") if isinstance(batch.get(k), torch.Tensor))
+        return torch.zeros(reference.shape[:2], dtype=torch.bool)
+    nobody = ~(clip != 0).flatten(start_dim=2).any(dim=2).cpu()                         # (B, T)
+    return nobody & present[:, None]
+
+
 def screen_batch(batch: dict, *, window_s: float, config: HealthConfig,
                  min_presence: float = MIN_PRESENCE) -> tuple[dict, dict[str, torch.Tensor]]:
     """Apply the rules to a batch of clips as the node does: flagged frames are not observed; a modality whose
     observed fraction is below `min_presence`, or whose flagged fraction is above config.max_rejected_fraction,
     becomes absent (present False, its tensors zeroed); a present
     one has every flagged frame replaced by the nearest accepted frame (ties: the earlier). Returns (new batch,
-    frame_flags); other keys are shared with `batch`."""
+    frame_flags); other keys are shared with `batch`. As the node's windower (skeleton_needs_body), a skeleton
+    frame with no tracked body observes nothing either, without counting as rejected."""
     flags = frame_flags(batch, window_s=window_s, config=config)
     out = dict(batch)
+    if not config.enabled:
+        return out, flags
     present = batch["present"].clone()
     for modality, keys in _TENSORS.items():
         m = MODALITIES.index(modality)
-        rows = [i for i in range(present.shape[0]) if bool(flags[modality][i].any())]
+        unobserved = flags[modality] | _bodiless_frames(batch, modality, present[:, m].cpu())
+        rows = [i for i in range(present.shape[0]) if bool(unobserved[i].any())]
         if not rows:
             continue
         for key in keys:
             out[key] = out[key].clone()
         for i in rows:
-            observed = ~flags[modality][i].numpy()
+            observed = ~unobserved[i].numpy()
             if not (bool(is_present(observed.mean(), min_presence=min_presence))
-                    and trusted(1.0 - observed.mean(), config)):
+                    and trusted(float(flags[modality][i].float().mean()), config)):
                 present[i, m] = False
                 for key in keys:
                     out[key][i] = 0.0

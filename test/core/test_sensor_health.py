@@ -81,6 +81,18 @@ def test_a_partly_frozen_window_stays_present_and_keeps_its_frames(tiny_model):
         assert (tiny_model(screened).gates[:, R] > 0).all()
 
 
+def test_skeleton_frames_without_a_body_are_unobserved_as_in_the_node(tiny_model):
+    batch = real_skeleton_batch(tiny_batch([(True, True, True)] * 2))
+    batch["skeleton"][0] = 0.0                              # sample 0: the tracker reports nobody in any frame
+    batch["skeleton"][1, 3] = 0.0                           # sample 1: nobody in frame 3 only
+    screened, flags = screen_batch(batch, window_s=tiny_model.config.clip.window_s, config=HealthConfig())
+    assert not flags["skeleton"].any()                      # not rejected by a rule: just not observed
+    assert not screened["present"][0, S] and screened["present"][1, S]
+    assert torch.equal(screened["skeleton"][1, 3], batch["skeleton"][1, 2])   # filled from the nearest frame
+    with torch.no_grad():
+        assert tiny_model(screened).gates[0, S] == 0.0       # absent: exactly 0, as the node publishes it
+
+
 def test_the_off_switch_leaves_the_batch_alone():
     batch = real_skeleton_batch(tiny_batch([(True, True, True)]))
     frozen = apply_fault(batch, "rgbd_frozen", 1.0, generator=torch.Generator().manual_seed(0))
