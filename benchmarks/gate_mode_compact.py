@@ -97,7 +97,8 @@ def summarise(mode_dir: Path) -> dict:
 def report(args: argparse.Namespace) -> int:
     from rcmcl_core.data.shards import atomic_write_bytes
     from rcmcl_core.plots.results import pyplot, save_figure
-    rows = [summarise(args.out / mode) for mode in GATE_MODES if (args.out / mode / "results.json").exists()]
+    rows = [summarise(args.out / mode) for mode in GATE_MODES
+            if (args.out / mode / "calibration" / "calibration.json").exists()]
     if not rows:
         raise SystemExit(f"no finished mode under {args.out}")
     args.dest.mkdir(parents=True, exist_ok=True)
