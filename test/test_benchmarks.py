@@ -90,3 +90,48 @@ def test_people_cost_runs_at_tiny_sizes_and_prints_one_row_per_people_count(caps
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
     assert [(r[0], r[1]) for r in rows] == [("1", "1"), ("3", "2")]          # people, batch (round-robin cap)
     assert rows[1][-1] == "0.267"                                            # period = stride x ceil(3 / 2)
+
+
+def _calibration_file(path, *, clean, occluded, clips=240, health="on"):
+    import json
+    curve = {"fault": "rgbd_occlusion", "severities": [0.0, 1.0], "accuracy": [clean, occluded]}
+    path.write_text(json.dumps({"clips": clips, "seed": 0, "health_rule": health, "subset": "test",
+                                "curves": [curve]}))
+    return path
+
+
+def test_calibration_compare_lines_up_conditions_and_refuses_other_clips(tmp_path):
+    compare = _load("calibration_compare").compare
+    new = _calibration_file(tmp_path / "new.json", clean=95.0, occluded=80.0)
+    old = _calibration_file(tmp_path / "old.json", clean=94.0, occluded=82.5)
+    rows, text = compare(new, old)
+    assert rows == [("clean", 95.0, 94.0, 1.0), ("rgbd_occlusion@1", 80.0, 82.5, -2.5)]
+    assert "2 conditions: new - old from -2.5 to +1.0 points; new worse in 1" in text
+    with pytest.raises(SystemExit, match="different clips"):
+        compare(new, _calibration_file(tmp_path / "other.json", clean=1.0, occluded=1.0, clips=16))
+
+
+def test_gate_mode_ablation_keeps_the_pretrained_encoders_and_draws_a_new_gate(tmp_path):
+    import dataclasses
+    from rcmcl_core.checkpoint import load_checkpoint, save_checkpoint
+    from rcmcl_core.config import preset
+    from rcmcl_core.models.rcmcl import RCMCL
+    module = _load("gate_mode_compact")
+    base = preset("tiny")
+    pretrained = RCMCL(config=base)
+    with torch.no_grad():
+        for parameter in pretrained.gate.parameters():
+            parameter.fill_(7.0)                                 # a pretrained gate that must not survive
+    path = save_checkpoint(tmp_path / "pretrain.pt", model_state=pretrained.state_dict(), config=base,
+                           labels=[f"c{i}" for i in range(base.model.num_classes)])
+    config = module.ablation_config(base, mode="paper_shared", epochs=3)
+    assert config.model.gate_mode == "paper_shared" and config.optim.finetune_epochs == 3
+    init = load_checkpoint(module.fresh_gate_init(path, config, tmp_path, seed=0), expected_config=config)
+    state = pretrained.state_dict()
+    for name, value in init.model_state.items():
+        if name.startswith("gate."):
+            assert not torch.equal(value, torch.full_like(value, 7.0))
+        else:
+            assert torch.equal(value, state[name]), name
+    assert init.model_state["gate.scorers.0.weight"].shape[0] == 1 and "gate.scorers.1.weight" not in init.model_state
+    assert dataclasses.replace(config.model, gate_mode=base.model.gate_mode) == base.model
