@@ -11,8 +11,8 @@ test split: the robustness conditions (all clips) and the gate calibration (lear
     python benchmarks/gate_mode_compact.py report --out runs/gate_modes --dest docs/results/gate_modes
 
 `run` is resumable (an interrupted fine-tuning continues from <out>/<mode>/last.pt) and writes
-<out>/<mode>/results.json and calibration/. `report` writes ablation.json, ablation.md and ablation.png, one row
-per mode. A fine-tuning-stage ablation: the encoders were pretrained once, with the recipe's own gate mode.
+<out>/<mode>/results.json and calibration/ (`--name` picks another folder, e.g. to run a mode from its own
+pretraining). `report` writes ablation.json, ablation.md and ablation.png, one row per finished run. A fine-tuning-stage ablation: the encoders were pretrained once, with the recipe's own gate mode.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from rcmcl_core.training.loop import train_stage
     torch.set_num_threads(args.threads)
     config = ablation_config(RCMCLConfig.from_yaml(args.config), mode=args.mode, epochs=args.epochs)
-    out = args.out / args.mode
+    out = args.out / (args.name or args.mode)
     out.mkdir(parents=True, exist_ok=True)
     config.to_yaml(out / "config.yaml")
     init = out / "init.pt" if (out / "init.pt").exists() else fresh_gate_init(args.pretrain, config, out, seed=args.seed)
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
                                                               replace=False))
     curves = calibrate(model, torch.utils.data.Subset(test, chosen.tolist()), seed=args.seed, progress=False)
     write_calibration(out / "calibration", curves, header={"gate_mode": args.mode, "epochs": args.epochs,
-                                                            "clips": len(chosen), "health_rule": "off"})
+                                                            "pretrain": str(args.pretrain), "clips": len(chosen),
+                                                            "health_rule": "off"})
     print(f"{args.mode}: {result.steps} steps, results in {out}")
     return 0
 
@@ -97,8 +98,9 @@ def summarise(mode_dir: Path) -> dict:
 def report(args: argparse.Namespace) -> int:
     from rcmcl_core.data.shards import atomic_write_bytes
     from rcmcl_core.plots.results import pyplot, save_figure
-    rows = [summarise(args.out / mode) for mode in GATE_MODES
-            if (args.out / mode / "calibration" / "calibration.json").exists()]
+    finished = {d.name: d for d in args.out.iterdir() if (d / "calibration" / "calibration.json").exists()}
+    order = [m for m in GATE_MODES if m in finished] + sorted(set(finished) - set(GATE_MODES))
+    rows = [summarise(finished[name]) for name in order]
     if not rows:
         raise SystemExit(f"no finished mode under {args.out}")
     args.dest.mkdir(parents=True, exist_ok=True)
@@ -144,6 +146,7 @@ def main() -> int:
     r.add_argument("--max-clips", type=int, default=240)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--name", help="the run's folder under --out and its row in the report (default: --mode)")
     r.set_defaults(handler=run)
     s = sub.add_parser("report", help="collect the finished modes into a table and figure")
     s.add_argument("--out", type=Path, required=True)
