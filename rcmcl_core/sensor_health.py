@@ -270,15 +270,10 @@ def frame_flags(batch: dict, *, window_s: float, config: HealthConfig) -> dict[s
     return flags
 
 
-def _bodiless_frames(batch: dict, modality: str, present: torch.Tensor) -> torch.Tensor:
-    """(B, T) bool: skeleton frames of present samples in which no body has a non-zero joint (the tracker
-    reported nobody); all False for the other modalities."""
-    clip = batch.get("skeleton")
-    if modality != "skeleton" or not isinstance(clip, torch.Tensor):
-        reference = next(batch[k] for k in ("rgb", "skeleton", "points") if isinstance(batch.get(k), torch.Tensor))
-        return torch.zeros(reference.shape[:2], dtype=torch.bool)
-    nobody = ~(clip != 0).flatten(start_dim=2).any(dim=2).cpu()                         # (B, T)
-    return nobody & present[:, None]
+def _bodiless_frames(batch: dict, present: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool: skeleton frames of present samples (present (B,) bool) in which every joint of every body
+    is exactly zero (the tracker reported nobody; a NaN joint is not nobody)."""
+    return ~(batch["skeleton"] != 0).flatten(start_dim=2).any(dim=2).cpu() & present[:, None]
 
 
 def screen_batch(batch: dict, *, window_s: float, config: HealthConfig,
@@ -296,7 +291,9 @@ def screen_batch(batch: dict, *, window_s: float, config: HealthConfig,
     present = batch["present"].clone()
     for modality, keys in _TENSORS.items():
         m = MODALITIES.index(modality)
-        unobserved = flags[modality] | _bodiless_frames(batch, modality, present[:, m].cpu())
+        unobserved = flags[modality]
+        if modality == "skeleton" and isinstance(batch.get("skeleton"), torch.Tensor):
+            unobserved = unobserved | _bodiless_frames(batch, present[:, m].cpu())
         rows = [i for i in range(present.shape[0]) if bool(unobserved[i].any())]
         if not rows:
             continue
