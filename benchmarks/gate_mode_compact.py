@@ -53,7 +53,7 @@ def fresh_gate_init(pretrain: Path, config: RCMCLConfig, out: Path, *, seed: int
 
 
 def run(args: argparse.Namespace) -> int:
-    from rcmcl_core.data.dataset import ClipDataset
+    from rcmcl_core.data.dataset import ClipDataset, draw_clips
     from rcmcl_core.evaluation.calibration import calibrate, write_calibration
     from rcmcl_core.evaluation.robustness import evaluate, write_results
     from rcmcl_core.training.loop import train_stage
@@ -69,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
                          device="cpu", seed=args.seed, init_checkpoint=init, resume=True, progress=False)
     model = result.model.eval()
     write_results(out / "results.json", {args.mode: evaluate(model, test, progress=False)})
-    chosen = np.sort(np.random.default_rng(args.seed).choice(len(test), min(args.max_clips, len(test)),
-                                                              replace=False))
+    chosen = draw_clips(len(test), args.max_clips, seed=args.seed)
     curves = calibrate(model, torch.utils.data.Subset(test, chosen.tolist()), seed=args.seed, progress=False)
     write_calibration(out / "calibration", curves, header={"gate_mode": args.mode, "epochs": args.epochs,
                                                             "pretrain": str(args.pretrain), "clips": len(chosen),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 
 EXAMPLE = ("rcmcl plot calibration rcmcl_core/assets/rcmcl_compact.pt --data-root data/synth --split xsub \\\n"
            "    --max-clips 64 --out docs/figures")
@@ -48,6 +47,7 @@ def plot_calibration(args: argparse.Namespace) -> int:
 
     from rcmcl_core.evaluation.calibration import calibrate, write_calibration
     from rcmcl_core.commands.training import open_dataset
+    from rcmcl_core.data.dataset import draw_clips
     from rcmcl_core.checkpoint import load_model
     from rcmcl_core.device import resolve_device
     if args.max_clips < 0 or args.batch_size < 1:
@@ -57,7 +57,7 @@ def plot_calibration(args: argparse.Namespace) -> int:
     if len(dataset) == 0:
         raise ValueError(f"the {args.subset} subset holds no clips")
     if args.max_clips and args.max_clips < len(dataset):
-        chosen = np.sort(np.random.default_rng(args.seed).choice(len(dataset), args.max_clips, replace=False))
+        chosen = draw_clips(len(dataset), args.max_clips, seed=args.seed)
         dataset = torch.utils.data.Subset(dataset, chosen.tolist())
     from rcmcl_core.sensor_health import HealthConfig
     health = None if args.no_health_rule else HealthConfig()

@@ -132,6 +132,7 @@ def _check_positive(**values: int) -> None:
 
 def plot_tsne(args: argparse.Namespace) -> int:
     from rcmcl_core.device import resolve_device
+    from rcmcl_core.data.dataset import draw_clips
     from rcmcl_core.evaluation.figure_data import collect_features
     from rcmcl_core.plots.results import tsne_figure
     _check_positive(max_clips=args.max_clips, iterations=args.iterations, batch_size=args.batch_size)
@@ -144,7 +145,7 @@ def plot_tsne(args: argparse.Namespace) -> int:
         count = len(dataset)
         if count < 2:
             raise ValueError(f"t-SNE needs at least 2 clips, the {args.subset} subset has {count}")
-        indices = np.sort(np.random.default_rng(args.seed).choice(count, min(count, args.max_clips), replace=False))
+        indices = draw_clips(count, args.max_clips, seed=args.seed)
         features = collect_features(model, dataset, indices=indices.tolist(), batch_size=args.batch_size,
                                     device=device, progress=not args.no_progress)
         out = tsne_figure(features.fused, features.labels, dataset.class_names, args.out / f"tsne_{_slug(name)}.png",

@@ -224,6 +224,15 @@ class ClipDataset(Dataset):
         return out, True
 
 
+def draw_clips(count: int, max_clips: int, *, seed: int) -> np.ndarray:
+    """Sorted indices of at most `max_clips` of `count` clips, drawn without replacement by `seed`; all of them
+    when max_clips is 0 or not below count. The same arguments give the same clips (calibrations compared across
+    checkpoints rely on it)."""
+    if not max_clips or max_clips >= count:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, max_clips, replace=False))
+
+
 def _nbytes(clips: dict[str, np.ndarray]) -> int:
     return sum(array.nbytes for array in clips.values())
 
