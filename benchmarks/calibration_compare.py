@@ -15,24 +15,24 @@ import sys
 from pathlib import Path
 
 
-def _header(path: Path) -> tuple[dict, dict[tuple[str, float], float]]:
+def _read(path: Path) -> tuple[dict, dict[str, float]]:
+    """-> (the header fields that must agree, accuracy (%) per condition: 'clean' or '<fault>@<severity>')."""
     data = json.loads(path.read_text())
     accuracy = {}
     for curve in data["curves"]:
         for severity, value in zip(curve["severities"], curve["accuracy"]):
-            accuracy[("clean", 0.0) if severity == 0 else (curve["fault"], float(severity))] = value
+            accuracy["clean" if severity == 0 else f"{curve['fault']}@{severity:g}"] = value
     return {k: data.get(k) for k in ("clips", "seed", "health_rule", "subset")}, accuracy
 
 
 def compare(new: Path, old: Path) -> tuple[list[tuple[str, float, float, float]], str]:
     """-> rows (condition, new %, old %, new - old) over the conditions both files hold, and the markdown."""
-    new_header, new_accuracy = _header(new)
-    old_header, old_accuracy = _header(old)
+    new_header, new_accuracy = _read(new)
+    old_header, old_accuracy = _read(old)
     if new_header != old_header:
         raise SystemExit(f"the two calibrations ran on different clips or rules: {new_header} vs {old_header}")
-    rows = [(f"{fault}@{severity:g}" if fault != "clean" else "clean", new_accuracy[key], old_accuracy[key],
-             new_accuracy[key] - old_accuracy[key])
-            for key in new_accuracy if key in old_accuracy for fault, severity in [key]]
+    rows = [(name, value, old_accuracy[name], value - old_accuracy[name])
+            for name, value in new_accuracy.items() if name in old_accuracy]
     diffs = [row[3] for row in rows]
     lines = [f"new: {new}", f"old: {old}", "", "| condition | new (%) | old (%) | new - old |", "|---|---:|---:|---:|"]
     lines += [f"| {name} | {a:.1f} | {b:.1f} | {d:+.1f} |" for name, a, b, d in rows]
