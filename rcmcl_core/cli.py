@@ -4,6 +4,7 @@ arguments and sets `handler` (args -> exit code); add a new one to SUBCOMMANDS.
     rcmcl generate --preset lite --out data/synth [--seed S] [--workers N]
     rcmcl pretrain | probe | finetune | evaluate | export ...   (rcmcl_core/commands/training.py)
     rcmcl plot tsne | gates | robustness | calibration ...     (rcmcl_core/commands/plot.py)
+    rcmcl label-efficiency run | report                          (rcmcl_core/commands/label_efficiency.py)
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from rcmcl_core.config import PRESETS, RCMCLConfig, preset
+from rcmcl_core.data.synthetic.classes import CLASS_SETS
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +41,9 @@ def add_generate(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--clips-per-class-per-view", type=int, default=None,
                    help="performances per class, each seen by every camera (default: the preset's size)")
     p.add_argument("--subjects", type=int, default=None, help="number of performers (default: the preset's)")
+    p.add_argument("--class-set", default="bundled", choices=sorted(CLASS_SETS),
+                   help="bundled: the 24 classes the bundled checkpoint knows; novel: 8 actions no pretraining "
+                        "sees (transfer and few-shot runs); default bundled")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_generate)
 
@@ -53,7 +58,8 @@ def run_generate(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     start = time.perf_counter()
     manifest = generate(out=args.out, config=config, clips_per_class_per_view=args.clips_per_class_per_view,
-                        subjects=args.subjects, seed=args.seed, workers=args.workers, progress=not args.quiet)
+                        subjects=args.subjects, seed=args.seed, workers=args.workers, progress=not args.quiet,
+                        class_set=args.class_set)
     size_mb = sum((args.out / s).stat().st_size for s in manifest.shards) / 1e6
     print(f"wrote {manifest.num_clips} clips of {len(manifest.classes)} classes in {len(manifest.shards)} shards "
           f"({size_mb:.1f} MB) to {args.out} in {time.perf_counter() - start:.1f} s")
@@ -72,8 +78,15 @@ def add_plot_commands(subparsers: argparse._SubParsersAction) -> None:
     register(subparsers)
 
 
+def add_label_efficiency_commands(subparsers: argparse._SubParsersAction) -> None:
+    """label-efficiency run | report (rcmcl_core/commands/label_efficiency.py)."""
+    from rcmcl_core.commands.label_efficiency import register
+    register(subparsers)
+
+
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (add_generate, add_training_commands,
-                                                                       add_plot_commands)
+                                                                       add_plot_commands,
+                                                                       add_label_efficiency_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

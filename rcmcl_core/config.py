@@ -241,6 +241,7 @@ class OptimConfig:
     grad_clip: float = 1.0           # max global grad norm; 0 disables
     amp: bool = True                 # used on CUDA only
     num_workers: int = 0
+    min_steps: int = 0               # probe / fine-tune: at least this many optimiser steps (more epochs on few labels)
 
     def validate(self) -> None:
         _positive("optim.lr", self.lr)
@@ -254,6 +255,7 @@ class OptimConfig:
                  f"optim.warmup_epochs must be in [0, pretrain_epochs), got {self.warmup_epochs}")
         _require(self.grad_clip >= 0, f"optim.grad_clip must be >= 0, got {self.grad_clip}")
         _require(self.num_workers >= 0, f"optim.num_workers must be >= 0, got {self.num_workers}")
+        _require(self.min_steps >= 0, f"optim.min_steps must be >= 0, got {self.min_steps}")
 
 
 @dataclass

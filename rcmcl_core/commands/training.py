@@ -3,6 +3,7 @@ and evaluate.py. Each command is one function of parsed arguments returning an e
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -56,10 +57,55 @@ def open_dataset(args: argparse.Namespace, config: RCMCLConfig, *, subset: str, 
                        seed=args.seed)
 
 
+def add_label_subset(parser: argparse.ArgumentParser) -> None:
+    """--labels-per-class K | --label-fraction F | --labelled-clips FILE (rcmcl_core/data/label_subset.py)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--labels-per-class", type=int, metavar="K",
+                       help="train on K labelled clips of each class (stratified, drawn by --label-seed)")
+    group.add_argument("--label-fraction", type=float, metavar="F",
+                       help="train on a fraction F in (0, 1] of each class's clips, at least one per class")
+    group.add_argument("--labelled-clips", type=Path, metavar="FILE",
+                       help="train on the clips named in FILE (a run's labelled_clips.json): rebuild a run exactly")
+    parser.add_argument("--label-seed", type=int, default=0, help="seed of the labelled-clip draw (default 0)")
+
+
+def labelled_training_set(args: argparse.Namespace, dataset: ClipDataset):
+    """The train subset, narrowed to the labelled clips asked for; their ids go to <out>/labelled_clips.json."""
+    from rcmcl_core.data.label_subset import (LABELLED_CLIPS, LabelRequest, labelled_subset, read_labelled_clips,
+                                              subset_from_ids, write_labelled_clips)
+    if getattr(args, "labelled_clips", None) is not None:
+        request, ids = read_labelled_clips(args.labelled_clips)
+        subset = subset_from_ids(dataset, ids)
+    else:
+        request = LabelRequest(per_class=getattr(args, "labels_per_class", None),
+                               fraction=getattr(args, "label_fraction", None), seed=getattr(args, "label_seed", 0))
+        if request.everything:
+            return dataset
+        subset = labelled_subset(dataset, request)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_labelled_clips(args.out / LABELLED_CLIPS, subset, request)
+    print(f"labelled clips: {len(subset)} of {len(dataset)} ({request.describe()}, seed {request.seed}) -> "
+          f"{args.out / LABELLED_CLIPS}")
+    return subset
+
+
+def fit_classes(config: RCMCLConfig, class_names: list[str]) -> RCMCLConfig:
+    """`config` with model.num_classes set to the dataset's class count (e.g. the 8 novel synthetic classes
+    under a 24-class preset), said on stderr when it changes."""
+    if config.model.num_classes == len(class_names):
+        return config
+    print(f"[rcmcl] the dataset has {len(class_names)} classes: model.num_classes {config.model.num_classes} -> "
+          f"{len(class_names)}", file=sys.stderr)
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, num_classes=len(class_names)))
+
+
 def _train(args: argparse.Namespace, stage: str) -> int:
     from rcmcl_core.training.loop import train_stage
     config = load_config(args)
     dataset = open_dataset(args, config, subset="train", train=True)
+    config = fit_classes(config, dataset.class_names)
+    if stage != "pretrain":
+        dataset = labelled_training_set(args, dataset)
     heldout = None if args.no_heldout else open_dataset(args, config, subset="test", train=False)
     result = train_stage(stage=stage, config=config, dataset=dataset, labels=dataset.class_names,
                          out_dir=args.out, device=args.device, seed=args.seed, resume=args.resume,
@@ -81,7 +127,8 @@ def probe(args: argparse.Namespace) -> int:
     from rcmcl_core.training.probe import probe_stage
     from rcmcl_core.training.loop import build_model
     config = load_config(args)
-    dataset = open_dataset(args, config, subset="train", train=True)
+    dataset = labelled_training_set(args, open_dataset(args, config, subset="train", train=True))
+    config = fit_classes(config, dataset.class_names)
     device = resolve_device(args.device)
     model = build_model(config, init_checkpoint=args.init, device=device)
     heldout = None if args.no_heldout else open_dataset(args, config, subset="test", train=False)
@@ -160,12 +207,14 @@ def register(subparsers) -> None:
                               description="Train only the linear classifier on Z_fusion of a pretrained model.")
     add_common(p)
     p.add_argument("--init", type=Path, required=True, help="pretrained checkpoint (e.g. runs/x/pretrain.pt)")
+    add_label_subset(p)
     p.set_defaults(handler=probe)
 
     p = subparsers.add_parser("finetune", help="supervised end-to-end training (from --init or from scratch)")
     add_common(p)
     p.add_argument("--init", type=Path, help="checkpoint to start from; omit to train from scratch")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    add_label_subset(p)
     p.set_defaults(handler=finetune)
 
     p = subparsers.add_parser("evaluate", help="robustness suite on the test subset (Tables II/III + gates)")

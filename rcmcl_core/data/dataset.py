@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.windowing import nearest_frame_indices, window_times
 from rcmcl_core.data.shards import Manifest, ShardError, read_shard
+from rcmcl_core.data.splits import resolve_split
 
 SHARD_CACHE_MB = 2048.0
 """Default memory budget (MB) of decoded shards kept per process (each DataLoader worker has its own cache).
@@ -66,9 +67,7 @@ class ClipDataset(Dataset):
         self.transform = transform
         if subset not in SUBSETS:
             raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}")
-        if subset != "all" and split not in self.manifest.splits:
-            raise ValueError(f"{self.root}: unknown split {split!r}; the manifest has "
-                             f"{sorted(self.manifest.splits) or 'no splits'}")
+        self._split_ids = resolve_split(self.manifest, split, root=self.root) if subset != "all" else None
         self.split, self.subset = split, subset
         extra = self.manifest.extra
         self._rgb_missing = frozenset(extra.get("rgb_missing", ()))
@@ -80,12 +79,9 @@ class ClipDataset(Dataset):
     # -- index ------------------------------------------------------------------------------------------
     def _build_index(self) -> None:
         wanted = None
-        if self.subset != "all":
-            field = self.manifest.split_fields.get(self.split)
-            if field not in ("subject", "camera", "setup"):
-                raise ShardError(f"{self.root}: split {self.split!r} has split field {field!r}; expected "
-                                 f"subject, camera or setup")
-            wanted = (field, set(self.manifest.splits[self.split][self.subset]))
+        if self._split_ids is not None:
+            field, ids = self._split_ids
+            wanted = (field, set(ids[self.subset]))
         shard_of, row_of, labels, clip_ids, lengths = [], [], [], [], []
         for shard_index, relative in enumerate(self.manifest.shards):
             fields = _read_index_fields(self.root / relative)

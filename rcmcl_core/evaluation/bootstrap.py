@@ -59,3 +59,25 @@ def _percentiles(values: np.ndarray, level: float) -> list[float]:
     tail = 100.0 * (1.0 - level) / 2.0
     low, high = np.percentile(values, [tail, 100.0 - tail])
     return [float(low), float(high)]
+
+
+def seeds_and_clips_interval(correct: np.ndarray, *, baseline: np.ndarray | None = None,
+                             resamples: int = RESAMPLES, level: float = LEVEL, seed: int = 0) -> list[float]:
+    """Two-level percentile bootstrap over training seeds and test clips. correct: (S, N) bool, seed s's
+    result on clip n (the same N clips for every seed). Each resample draws S seeds with replacement, then N
+    clips with replacement, and takes the mean accuracy (%). With `baseline` (S, N), paired by seed (the same
+    labelled clips and seed) and clip, the interval is of the difference correct - baseline in points."""
+    correct = np.asarray(correct, dtype=np.float64)
+    if correct.ndim != 2 or correct.size == 0:
+        raise ValueError(f"need (seeds, clips) results, got shape {correct.shape}")
+    values = correct if baseline is None else correct - np.asarray(baseline, dtype=np.float64)
+    if values.shape != correct.shape:
+        raise ValueError(f"baseline shape {np.shape(baseline)} differs from {correct.shape}")
+    rng = np.random.default_rng(seed)
+    seeds, clips = values.shape
+    per_seed_clip_means = np.empty(resamples)
+    for r in range(resamples):
+        rows = rng.integers(0, seeds, seeds)
+        cols = rng.integers(0, clips, clips)
+        per_seed_clip_means[r] = values[rows][:, cols].mean()
+    return _percentiles(100.0 * per_seed_clip_means, level)

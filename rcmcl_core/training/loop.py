@@ -79,14 +79,42 @@ def epoch_batches(*, num_items: int, batch_size: int, seed: int, epoch: int, wor
     return [mine[i:i + batch_size].tolist() for i in range(0, usable, batch_size)]
 
 
+HEAD = "classifier."
+"""State-dict prefix of the classifier, the one part a checkpoint for another class set leaves out."""
+
+
 def build_model(config: RCMCLConfig, *, init_checkpoint: Path | None, device: torch.device) -> RCMCL:
-    """A fresh model, optionally with the weights of a checkpoint of the same config (e.g. pretrain.pt)."""
+    """A fresh model, optionally with the weights of a checkpoint of the same architecture (e.g. pretrain.pt).
+    A checkpoint trained on another number of classes gives everything but the classifier, which starts
+    fresh (transfer to a new class set); the log says so."""
     model = RCMCL(config=config)
     if init_checkpoint is not None:
-        # Later stages may change the optimiser, augmentation or loss weights, never the architecture.
-        checkpoint = load_checkpoint(init_checkpoint, expected_config=config, ignore=("optim.", "augment.", "loss."))
-        model.load_state_dict(checkpoint.model_state)
+        # Later stages may change the optimiser, augmentation or loss weights and the class count, never the
+        # architecture.
+        checkpoint = load_checkpoint(init_checkpoint, expected_config=config,
+                                     ignore=("optim.", "augment.", "loss.", "model.num_classes:"))
+        state = checkpoint.model_state
+        if checkpoint.config.model.num_classes != config.model.num_classes:
+            state = {k: v for k, v in state.items() if not k.startswith(HEAD)}
+            state.update({k: v for k, v in model.state_dict().items() if k.startswith(HEAD)})
+            print(f"[rcmcl] {init_checkpoint}: {checkpoint.config.model.num_classes} classes there, "
+                  f"{config.model.num_classes} here: encoders and gate loaded, classifier new", file=sys.stderr)
+        model.load_state_dict(state)
     return model.to(device)
+
+
+def stage_batch_size(config: RCMCLConfig, *, num_items: int, world: World) -> int:
+    """optim.batch_size, or every clip of this rank when fewer (a few-label subset); at least 2."""
+    return max(2, min(config.optim.batch_size, num_items // world.size))
+
+
+def stage_length(config: RCMCLConfig, stage: Stage, *, steps_per_epoch: int) -> int:
+    """Epochs of `stage`: its configured count, raised for probe and fine-tuning until the stage makes at
+    least optim.min_steps optimiser steps (so a few-label subset gets as many updates as a larger one)."""
+    epochs = stage_epochs(config, stage)
+    if stage == "pretrain" or config.optim.min_steps <= 0:
+        return epochs
+    return max(epochs, math.ceil(config.optim.min_steps / max(1, steps_per_epoch)))
 
 
 def _remove_stale_temp_files(out_dir: Path) -> None:
@@ -122,12 +150,14 @@ def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: 
         objective = SupervisedObjective(model=model, config=config, frozen_backbone=(stage == "probe"))
     trainable = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
-    epochs = stage_epochs(config, stage)
-    steps_per_epoch = len(epoch_batches(num_items=len(dataset), batch_size=config.optim.batch_size, seed=seed,
+    batch_size = stage_batch_size(config, num_items=len(dataset), world=world) if stage != "pretrain" \
+        else config.optim.batch_size
+    steps_per_epoch = len(epoch_batches(num_items=len(dataset), batch_size=batch_size, seed=seed,
                                         epoch=0, world=world))
     if steps_per_epoch == 0:
-        raise ValueError(f"{len(dataset)} clips cannot fill one batch of {config.optim.batch_size} per rank "
+        raise ValueError(f"{len(dataset)} clips cannot fill one batch of {batch_size} per rank "
                          f"({world.size} ranks); lower optim.batch_size")
+    epochs = stage_length(config, stage, steps_per_epoch=steps_per_epoch)
     total_steps = epochs * steps_per_epoch
     warmup = config.optim.warmup_epochs * steps_per_epoch if stage == "pretrain" else 0
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total_steps=total_steps,
@@ -150,8 +180,8 @@ def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: 
     runner.train()
     for epoch in range(position["epoch"], epochs):
         epoch_started = time.perf_counter()
-        batches = epoch_batches(num_items=len(dataset), batch_size=config.optim.batch_size, seed=seed,
-                                epoch=epoch, world=world)
+        batches = epoch_batches(num_items=len(dataset), batch_size=batch_size, seed=seed, epoch=epoch,
+                                world=world)
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
         first = position["batch"] if epoch == position["epoch"] else 0

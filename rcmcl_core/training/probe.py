@@ -7,6 +7,7 @@ Training-time dropout patterns are drawn per step so the classifier learns every
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,13 +71,14 @@ def linear_probe(model: RCMCL, cache: FeatureCache, *, config: RCMCLConfig, epoc
                  curves: CurveLog | None = None) -> list[float]:
     """Train model.classifier on cached features (in place). Returns the mean loss per epoch. With `curves`,
     each epoch appends its mean cross-entropy and (with `heldout` features) the clean held-out top-1."""
-    epochs = config.optim.probe_epochs if epochs is None else epochs
+    steps_per_epoch = max(1, len(cache.label) // config.optim.batch_size)
+    if epochs is None:
+        epochs = max(config.optim.probe_epochs, math.ceil(config.optim.min_steps / steps_per_epoch))
     generator = torch.Generator().manual_seed(seed)
     classifier = model.classifier.cpu().train()
     gate = model.gate.cpu().eval()
     optimizer = torch.optim.AdamW(classifier.parameters(), lr=config.optim.probe_lr,
                                   weight_decay=config.optim.weight_decay)
-    steps_per_epoch = max(1, len(cache.label) // config.optim.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
     history = []
     for epoch in tqdm(range(epochs), desc="probe", disable=not progress):

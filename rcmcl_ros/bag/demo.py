@@ -37,7 +37,7 @@ from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.geometry.pinhole import Intrinsics
 from rcmcl_core.data.synthetic.generate import SYNTHETIC_PRESETS, make_clip, synthetic_intrinsics
 from rcmcl_core.data.synthetic.body import make_subject
-from rcmcl_core.data.synthetic.classes import CLASS_NAMES
+from rcmcl_core.data.synthetic.classes import CLASS_SETS, DEFAULT_CLASS_SET, class_set
 from rcmcl_core.geometry.pinhole import pixel_rays
 from rcmcl_core.geometry.skeleton_layout import AZURE_TO_NTU, JOINT_INDEX, NUM_AZURE_JOINTS
 from rcmcl_ros.bag.files import DEFAULT_TOPICS, FAULT_TOPIC, GROUND_TRUTH_TOPIC, NS_PER_S, BagError, BagWriter
@@ -74,7 +74,8 @@ class DemoBagConfig:
     fps: float = 30.0
     image_size: int = 128               # rendered S x S; the node resizes to the checkpoint's size
     cloud_stride: int = 2               # the cloud samples every stride-th depth pixel per axis
-    classes: tuple[str, ...] = ()       # class names to draw actions from; () = all classes
+    classes: tuple[str, ...] = ()       # class names to draw actions from; () = all classes of class_set
+    class_set: str = DEFAULT_CLASS_SET  # bundled (the 24 classes) or novel (classes.NOVEL_CLASSES)
     subject: int = 0                    # performer id; 0 = a held-out subject chosen by the seed
     camera: int = 1                     # rig camera id (1 = front, the cross-view test camera)
     faults: tuple[Fault, ...] | None = None
@@ -92,9 +93,11 @@ class DemoBagConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-        unknown = [name for name in self.classes if name not in CLASS_NAMES]
+        names = class_set(self.class_set).names
+        unknown = [name for name in self.classes if name not in names]
         if unknown:
-            raise ValueError(f"unknown class {unknown[0]!r}; classes are {', '.join(CLASS_NAMES)}")
+            raise ValueError(f"unknown class {unknown[0]!r} in class set {self.class_set!r}; classes are "
+                             f"{', '.join(names)}")
         return self
 
     @property
@@ -119,6 +122,8 @@ class DemoBagConfig:
         data = asdict(self)
         data["faults"] = [str(f) for f in self.schedule()]
         data["classes"] = list(self.classes)
+        if self.class_set == DEFAULT_CLASS_SET:
+            del data["class_set"]                     # bags made before class sets keep their cache key
         return data
 
 
@@ -136,7 +141,7 @@ class DemoPlan:
 def plan(config: DemoBagConfig) -> DemoPlan:
     """Actions drawn by the seed (distinct while there are enough classes), subject held out by default."""
     rng = np.random.default_rng([config.seed, 7])
-    pool = list(config.classes) or list(CLASS_NAMES)
+    pool = list(config.classes) or list(class_set(config.class_set).names)
     order: list[str] = []
     while len(order) < config.actions:
         order += [pool[i] for i in rng.permutation(len(pool))]
@@ -221,9 +226,10 @@ def _frames(config: DemoBagConfig, demo: DemoPlan, *, progress: bool) -> Iterato
     bar = tqdm(total=config.actions * frames_per_action, desc="demo bag", unit="frame", disable=not progress)
     try:
         for index, (start_s, _, name) in enumerate(demo.actions):
-            clip = make_clip(CLASS_NAMES.index(name), subject, config.camera, [config.seed, 1000 + index],
-                             intrinsics=demo.intrinsics, fps=config.fps, frames=frames_per_action, num_points=16,
-                             max_bodies=1, synthetic=SYNTHETIC_PRESETS["lite"])
+            clip = make_clip(class_set(config.class_set).index(name), subject, config.camera,
+                             [config.seed, 1000 + index], intrinsics=demo.intrinsics, fps=config.fps,
+                             frames=frames_per_action, num_points=16, max_bodies=1,
+                             synthetic=SYNTHETIC_PRESETS["lite"], class_set=config.class_set)
             for k in range(frames_per_action):
                 t_s = start_s + k / config.fps
                 stamp_ns = START_NS + int(round(t_s * NS_PER_S))
@@ -380,7 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cloud-stride", type=int, default=defaults.cloud_stride,
                    help="point cloud takes every n-th depth pixel per axis (default 2)")
     p.add_argument("--class", dest="classes", action="append", default=[], metavar="NAME",
-                   help="draw actions from these classes only (repeatable; default all)")
+                   help="draw actions from these classes only (repeatable; default all of --class-set)")
+    p.add_argument("--class-set", default=DEFAULT_CLASS_SET, choices=sorted(CLASS_SETS),
+                   help="bundled: the 24 classes of the bundled checkpoint; novel: 8 actions no pretraining saw "
+                        "(for teaching the node new actions); default bundled")
     p.add_argument("--subject", type=int, default=defaults.subject,
                    help="performer id (default 0: a held-out subject chosen by the seed)")
     p.add_argument("--fault", dest="faults", action="append", default=None, metavar="NAME@T0-T1",
@@ -406,6 +415,7 @@ def demo_bag_command(argv: list[str]) -> int:
         faults = () if args.no_faults else (None if args.faults is None else tuple(parse_fault(f) for f in args.faults))
         config = DemoBagConfig(seed=args.seed, actions=args.actions, segment_s=args.segment_s, fps=args.fps,
                                image_size=args.size, cloud_stride=args.cloud_stride, classes=tuple(args.classes),
+                               class_set=args.class_set,
                                subject=args.subject, faults=faults, storage=args.storage,
                                compress=not args.no_compress).validate()
         out = args.out if args.out is not None else DEFAULT_CACHE / f"demo_{config.key()}"

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.data.synthetic.generate import SYNTHETIC_PRESETS
 from rcmcl_core.data.synthetic.body import make_subject
-from rcmcl_core.data.synthetic.classes import CLASS_NAMES
+from rcmcl_core.data.synthetic.classes import class_set
 from rcmcl_core.data.synthetic.scene import MAX_SCENE_PEOPLE, SCENE_SLOTS, make_scene_clip
 from rcmcl_core.geometry.pinhole import pixel_rays
 from rcmcl_ros.bag.files import DEFAULT_TOPICS, FAULT_TOPIC, NS_PER_S, BagWriter
@@ -46,7 +46,7 @@ def people_plan(config: DemoBagConfig, people: int) -> list[dict[str, Any]]:
     if not 2 <= people <= MAX_SCENE_PEOPLE:
         raise ValueError(f"a people demo bag holds 2 to {MAX_SCENE_PEOPLE} people, got {people}")
     base = plan(config)
-    pool = list(config.classes) or list(CLASS_NAMES)
+    pool = list(config.classes) or list(class_set(config.class_set).names)
     out = []
     for k in range(people):
         rng = np.random.default_rng([config.seed, 7, k])
@@ -106,9 +106,11 @@ def _frames(config: DemoBagConfig, base: Any, cast: list[dict[str, Any]], *, mai
     try:
         for index, (start_s, _, _) in enumerate(base.actions):
             names = [p["actions"][index][2] for p in cast]
-            clip = make_scene_clip([CLASS_NAMES.index(n) for n in names], subjects, camera=config.camera,
+            table = class_set(config.class_set)
+            clip = make_scene_clip([table.index(n) for n in names], subjects, camera=config.camera,
                                    seed=[config.seed, 1000 + index], intrinsics=base.intrinsics, fps=config.fps,
-                                   frames=frames_per_action, synthetic=SYNTHETIC_PRESETS["lite"])
+                                   frames=frames_per_action, synthetic=SYNTHETIC_PRESETS["lite"],
+                                   class_set=config.class_set)
             for k in range(frames_per_action):
                 t_s = start_s + k / config.fps
                 stamp_ns = START_NS + int(round(t_s * NS_PER_S))

@@ -1,5 +1,9 @@
-"""The class table of the synthetic benchmark: which motion program, which held object, and which
+"""The class tables of the synthetic benchmark: which motion program, which held object, and which
 modality alone separates each designed pair (docs/DATASET.md explains the design).
+
+Two class sets (CLASS_SETS): "bundled", the 24 classes every pretraining and the bundled checkpoint see, and
+"novel", 8 actions with motion programs of their own that no pretraining sees, for transfer and few-shot
+learning (docs/RESULTS.md, "Label efficiency and transfer"). The sets share no class name and no program.
 
 `kind` says which sensor sees the difference between the two members of a pair:
 - "rgb": same motion and same object geometry, only the object's colour differs (RGB only);
@@ -55,6 +59,49 @@ CLASSES: tuple[ActionClass, ...] = (
 CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
 NUM_CLASSES = len(CLASSES)
 
+NOVEL_CLASSES: tuple[ActionClass, ...] = (
+    ActionClass("squat", "squat", "ordinary"),
+    ActionClass("stretch arms overhead", "arms_overhead", "ordinary"),
+    ActionClass("side step", "side_step", "ordinary"),
+    ActionClass("throw a ball", "throw", "ordinary"),
+    *_pair("depth", "push", ("push a crate", "object"), ("push the air", "none")),
+    *_pair("rgb", "lift", ("lift a red box", "red"), ("lift a blue box", "blue")),
+)
+"""Actions disjoint from CLASSES (own programs in synthetic_motion): four whole-body motions, a pair that only
+depth and points separate (a crate in the clothing colour or nothing) and a pair that only colour separates."""
+
+
+@dataclass(frozen=True)
+class ClassSet:
+    """A named class table. `seed_base` is added to a class's index in the generator's random seeds, so the
+    motion draws of novel class k are not those of bundled class k."""
+
+    name: str
+    classes: tuple[ActionClass, ...]
+    seed_base: int
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes)
+
+    def index(self, name: str) -> int:
+        """Index of the class called `name` in this set."""
+        if name not in self.names:
+            raise KeyError(f"unknown class {name!r} in class set {self.name!r}; known: {', '.join(self.names)}")
+        return self.names.index(name)
+
+
+CLASS_SETS: dict[str, ClassSet] = {"bundled": ClassSet("bundled", CLASSES, 0),
+                                   "novel": ClassSet("novel", NOVEL_CLASSES, 1000)}
+DEFAULT_CLASS_SET = "bundled"
+
+
+def class_set(name: str) -> ClassSet:
+    """The class set called `name` (bundled or novel)."""
+    if name not in CLASS_SETS:
+        raise ValueError(f"unknown class set {name!r}; choose one of {', '.join(CLASS_SETS)}")
+    return CLASS_SETS[name]
+
 OBJECT_COLOURS = {
     "red": (0.85, 0.08, 0.08), "green": (0.10, 0.70, 0.20), "orange": (0.95, 0.50, 0.05),
     "blue": (0.10, 0.30, 0.90), "yellow": (0.95, 0.85, 0.10), "purple": (0.55, 0.15, 0.70),
@@ -69,23 +116,29 @@ def class_index(name: str) -> int:
     return CLASS_NAMES.index(name)
 
 
-def modality_pairs() -> dict[str, list[tuple[int, int]]]:
-    """{'rgb' | 'skeleton' | 'depth': [(index_a, index_b), ...]}: the pairs only that modality separates."""
+def modality_pairs(classes: ClassSet | None = None) -> dict[str, list[tuple[int, int]]]:
+    """{'rgb' | 'skeleton' | 'depth': [(index_a, index_b), ...]}: the pairs only that modality separates, as
+    indices into `classes` (default: the bundled set)."""
+    classes = classes or CLASS_SETS[DEFAULT_CLASS_SET]
     pairs: dict[str, list[tuple[int, int]]] = {kind: [] for kind in KINDS if kind != "ordinary"}
-    for index, action in enumerate(CLASSES):
-        if action.partner is not None and index < class_index(action.partner):
-            pairs[action.kind].append((index, class_index(action.partner)))
+    for index, action in enumerate(classes.classes):
+        if action.partner is not None and index < classes.index(action.partner):
+            pairs[action.kind].append((index, classes.index(action.partner)))
     return pairs
 
 
 def _check_table() -> None:
-    for action in CLASSES:
-        if action.kind not in KINDS:
-            raise ValueError(f"class {action.name!r}: kind must be one of {KINDS}, got {action.kind!r}")
-        if action.kind == "rgb" and action.variant not in OBJECT_COLOURS:
-            raise ValueError(f"class {action.name!r}: colour {action.variant!r} not in OBJECT_COLOURS")
-    if len(set(CLASS_NAMES)) != len(CLASS_NAMES):
-        raise ValueError("synthetic class names must be unique")
+    for table in CLASS_SETS.values():
+        for action in table.classes:
+            if action.kind not in KINDS:
+                raise ValueError(f"class {action.name!r}: kind must be one of {KINDS}, got {action.kind!r}")
+            if action.kind == "rgb" and action.variant not in OBJECT_COLOURS:
+                raise ValueError(f"class {action.name!r}: colour {action.variant!r} not in OBJECT_COLOURS")
+        if len(set(table.names)) != len(table.names):
+            raise ValueError(f"class names of set {table.name!r} must be unique")
+    bundled, novel = CLASS_SETS["bundled"].classes, CLASS_SETS["novel"].classes
+    if {c.name for c in bundled} & {c.name for c in novel} or {c.program for c in bundled} & {c.program for c in novel}:
+        raise ValueError("the novel class set must share no class name and no motion program with the bundled one")
 
 
 _check_table()

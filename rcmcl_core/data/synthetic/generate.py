@@ -22,7 +22,7 @@ from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.data.shards import SHARD_DIR, Manifest, write_shard
 from rcmcl_core.geometry.pinhole import Intrinsics
 from rcmcl_core.data.synthetic.body import Subject, make_subject
-from rcmcl_core.data.synthetic.classes import CLASS_NAMES, CLASSES, modality_pairs
+from rcmcl_core.data.synthetic.classes import DEFAULT_CLASS_SET, class_set as named_class_set, modality_pairs
 from rcmcl_core.data.synthetic.motion import Performance, perform
 from rcmcl_core.data.synthetic.render import CameraPose, Room, render
 from rcmcl_core.data.synthetic.sensors import (SensorModel, depth_sensor, person_points, rgb_sensor,
@@ -103,19 +103,21 @@ class ClipSpec:
     subject: int
     repetition: int
     camera: int
+    class_set: str = DEFAULT_CLASS_SET
 
     @property
     def clip_id(self) -> str:
-        return f"synthC{self.camera:03d}P{self.subject:03d}R{self.repetition:03d}A{self.class_index + 1:03d}"
+        kind = "A" if self.class_set == DEFAULT_CLASS_SET else "N"      # N: the novel class set
+        return f"synthC{self.camera:03d}P{self.subject:03d}R{self.repetition:03d}{kind}{self.class_index + 1:03d}"
 
 
 def clip_specs(*, subjects: int, clips_per_class_per_view: int, cameras: Sequence[int],
-               classes: Sequence[int] | None = None) -> list[ClipSpec]:
+               classes: Sequence[int] | None = None, class_set: str = DEFAULT_CLASS_SET) -> list[ClipSpec]:
     """Performance j of class c is by subject (j + c) mod subjects + 1 (so few performances still spread
     over all subjects), repetition j // subjects + 1; each is listed once per camera. Order:
     repetition-major, so any prefix holds every class."""
-    classes = range(len(CLASSES)) if classes is None else classes
-    return [ClipSpec(c, (j + c) % subjects + 1, j // subjects + 1, cam)
+    classes = range(len(named_class_set(class_set).classes)) if classes is None else classes
+    return [ClipSpec(c, (j + c) % subjects + 1, j // subjects + 1, cam, class_set)
             for j in range(clips_per_class_per_view) for c in classes for cam in cameras]
 
 
@@ -136,21 +138,25 @@ def render_clip(performance: Performance, *, camera: CameraPose, intrinsics: Int
 
 def make_clip(class_index: int, subject: Subject | int, camera: int | CameraPose, seed: int | Sequence[int], *,
               intrinsics: Intrinsics, fps: float, frames: int, num_points: int, max_bodies: int = 2,
-              synthetic: SyntheticConfig = SYNTHETIC_PRESETS["lite"], start_s: float = 0.0) -> dict[str, np.ndarray]:
-    """One clip (render_clip's arrays) of class `class_index` by `subject` (a Subject, or an id made with
-    make_subject(id, seed=0)) seen by `camera` (an id of `synthetic`'s rig or any pose). The motion depends
-    on (seed, class, subject) only, so all cameras see the same performance; sensor noise also on the
+              synthetic: SyntheticConfig = SYNTHETIC_PRESETS["lite"], start_s: float = 0.0,
+              class_set: str = DEFAULT_CLASS_SET) -> dict[str, np.ndarray]:
+    """One clip (render_clip's arrays) of class `class_index` of `class_set` by `subject` (a Subject, or an id
+    made with make_subject(id, seed=0)) seen by `camera` (an id of `synthetic`'s rig or any pose). The motion
+    depends on (seed, class, subject) only, so all cameras see the same performance; sensor noise also on the
     camera. Frames sit at start_s + k / fps; the action's event is centred on the clip's middle."""
-    if not 0 <= class_index < len(CLASSES):
-        raise ValueError(f"class_index must be in [0, {len(CLASSES)}), got {class_index}")
+    table = named_class_set(class_set)
+    if not 0 <= class_index < len(table.classes):
+        raise ValueError(f"class_index must be in [0, {len(table.classes)}) for class set {class_set!r}, "
+                         f"got {class_index}")
+    class_key = table.seed_base + class_index
     subject = subject if isinstance(subject, Subject) else make_subject(int(subject))
     seed = [int(seed)] if np.isscalar(seed) else [int(s) for s in seed]
     pose = camera if isinstance(camera, CameraPose) else synthetic.camera(int(camera))
     camera_key = int(camera) if not isinstance(camera, CameraPose) else 0
     times = start_s + np.arange(frames) / fps
-    motion_rng = np.random.default_rng(np.random.SeedSequence([*seed, 1, class_index, subject.subject_id]))
-    sensor_rng = np.random.default_rng(np.random.SeedSequence([*seed, 2, class_index, subject.subject_id, camera_key]))
-    performance = perform(CLASSES[class_index], subject, times_s=times, centre_s=start_s + frames / fps / 2,
+    motion_rng = np.random.default_rng(np.random.SeedSequence([*seed, 1, class_key, subject.subject_id]))
+    sensor_rng = np.random.default_rng(np.random.SeedSequence([*seed, 2, class_key, subject.subject_id, camera_key]))
+    performance = perform(table.classes[class_index], subject, times_s=times, centre_s=start_s + frames / fps / 2,
                           rng=motion_rng)
     return render_clip(performance, camera=pose, intrinsics=intrinsics, num_points=num_points,
                        max_bodies=max_bodies, sensors=synthetic.sensors, room=synthetic.room, rng=sensor_rng)
@@ -169,7 +175,7 @@ def render_specs(specs: Sequence[ClipSpec], *, config: RCMCLConfig, synthetic: S
         subject = subjects.setdefault(spec.subject, make_subject(spec.subject, seed=seed))
         arrays = make_clip(spec.class_index, subject, spec.camera, [seed, spec.repetition], intrinsics=intrinsics,
                            fps=synthetic.fps, frames=frames, num_points=clip.num_points, max_bodies=clip.max_bodies,
-                           synthetic=synthetic)
+                           synthetic=synthetic, class_set=spec.class_set)
         arrays.update(shrink_images(arrays["rgb"], arrays["depth_mm"], factor=factor))
         arrays.update(label=spec.class_index, subject=spec.subject, camera=spec.camera, setup=0, clip_id=spec.clip_id)
         for key, value in arrays.items():
@@ -208,16 +214,18 @@ def _shard_job(job: tuple) -> tuple[int, str, int]:
 
 def generate(*, out: Path, config: RCMCLConfig, clips_per_class_per_view: int | None = None,
              subjects: int | None = None, seed: int = 0, workers: int = 1, progress: bool = True,
-             synthetic: SyntheticConfig | None = None) -> Manifest:
-    """Write the benchmark under `out` (manifest.json + shards/) and return its Manifest. Sizes come from
-    `synthetic` (default: SYNTHETIC_PRESETS[config.preset]); the two counts override it."""
+             synthetic: SyntheticConfig | None = None, class_set: str = DEFAULT_CLASS_SET) -> Manifest:
+    """Write the benchmark of `class_set` (bundled: the 24 classes; novel: classes.NOVEL_CLASSES) under `out`
+    (manifest.json + shards/) and return its Manifest. Sizes come from `synthetic` (default:
+    SYNTHETIC_PRESETS[config.preset]); the two counts override it."""
+    named_class_set(class_set)                                         # an unknown name fails before any work
     synthetic = synthetic or synthetic_config(config.preset)
     synthetic = replace(synthetic, subjects=subjects or synthetic.subjects,
                         clips_per_class_per_view=clips_per_class_per_view or synthetic.clips_per_class_per_view)
     synthetic.validate()
     out = Path(out)
     specs = clip_specs(subjects=synthetic.subjects, clips_per_class_per_view=synthetic.clips_per_class_per_view,
-                       cameras=synthetic.camera_ids)
+                       cameras=synthetic.camera_ids, class_set=class_set)
     chunks = [specs[i:i + synthetic.shard_size] for i in range(0, len(specs), synthetic.shard_size)]
     jobs = [(str(out), i, chunk, config.to_dict(), synthetic, seed) for i, chunk in enumerate(chunks)]
     shards = [""] * len(jobs)
@@ -237,7 +245,8 @@ def generate(*, out: Path, config: RCMCLConfig, clips_per_class_per_view: int | 
         if pool is not None:
             pool.terminate()
     _remove_stale_shards(out, keep=set(shards))
-    manifest = _manifest(synthetic, config=config, shards=shards, num_clips=len(specs), seed=seed)
+    manifest = _manifest(synthetic, config=config, shards=shards, num_clips=len(specs), seed=seed,
+                         class_set=class_set)
     manifest.save(out)
     return manifest
 
@@ -250,18 +259,20 @@ def _remove_stale_shards(out: Path, *, keep: set[str]) -> None:
 
 
 def _manifest(synthetic: SyntheticConfig, *, config: RCMCLConfig, shards: list[str], num_clips: int,
-              seed: int) -> Manifest:
+              seed: int, class_set: str) -> Manifest:
+    table = named_class_set(class_set)
     ids = list(range(1, synthetic.subjects + 1))
     test_cams = sorted(synthetic.xview_test_cameras)
     size = config.clip.image_size
     return Manifest(
-        source="synthetic", classes=list(CLASS_NAMES), fps=synthetic.fps,
+        source="synthetic", classes=list(table.names), fps=synthetic.fps,
         intrinsics=synthetic_intrinsics(width=size, height=size), shards=shards, num_clips=num_clips,
         splits={"xsub": {"train": [i for i in ids if i % 2 == 1], "test": [i for i in ids if i % 2 == 0]},
                 "xview": {"train": [c for c in synthetic.camera_ids if c not in test_cams], "test": test_cams}},
         split_fields={"xsub": "subject", "xview": "camera"},
         extra={"generator": "rcmcl_core.data.synthetic.generate", "seed": seed, "preset": config.preset,
+               "class_set": class_set,
                "frames_per_clip": clip_frames(config=config, synthetic=synthetic),
-               "modality_pairs": {k: [list(p) for p in v] for k, v in modality_pairs().items()},
-               "class_kinds": [c.kind for c in CLASSES],
+               "modality_pairs": {k: [list(p) for p in v] for k, v in modality_pairs(table).items()},
+               "class_kinds": [c.kind for c in table.classes],
                "synthetic": json.loads(json.dumps(asdict(synthetic)))})   # JSON-native: equal after a reload

@@ -27,6 +27,9 @@ BOOK_HALF = (0.16, 0.12, 0.02)
 BOOK_TILT_RAD = 0.3
 CARRY_BOX_HALF = (0.20, 0.16, 0.18)
 HUG_BALL_RADIUS = 0.25
+THROW_BALL_RADIUS = 0.07
+PUSH_CRATE_HALF = (0.28, 0.30, 0.22)
+LIFT_BOX_HALF = (0.17, 0.11, 0.13)
 """Held objects, metres; sizes do not depend on the performer."""
 
 
@@ -247,9 +250,109 @@ def hug(c: Controls, m: MotionContext):
     return objects
 
 
+# -- the novel class set (classes.NOVEL_CLASSES): programs no bundled class uses -------------------------
+def squat(c: Controls, m: MotionContext):
+    """Knees bend until the hips are low, arms reach forward for balance, then back up; no seat."""
+    s = _bump(m.u, 0.5) * m.amp
+    c.root[:, 1] -= 0.42 * m.subject.scale * s
+    c.root[:, 2] -= 0.10 * s
+    c.pitch += 0.35 * s
+    for side in c.hand:
+        c.hand[side] = (1 - s[:, None]) * c.hand[side] + s[:, None] * np.array([0.16, -0.05, 0.48])
+
+
+def arms_overhead(c: Controls, m: MotionContext):
+    """Both arms rise over the head, held there a moment, the torso leaning back a little."""
+    s = _smooth(1.6 * _bump(m.u, 0.55))
+    for side in c.hand:
+        c.hand[side] = (1 - s[:, None]) * c.hand[side] + s[:, None] * np.array([0.14, 0.62 * m.amp, 0.02])
+        c.elbow_pole[side][:] = (1.0, 0.2, -0.5)
+    c.pitch -= 0.12 * s
+
+
+def side_step(c: Controls, m: MotionContext):
+    """Steps to the left and back to the right: the hips travel sideways, each foot follows in turn."""
+    shift = 0.32 * m.amp * _wave(0.55, m.tau)
+    c.root[:, 0] += shift
+    c.ankle["left"][:, 0] += shift + 0.05 * np.maximum(0.0, np.gradient(shift))
+    c.ankle["right"][:, 0] -= shift
+    for side in c.ankle:
+        c.ankle[side][:, 1] += 0.06 * np.abs(_wave(1.1, m.tau))
+    c.roll += 0.8 * shift
+
+
+def _throw_hand(u: np.ndarray) -> np.ndarray:
+    """(F, 3) right-hand target of an overhand throw: wind-up behind the head, release in front at u = 0."""
+    back = _smooth((u + 0.7) / 0.4) * (1 - _smooth(u / 0.15 + 1))
+    forward = _smooth(u / 0.2 + 1) * (1 - _smooth((u - 0.4) / 0.5))
+    rest = np.array([0.25, -0.62, 0.06])
+    target = rest + back[:, None] * (np.array([0.22, 0.30, -0.22]) - rest)
+    return target + forward[:, None] * (np.array([0.18, 0.05, 0.55]) - target)
+
+
+def throw(c: Controls, m: MotionContext):
+    """An overhand throw with the right arm; the ball leaves the hand at u = 0 and flies forward."""
+    c.hand["right"] = _throw_hand(m.u)
+    c.elbow_pole["right"][:] = (1.0, 0.5, -1.0)
+    c.twist += 0.35 * np.tanh(m.u / 0.2) * m.amp
+    c.ankle["left"][:, 2] += 0.20 * _smooth(m.u / 0.3 + 1)
+
+    def objects(joints, m):
+        hand = joints[:, J["right_hand"]]
+        release = int(np.argmin(np.abs(m.u)))
+        centre = hand.copy()
+        flight = np.maximum(0.0, m.u - m.u[release])
+        forward = torso_axes(joints)[2][release]
+        centre[release:] = hand[release] + flight[release:, None] * (5.0 * forward + np.array([0.0, 1.2, 0.0])) \
+            - np.array([0.0, 4.9, 0.0]) * flight[release:, None] ** 2
+        centre[:, 1] = np.maximum(centre[:, 1], THROW_BALL_RADIUS)
+        return Primitives.build(spheres=(centre[:, None], np.array([THROW_BALL_RADIUS]),
+                                         np.array([OBJECT_COLOURS["orange"]])))
+    return objects
+
+
+def push(c: Controls, m: MotionContext):
+    """Leans into both hands at chest height and walks forward, pushing a crate (variant 'object') or the air."""
+    for side, phase in (("left", 0.0), ("right", 0.5)):
+        _set(c.hand[side], out=0.18, up=-0.10, fwd=0.42 + 0.04 * _wave(0.8, m.tau + phase))
+        c.elbow_pole[side][:] = (1.0, -1.0, -0.6)
+        c.ankle[side][:, 1] += 0.08 * m.amp * np.maximum(0.0, _wave(0.8, m.tau + phase / 0.8))
+    c.pitch += 0.30
+    c.root[:, 2] += 0.20 * m.amp * np.tanh(m.u / 0.8)
+
+    def objects(joints, m):
+        if m.variant != "object":
+            return None
+        axes = _torso_box_axes(joints)
+        hands = (joints[:, J["left_hand"]] + joints[:, J["right_hand"]]) / 2
+        centre = hands + PUSH_CRATE_HALF[2] * axes[:, :, 2]
+        centre[:, 1] = PUSH_CRATE_HALF[1]                              # the crate slides on the floor
+        return _box(centre, axes, PUSH_CRATE_HALF, m.subject.shirt)
+    return objects
+
+
+def lift(c: Controls, m: MotionContext):
+    """Bends down to a box on the floor and lifts it to the chest; the box colour is the variant."""
+    s = _smooth((m.u + 0.5) / 1.0)                                     # 0: bent over the box, 1: upright
+    bent = 1 - s
+    c.pitch += 0.85 * bent * m.amp
+    c.root[:, 1] -= 0.30 * m.subject.scale * bent
+    c.root[:, 2] -= 0.12 * bent
+    for side in c.hand:
+        low, high = np.array([0.15, -0.80, 0.45]), np.array([0.15, -0.22, 0.34])
+        c.hand[side] = low + s[:, None] * (high - low)
+        c.elbow_pole[side][:] = (1.0, -1.0, -0.3)
+
+    def objects(joints, m):
+        centre = (joints[:, J["left_hand"]] + joints[:, J["right_hand"]]) / 2
+        centre[:, 1] = np.maximum(centre[:, 1], LIFT_BOX_HALF[1])
+        return _box(centre, _torso_box_axes(joints), LIFT_BOX_HALF, OBJECT_COLOURS[m.variant])
+    return objects
+
+
 PROGRAMS: dict[str, Callable] = {f.__name__: f for f in (
     wave, clap, sit_down, stand_up, kick, jump, bow, punch, hold_sign, bounce_ball, read_book, thumb,
-    hand_open_close, finger, carry, hug)}
+    hand_open_close, finger, carry, hug, squat, arms_overhead, side_step, throw, push, lift)}
 
 PERFORMANCE_JITTER = {"speed": 0.1, "amplitude": 0.1, "centre_s": 0.15, "yaw_rad": 0.14, "x_m": 0.1, "z_m": 0.15}
 """Per-performance variation (uniform +-): tempo, size, event time, facing, position on the floor."""

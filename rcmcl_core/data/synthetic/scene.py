@@ -14,7 +14,7 @@ import numpy as np
 
 from rcmcl_core.data.synthetic.generate import SYNTHETIC_PRESETS, SyntheticConfig
 from rcmcl_core.data.synthetic.body import Subject, make_subject
-from rcmcl_core.data.synthetic.classes import CLASSES
+from rcmcl_core.data.synthetic.classes import DEFAULT_CLASS_SET, class_set as named_class_set
 from rcmcl_core.data.synthetic.motion import Performance, perform
 from rcmcl_core.data.synthetic.render import CameraPose, render
 from rcmcl_core.data.synthetic.sensors import depth_sensor, rgb_sensor, skeleton_tracker
@@ -41,7 +41,7 @@ def place(performance: Performance, offset_xz: tuple[float, float]) -> Performan
 def make_scene_clip(class_indices: Sequence[int], subjects: Sequence[Subject | int], *, camera: CameraPose | int,
                     seed: int | Sequence[int], intrinsics: Intrinsics, fps: float, frames: int,
                     synthetic: SyntheticConfig = SYNTHETIC_PRESETS["lite"], start_s: float = 0.0,
-                    ) -> dict[str, np.ndarray]:
+                    class_set: str = DEFAULT_CLASS_SET) -> dict[str, np.ndarray]:
     """One clip of P = len(class_indices) people (1 <= P <= MAX_SCENE_PEOPLE), person k doing class
     class_indices[k]. Returns rgb (F, H, W, 3) uint8, depth_mm (F, H, W) uint16, skeleton (F, P, 25, 3)
     float32 metres camera frame (row k = person k, zeros where lost), skeleton_valid (F, P) bool."""
@@ -50,17 +50,20 @@ def make_scene_clip(class_indices: Sequence[int], subjects: Sequence[Subject | i
         raise ValueError(f"a scene holds 1 to {MAX_SCENE_PEOPLE} people, got {people}")
     if len(subjects) != people:
         raise ValueError(f"need one subject per person: {people} classes, {len(subjects)} subjects")
+    table = named_class_set(class_set)
     for index in class_indices:
-        if not 0 <= index < len(CLASSES):
-            raise ValueError(f"class index must be in [0, {len(CLASSES)}), got {index}")
+        if not 0 <= index < len(table.classes):
+            raise ValueError(f"class index must be in [0, {len(table.classes)}) for class set {class_set!r}, "
+                             f"got {index}")
     seed = [int(seed)] if np.isscalar(seed) else [int(s) for s in seed]
     pose = camera if isinstance(camera, CameraPose) else synthetic.camera(int(camera))
     times = start_s + np.arange(frames) / fps
     performances = []
     for k, (class_index, subject) in enumerate(zip(class_indices, subjects)):
         subject = subject if isinstance(subject, Subject) else make_subject(int(subject))
-        rng = np.random.default_rng(np.random.SeedSequence([*seed, 1, k, class_index, subject.subject_id]))
-        performance = perform(CLASSES[class_index], subject, times_s=times, centre_s=start_s + frames / fps / 2,
+        key = table.seed_base + class_index
+        rng = np.random.default_rng(np.random.SeedSequence([*seed, 1, k, key, subject.subject_id]))
+        performance = perform(table.classes[class_index], subject, times_s=times, centre_s=start_s + frames / fps / 2,
                               rng=rng)
         performances.append(place(performance, SCENE_SLOTS[people][k]))
     primitives = performances[0].primitives

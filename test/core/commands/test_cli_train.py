@@ -96,3 +96,34 @@ def test_protocol_writes_the_paper_tables_and_a_rerun_only_reuses_finished_steps
 def test_protocol_rejects_an_unknown_step(synth, tmp_path, capsys):
     assert main(["protocol", *_common(synth, tmp_path / "p"), "--only", "rcmcl_finetuned"]) == 2
     assert "unknown step(s) ['rcmcl_finetuned']" in capsys.readouterr().err
+
+
+def test_finetune_on_k_labels_per_class_writes_them_and_rebuilds_the_same_run(tmp_path, capsys):
+    from rcmcl_core.training.loop import METRICS
+    synth = tmp_path / "synth"
+    assert main(["generate", "--preset", "tiny", "--out", str(synth), "--subjects", "2",
+                 "--clips-per-class-per-view", "2", "--quiet"]) == 0             # every class has train clips
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("preset: tiny\noptim: {finetune_epochs: 1, min_steps: 4}\n")
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["--preset", "tiny", "--config", str(recipe), "--data-root", str(synth), "--device", "cpu",
+              "--no-progress", "--no-heldout"]
+    assert main(["finetune", *common, "--out", str(first), "--labels-per-class", "1", "--label-seed", "4"]) == 0
+    labelled = json.loads((first / "labelled_clips.json").read_text())
+    assert labelled["clips"] == 24 and set(labelled["per_class"].values()) == {1}
+    assert labelled["request"] == {"per_class": 1, "fraction": None, "seed": 4}
+    assert "labelled clips: 24 of" in capsys.readouterr().out
+    steps = [line.split(",")[2] for line in (first / METRICS).read_text().splitlines()[1:]]
+    assert len(steps) == 6, "one epoch of 3 batches of 8 is raised to 2 epochs for optim.min_steps = 4"
+    assert main(["finetune", *common, "--out", str(second), "--labelled-clips", str(first / "labelled_clips.json")]) == 0
+    assert json.loads((second / "labelled_clips.json").read_text())["clip_ids"] == labelled["clip_ids"]
+    a, b = load_checkpoint(first / "finetune.pt"), load_checkpoint(second / "finetune.pt")
+    for key in a.model_state:
+        assert (a.model_state[key] == b.model_state[key]).all(), f"rebuilt run differs in {key}"
+
+
+def test_label_options_exclude_each_other(synth, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["probe", *_common(synth, tmp_path / "p"), "--init", "x.pt", "--labels-per-class", "2",
+              "--label-fraction", "0.5"])
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -139,7 +139,7 @@ def test_the_data_does_not_depend_on_the_number_of_worker_processes(tmp_path):
 
 
 def test_make_clip_rejects_an_unknown_class():
-    with pytest.raises(ValueError, match=r"class_index must be in \[0, 24\), got 24"):
+    with pytest.raises(ValueError, match=r"class_index must be in \[0, 24\) for class set 'bundled', got 24"):
         make_clip(24, 1, 1, 0, intrinsics=INTRINSICS, fps=10.0, frames=2, num_points=8)
 
 
