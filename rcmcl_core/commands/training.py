@@ -174,6 +174,8 @@ def protocol(args: argparse.Namespace) -> int:
     from rcmcl_core.evaluation.robustness import write_results
     from rcmcl_core.evaluation.protocol import Protocol, protocol_steps, select_steps
     from rcmcl_core.evaluation.tables import results_markdown
+    if args.tables_only:
+        return protocol_tables(args.out)
     config = load_config(args)
     root = args.data_root or Path(DATA_SOURCES[args.data][0])
     runner = Protocol(base=config, root=root, out=args.out, split=args.split or DATA_SOURCES[args.data][1],
@@ -189,6 +191,21 @@ def protocol(args: argparse.Namespace) -> int:
     atomic_write_bytes(args.out / "results.md", markdown.encode())
     print(markdown)
     print(f"written: {args.out / 'results.md'}, {args.out / 'results.json'}")
+    return 0
+
+
+def protocol_tables(out: Path) -> int:
+    """Rewrite <out>/results.md from <out>/results.json and <out>/timings.json alone (no training)."""
+    import json
+    from rcmcl_core.evaluation.robustness import read_results
+    from rcmcl_core.evaluation.tables import results_markdown
+    for name in ("results.json", "timings.json"):
+        if not (out / name).is_file():
+            raise FileNotFoundError(f"--tables-only needs {out / name}")
+    markdown = results_markdown(read_results(out / "results.json"), json.loads((out / "timings.json").read_text()))
+    atomic_write_bytes(out / "results.md", markdown.encode())
+    print(markdown)
+    print(f"written: {out / 'results.md'}")
     return 0
 
 
@@ -233,6 +250,8 @@ def register(subparsers) -> None:
                    "full RCMCL, is rerun on that budget so the rows compare)")
     p.add_argument("--no-ablations", action="store_true", help="skip Table IV ablations 2-6")
     p.add_argument("--only", nargs="+", metavar="STEP", help="run only these steps (and what they start from)")
+    p.add_argument("--tables-only", action="store_true",
+                   help="train nothing: rewrite <out>/results.md from <out>/results.json and timings.json")
     p.set_defaults(handler=protocol)
 
     p = subparsers.add_parser("export", help="write a slim deployable checkpoint (no optimiser state)")

@@ -81,3 +81,14 @@ def seeds_and_clips_interval(correct: np.ndarray, *, baseline: np.ndarray | None
         cols = rng.integers(0, clips, clips)
         per_seed_clip_means[r] = values[rows][:, cols].mean()
     return _percentiles(100.0 * per_seed_clip_means, level)
+
+
+def paired_difference_interval(a: np.ndarray, b: np.ndarray, *, resamples: int = RESAMPLES, level: float = LEVEL,
+                               seed: int = 0) -> list[float]:
+    """(N,) bool correct per clip of two models on the same clips -> [low, high] of accuracy(a) - accuracy(b)
+    in points (percentile bootstrap, the same resampled clips for both)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"a paired difference needs two (N,) results on the same clips, got {a.shape}, {b.shape}")
+    index = resample_indices(len(a), resamples=resamples, seed=seed)
+    return _percentiles(100.0 * (a[index].mean(axis=1) - b[index].mean(axis=1)), level)
