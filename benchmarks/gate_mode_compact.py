@@ -54,7 +54,8 @@ def fresh_gate_init(pretrain: Path, config: RCMCLConfig, out: Path, *, seed: int
 
 def run(args: argparse.Namespace) -> int:
     from rcmcl_core.data.dataset import ClipDataset, draw_clips
-    from rcmcl_core.evaluation.calibration import calibrate, write_calibration
+    from rcmcl_core.evaluation.calibration import calibrate
+    from rcmcl_core.plots.calibration import write_calibration
     from rcmcl_core.evaluation.robustness import evaluate, write_results
     from rcmcl_core.training.loop import train_stage
     torch.set_num_threads(args.threads)

@@ -4,7 +4,7 @@
     python benchmarks/point_ops_speed.py --device cpu --quick     # torch only, small clouds (the code path)
 
 One row per implementation: farthest point sampling, ball query and both, p50 ms. The torch reference
-(rcmcl_core/models/pointnet_ops.py) runs eagerly and, on CUDA, replayed from a CUDA graph; the fused kernels
+(rcmcl_core/geometry/point_ops.py) runs eagerly and, on CUDA, replayed from a CUDA graph; the fused kernels
 (rcmcl_core/models/fused_point_ops.py) need CUDA and triton, and their indices are checked against the
 reference in the same run. Goal (issue 16): fused sampling at 16 x 1024 -> 512 well under 1 ms.
 Imports only torch, numpy and rcmcl_core. Prints, asserts nothing. model_speed.py prints the same rows.
@@ -23,7 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from rcmcl_core.config import preset  # noqa: E402
-from rcmcl_core.models import fused_point_ops, pointnet_ops  # noqa: E402
+from rcmcl_core.geometry import point_ops  # noqa: E402
+from rcmcl_core.models import fused_point_ops  # noqa: E402
 
 CLOUDS = 16                           # one paper window: T = 16 frames at batch 1
 QUICK_SIZES = {"clouds": 4, "points": 256, "samples": 64}
@@ -79,21 +80,21 @@ def point_ops_rows(*, device: torch.device, quick: bool, iters: int) -> None:
     print("| implementation | FPS ms | ball query ms | both ms | same indices as torch |")
     print("|---|---:|---:|---:|---|")
     impls: list[tuple[str, Callable, Callable, bool]] = [
-        ("torch (pointnet_ops), eager", pointnet_ops.farthest_point_sample, pointnet_ops.ball_query, False)]
+        ("torch (point_ops), eager", point_ops.farthest_point_sample, point_ops.ball_query, False)]
     if device.type == "cuda":
-        impls.append(("torch (pointnet_ops), CUDA graph", pointnet_ops.farthest_point_sample,
-                      pointnet_ops.ball_query, True))
+        impls.append(("torch (point_ops), CUDA graph", point_ops.farthest_point_sample,
+                      point_ops.ball_query, True))
     reason = fused_unavailable_reason(device)
     if reason is None:
         impls.append(("fused Triton (fused_point_ops)", fused_point_ops.fused_farthest_point_sample,
                       fused_point_ops.fused_ball_query, False))
-    reference_idx = pointnet_ops.farthest_point_sample(xyz, samples)
-    centroids = pointnet_ops.gather_points(xyz, reference_idx)
-    reference_groups = pointnet_ops.ball_query(xyz, centroids, radius_m=radius, neighbours=neighbours)
+    reference_idx = point_ops.farthest_point_sample(xyz, samples)
+    centroids = point_ops.gather_points(xyz, reference_idx)
+    reference_groups = point_ops.ball_query(xyz, centroids, radius_m=radius, neighbours=neighbours)
     for name, fps, query, graphed in impls:
         calls = {"fps": lambda fps=fps: fps(xyz, samples),
                  "query": lambda query=query: query(xyz, centroids, radius_m=radius, neighbours=neighbours),
-                 "both": lambda fps=fps, query=query: query(xyz, pointnet_ops.gather_points(xyz, fps(xyz, samples)),
+                 "both": lambda fps=fps, query=query: query(xyz, point_ops.gather_points(xyz, fps(xyz, samples)),
                                                             radius_m=radius, neighbours=neighbours)}
         times = {k: _p50_ms(cuda_graph(c) if graphed else c, iters=iters, device=device) for k, c in calls.items()}
         same = torch.equal(fps(xyz, samples), reference_idx) and torch.equal(calls["query"](), reference_groups)

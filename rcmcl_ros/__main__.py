@@ -13,22 +13,34 @@ import sys
 from typing import Callable
 
 
-def node_command(argv: list[str]) -> int:
-    """Run the rclpy node; argv goes to rclpy (--ros-args ...). Exit status 1 when it cannot start."""
-    if argv[:1] in (["-h"], ["--help"]):
-        print("usage: python -m rcmcl_ros node [--lifecycle] [--ros-args -p name:=value --params-file FILE ...]\n"
+NODE_USAGE = ("usage: python -m rcmcl_ros node [--lifecycle] [--ros-args -p name:=value --params-file FILE ...]\n"
               "Runs the rcmcl action recognition node; parameters: config/rcmcl.yaml. --lifecycle: a managed\n"
               "node that loads the model on 'configure' and subscribes on 'activate'.")
-        return 0
-    lifecycle = argv[:1] == ["--lifecycle"]
-    from rcmcl_ros.node.ros_node import run   # rclpy and torch load only when a node is wanted
 
-    return run(["rcmcl_node", *argv[int(lifecycle):]], lifecycle=lifecycle)
+
+def split_node_args(argv: list[str]) -> tuple[bool, bool, list[str]]:
+    """(help asked, lifecycle, the arguments for rclpy). Only the words before --ros-args are ours, in any
+    order: `--lifecycle --help` and `--help --lifecycle` both print the usage instead of starting a node."""
+    cut = argv.index("--ros-args") if "--ros-args" in argv else len(argv)
+    ours = argv[:cut]
+    rest = [word for word in ours if word not in ("-h", "--help", "--lifecycle")]
+    return any(word in ("-h", "--help") for word in ours), "--lifecycle" in ours, rest + argv[cut:]
+
+
+def node_command(argv: list[str]) -> int:
+    """Run the rclpy node; argv goes to rclpy (--ros-args ...). Exit status 1 when it cannot start."""
+    wants_help, lifecycle, rest = split_node_args(argv)
+    if wants_help:
+        print(NODE_USAGE)
+        return 0
+    from rcmcl_ros.node.node_command import run   # rclpy and torch load only when a node is wanted
+
+    return run(["rcmcl_node", *rest], lifecycle=lifecycle)
 
 
 def make_demo_bag_command(argv: list[str]) -> int:
     """Write (or reuse) the demo bag; its path is the last line on stdout."""
-    from rcmcl_ros.bag.demo import demo_bag_command
+    from rcmcl_ros.bag.demo_command import demo_bag_command
 
     return demo_bag_command(argv)
 

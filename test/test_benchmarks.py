@@ -42,7 +42,7 @@ def test_model_speed_tiny_run_prints_the_issue_rows_against_the_anchor(capsys, o
     out = capsys.readouterr().out
     assert "| batch-1 inference p50 (2 runs) |" in out and "| pretraining, batch 2 (3 steps) |" in out
     assert "tiny        0.19" in out                                          # the latency table row
-    torch_row = next(line for line in out.splitlines() if line.startswith("| torch (pointnet_ops), eager |"))
+    torch_row = next(line for line in out.splitlines() if line.startswith("| torch (point_ops), eager |"))
     assert torch_row.endswith("| yes |") and float(torch_row.split("|")[4]) > 0     # sampling + grouping, ms
     assert "| fused Triton (fused_point_ops) | not run: needs CUDA (this run: cpu)" in out
     assert "| bag replay | skipped: rclpy is not importable" in out

@@ -45,7 +45,8 @@ def register(figures, *, add_model_options) -> None:
 def plot_calibration(args: argparse.Namespace) -> int:
     import torch.utils.data
 
-    from rcmcl_core.evaluation.calibration import calibrate, write_calibration
+    from rcmcl_core.evaluation.calibration import calibrate
+    from rcmcl_core.plots.calibration import write_calibration
     from rcmcl_core.commands.training import open_dataset
     from rcmcl_core.data.dataset import draw_clips
     from rcmcl_core.checkpoint import load_model

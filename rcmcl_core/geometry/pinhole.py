@@ -209,10 +209,10 @@ def crop_to_person(points: np.ndarray, *, skeleton: np.ndarray | None, margin_m:
 # -- sampling -------------------------------------------------------------------------------------------
 def farthest_point_sample(points: np.ndarray, count: int, *, start_index: int = 0) -> np.ndarray:
     """(count,) int64 indices of greedy farthest-point sampling of (K, 3) points from points[start_index]
-    (Euclidean, float64). A numpy entry point to the one implementation in models/pointnet_ops.py."""
+    (Euclidean, float64). A numpy entry point to the one implementation in geometry/point_ops.py."""
     import torch  # the data side imports torch only when it samples by FPS
 
-    from rcmcl_core.models.pointnet_ops import farthest_point_sample as torch_farthest_point_sample
+    from rcmcl_core.geometry.point_ops import farthest_point_sample as torch_farthest_point_sample
 
     points = np.asarray(points, dtype=np.float64)
     _check_count(points, count)

@@ -6,7 +6,7 @@ were wrapped when triton was first imported. So these kernels use only builtins 
 tl.associative_scan, tl.full, ...) with combine functions of their own, and fused_point_ops executes this
 file afresh per mode: the interpreter can be switched on after triton was imported (tests do).
 
-Both kernels reproduce the torch reference in pointnet_ops.py index for index: distances are the same
+Both kernels reproduce the torch reference in point_ops.py index for index: distances are the same
 x, y, z sum of squared differences (launched with FMA contraction off), and every tie goes to the lowest index.
 """
 import triton

@@ -1,8 +1,8 @@
 """Farthest point sampling and ball query: fused Triton kernels on CUDA, the torch reference elsewhere.
 
-`farthest_point_sample` and `ball_query` have the signatures and results of pointnet_ops' (the reference):
+`farthest_point_sample` and `ball_query` have the signatures and results of point_ops' (the reference):
 on a CUDA float32 cloud with triton importable they launch one kernel each (fused_point_kernels.py),
-otherwise they call pointnet_ops. The plain torch FPS loop launches ~3 small kernels per sample (53 ms for
+otherwise they call point_ops. The plain torch FPS loop launches ~3 small kernels per sample (53 ms for
 16 clouds x 1024 -> 512 eager on an H100, per issue 16); the fused kernel keeps each cloud in registers.
 Set RCMCL_FUSED_POINT_OPS=0 to always use the reference.
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from rcmcl_core.models import pointnet_ops
+from rcmcl_core.geometry import point_ops
 
 
 MAX_FUSED_POINTS = 8192
@@ -58,17 +58,17 @@ def use_fused(xyz: torch.Tensor) -> bool:
 
 
 def farthest_point_sample(xyz: torch.Tensor, num_samples: int) -> torch.Tensor:
-    """pointnet_ops.farthest_point_sample (same contract), fused on CUDA."""
+    """point_ops.farthest_point_sample (same contract), fused on CUDA."""
     if use_fused(xyz):
         return fused_farthest_point_sample(xyz, num_samples)
-    return pointnet_ops.farthest_point_sample(xyz, num_samples)
+    return point_ops.farthest_point_sample(xyz, num_samples)
 
 
 def ball_query(xyz: torch.Tensor, centroids: torch.Tensor, *, radius_m: float, neighbours: int) -> torch.Tensor:
-    """pointnet_ops.ball_query (same contract), fused on CUDA."""
+    """point_ops.ball_query (same contract), fused on CUDA."""
     if use_fused(xyz) and centroids.device == xyz.device and centroids.dtype == xyz.dtype:
         return fused_ball_query(xyz, centroids, radius_m=radius_m, neighbours=neighbours)
-    return pointnet_ops.ball_query(xyz, centroids, radius_m=radius_m, neighbours=neighbours)
+    return point_ops.ball_query(xyz, centroids, radius_m=radius_m, neighbours=neighbours)
 
 
 @functools.lru_cache(maxsize=2)
@@ -86,7 +86,7 @@ def _kernels(interpret: bool) -> Any:
 def _require_triton(xyz: torch.Tensor) -> Any:
     triton = load_triton()
     if triton is None:
-        raise RuntimeError("fused point ops need triton (pip install triton); use pointnet_ops instead")
+        raise RuntimeError("fused point ops need triton (pip install triton); use point_ops instead")
     if xyz.dtype != torch.float32:
         raise TypeError(f"fused point ops take float32 clouds, got {xyz.dtype}")
     if not xyz.is_cuda and not interpreting():

@@ -12,7 +12,7 @@ from torch import nn
 
 from rcmcl_core.config import ClipConfig, PointEncoderConfig, SetAbstractionConfig
 from rcmcl_core.models.fused_point_ops import ball_query, farthest_point_sample  # Triton on CUDA, else torch
-from rcmcl_core.models.pointnet_ops import gather_points, replace_missing_points
+from rcmcl_core.geometry.point_ops import gather_points, replace_missing_points
 
 COORDS = 3
 FEEDFORWARD_RATIO = 2                 # Transformer feed-forward width / model width

@@ -430,33 +430,3 @@ def _matrix(transform: Any) -> np.ndarray:
     """geometry_msgs/Transform -> (4, 4)."""
     q, t = transform.rotation, transform.translation
     return rigid_transform(rotation_from_quaternion(q.x, q.y, q.z, q.w), (t.x, t.y, t.z))
-
-
-def run(args: list[str] | None = None, *, lifecycle: bool = False) -> int:
-    """init, spin until Ctrl-C / shutdown, clean up. 0 on a clean exit; 1 when the node cannot start.
-    lifecycle: the managed node (lifecycle_node.py), which loads and subscribes on configure / activate."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        try:
-            if lifecycle:
-                from rcmcl_ros.node.lifecycle_node import RCMCLLifecycleNode
-
-                node = RCMCLLifecycleNode()
-            else:
-                node = RCMCLNode()
-        except NodeStartError as error:
-            rclpy.logging.get_logger(NODE_NAME).error(f"cannot start: {error}")
-            return 1
-        executor = rclpy.executors.SingleThreadedExecutor()
-        executor.add_node(node)
-        try:
-            executor.spin()
-        except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-            pass
-        return 0
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from clip_factory import make_clip_root
-from rcmcl_core.evaluation.calibration import _curve, calibrate, calibration_table, write_calibration
+from rcmcl_core.evaluation.calibration import _curve, calibrate, calibration_table
+from rcmcl_core.plots.calibration import write_calibration
 from rcmcl_core.checkpoint import save_checkpoint
 from rcmcl_core.cli import main
 from rcmcl_core.config import preset

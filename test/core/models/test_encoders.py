@@ -5,7 +5,7 @@ import torch
 from torch.nn import functional as F
 
 from rcmcl_core.config import preset
-from rcmcl_core.models.pointnet_ops import ball_query, farthest_point_sample, gather_points, replace_missing_points
+from rcmcl_core.geometry.point_ops import ball_query, farthest_point_sample, gather_points, replace_missing_points
 from rcmcl_core.models.pointnet import PointEncoder
 from rcmcl_core.models.rgbd import Conv2Plus1D, RGBDEncoder, normalise_rgbd, parameter_matched_midplanes
 from rcmcl_core.models.stgcn import GraphConv, SkeletonEncoder, bone_vectors, centre_skeleton

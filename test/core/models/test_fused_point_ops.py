@@ -1,4 +1,4 @@
-"""The Triton kernels of fused_point_ops give the torch reference's (pointnet_ops) indices exactly.
+"""The Triton kernels of fused_point_ops give the torch reference's (point_ops) indices exactly.
 
 They run on CPU tensors through triton's interpreter: each test sets TRITON_INTERPRET=1 for itself
 (monkeypatch), and fused_point_ops builds its kernels per mode when first used, so the variable does not
@@ -12,7 +12,8 @@ import torch
 import triton  # a missing or broken triton must fail this module, not skip it
 
 from rcmcl_core.config import SetAbstractionConfig, preset
-from rcmcl_core.models import fused_point_ops, pointnet_ops
+from rcmcl_core.geometry import point_ops
+from rcmcl_core.models import fused_point_ops
 from rcmcl_core.models.fused_point_ops import fused_ball_query, fused_farthest_point_sample
 from rcmcl_core.models.pointnet import SetAbstraction
 
@@ -29,14 +30,14 @@ def _cloud(batch: int, points: int, seed: int = 0) -> torch.Tensor:
 
 def _same_fps(xyz: torch.Tensor, samples: int) -> torch.Tensor:
     fused = fused_farthest_point_sample(xyz, samples)
-    reference = pointnet_ops.farthest_point_sample(xyz, samples)
+    reference = point_ops.farthest_point_sample(xyz, samples)
     assert fused.dtype == torch.long and torch.equal(fused, reference)
     return fused
 
 
 def _same_ball_query(xyz: torch.Tensor, centroids: torch.Tensor, radius_m: float, neighbours: int) -> torch.Tensor:
     fused = fused_ball_query(xyz, centroids, radius_m=radius_m, neighbours=neighbours)
-    reference = pointnet_ops.ball_query(xyz, centroids, radius_m=radius_m, neighbours=neighbours)
+    reference = point_ops.ball_query(xyz, centroids, radius_m=radius_m, neighbours=neighbours)
     assert fused.dtype == torch.long and torch.equal(fused, reference)
     return fused
 
@@ -58,7 +59,7 @@ def test_fps_edge_cases_match_the_reference(interpreter):
     padded = _cloud(3, 40, seed=4)
     padded[0] = float("nan")
     padded[1, 10:] = float("nan")
-    filled, has_points = pointnet_ops.replace_missing_points(padded)
+    filled, has_points = point_ops.replace_missing_points(padded)
     assert has_points.tolist() == [False, True, True]
     idx = _same_fps(filled, 12)
     assert (idx[0] == 0).all()                              # all-zero cloud: every distance is 0
@@ -66,7 +67,7 @@ def test_fps_edge_cases_match_the_reference(interpreter):
 
 def test_ball_query_matches_the_reference_with_full_and_partial_balls(interpreter):
     xyz = _cloud(2, 60, seed=5)
-    centroids = pointnet_ops.gather_points(xyz, pointnet_ops.farthest_point_sample(xyz, 6))
+    centroids = point_ops.gather_points(xyz, point_ops.farthest_point_sample(xyz, 6))
     wide = _same_ball_query(xyz, centroids, 0.4, 8)         # most balls hold more than K points
     narrow = _same_ball_query(xyz, centroids, 0.08, 8)      # most hold fewer: slots repeat the first
     assert (wide[..., 1:] != wide[..., :1]).any() and (narrow == narrow[..., :1]).any()
@@ -89,7 +90,7 @@ def test_ball_query_padding_rules_match_the_reference(interpreter):
 def test_ball_query_carries_counts_and_ties_across_blocks(interpreter, monkeypatch):
     monkeypatch.setattr(fused_point_ops, "BALL_QUERY_BLOCK", 16)   # 70 points: five blocks per program
     xyz = _cloud(1, 35, seed=8).repeat(1, 2, 1)            # the nearest point's twin sits in a later block
-    centroids = torch.cat([pointnet_ops.gather_points(xyz, torch.tensor([[0, 20, 34]])),
+    centroids = torch.cat([point_ops.gather_points(xyz, torch.tensor([[0, 20, 34]])),
                            torch.tensor([[[3.0, 0.0, 0.0]]])], dim=1)
     _same_ball_query(xyz, centroids, 0.25, 24)
     _same_ball_query(xyz, centroids, 0.001, 3)
@@ -114,10 +115,10 @@ def test_on_cpu_the_dispatcher_returns_the_reference_and_the_kernels_refuse_with
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     xyz = _cloud(2, 50, seed=9)
     idx = fused_point_ops.farthest_point_sample(xyz, 10)
-    assert torch.equal(idx, pointnet_ops.farthest_point_sample(xyz, 10))
-    centroids = pointnet_ops.gather_points(xyz, idx)
+    assert torch.equal(idx, point_ops.farthest_point_sample(xyz, 10))
+    centroids = point_ops.gather_points(xyz, idx)
     assert torch.equal(fused_point_ops.ball_query(xyz, centroids, radius_m=0.2, neighbours=4),
-                       pointnet_ops.ball_query(xyz, centroids, radius_m=0.2, neighbours=4))
+                       point_ops.ball_query(xyz, centroids, radius_m=0.2, neighbours=4))
     with pytest.raises(RuntimeError, match="TRITON_INTERPRET"):
         fused_farthest_point_sample(xyz, 10)
     with pytest.raises(ValueError, match="num_samples"):
@@ -180,8 +181,8 @@ def test_on_a_gpu_the_compiled_kernels_equal_the_reference_at_paper_size():
     level = preset("paper").points.set_abstraction[0]
     xyz = _cloud(16, 1024, seed=11).cuda()
     idx = fused_point_ops.farthest_point_sample(xyz, level.num_centroids)           # the dispatcher picks Triton
-    assert torch.equal(idx, pointnet_ops.farthest_point_sample(xyz, level.num_centroids))
-    centroids = pointnet_ops.gather_points(xyz, idx)
+    assert torch.equal(idx, point_ops.farthest_point_sample(xyz, level.num_centroids))
+    centroids = point_ops.gather_points(xyz, idx)
     groups = fused_point_ops.ball_query(xyz, centroids, radius_m=level.radius_m, neighbours=level.neighbours)
-    reference = pointnet_ops.ball_query(xyz, centroids, radius_m=level.radius_m, neighbours=level.neighbours)
+    reference = point_ops.ball_query(xyz, centroids, radius_m=level.radius_m, neighbours=level.neighbours)
     assert (groups != reference).float().mean() < 1e-4        # only points on a ball's surface may differ (cdist)

@@ -29,7 +29,8 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from rcmcl_ros.conversions import (numpy_to_image, seconds_to_stamp, skeleton_to_markers,  # noqa: E402
                                    xyz_to_pointcloud2)
-from rcmcl_ros.node.ros_node import NodeStartError, RCMCLNode, run  # noqa: E402
+from rcmcl_ros.node.node_command import run  # noqa: E402
+from rcmcl_ros.node.ros_node import NodeStartError, RCMCLNode  # noqa: E402
 from rcmcl_ros.node.params import PARAMETER_NAMES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
