@@ -14,6 +14,7 @@ no set dropped by the node itself (its drop counters are printed). Prints markdo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -40,9 +41,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", choices=("bundled", "lite"), default="bundled",
                         help="bundled: the checkpoint the node ships with (its default); lite: the lite preset "
                              "(random weights unless the bundled checkpoint is lite), the model of earlier runs")
+    parser.add_argument("--people", type=int, default=1, help="persons in the published scene (bodies, image bands)")
+    parser.add_argument("--max-people", type=int, default=None,
+                        help="node parameter max_people (> 1: per-person decisions on ~/decision, counted per body)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary figures here")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 71))
     return parser.parse_args(argv)
+
+
+def people_figures(statuses: list, *, seconds: float) -> dict[str, dict]:
+    """Per status name (one per person): decisions, decisions per second, stamp-to-publish p50/p95 ms
+    (publish wall time - window end stamp; the traffic stamps with wall time)."""
+    import numpy as np
+
+    figures = {}
+    for name in sorted({r.name for r in statuses}):
+        lag = np.array([r.published_wall - r.stamp_s for r in statuses if r.name == name])
+        figures[name] = {"decisions": int(lag.size), "per_s": lag.size / seconds,
+                         "stamp_to_publish_ms": {f"p{q}": 1e3 * float(np.percentile(lag, q)) for q in (50, 95)}}
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,11 +80,13 @@ def main(argv: list[str] | None = None) -> None:
         node_parameters["points_source"] = "depth"
     if args.input_qos_depth is not None:
         node_parameters["input_qos_depth"] = args.input_qos_depth
+    if args.max_people is not None:
+        node_parameters["max_people"] = args.max_people
     with LiveNode(domain_id=args.domain, checkpoint=checkpoint, **node_parameters) as live:
         start = time.time() + 4.0                         # children start and discover the node meanwhile
         since = start + args.warmup
         spec = TrafficSpec(domain_id=args.domain, segments=[Segment(seconds=args.warmup + args.seconds)],
-                           start_wall=start, rate_hz=args.rate, sizes=args.sizes)
+                           start_wall=start, rate_hz=args.rate, sizes=args.sizes, people=args.people)
         run = TrafficRun(spec, probe=not args.no_probe, probe_since_s=since)
         cpu_started = None
 
@@ -86,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         node = live.node
         snapshot = node.pipeline.snapshot(node.now_s())
         decisions = [d for d in node.decision_records() if d.newest_input_s >= since]
+        statuses = [r for r in node.status_records() if r.stamp_s >= since]
         arrival = {s: node.message_latency(s, since_s=since) for s in STREAMS}
         stride_s = node.pipeline.config.window.stride_s
         preset_name = node.pipeline.model_config.preset
@@ -100,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     newest_transport = np.concatenate([transport[s] for s in STREAMS])
     executor_extra = {s: arrival[s][:, 0] for s in STREAMS}
     sizes = SIZES[args.sizes]
-    frames = SensorFrames(sizes)
+    frames = SensorFrames(sizes, people=args.people)
 
     print(f"\n## Node latency vs bare transport ({args.seconds:.0f} s at {args.rate:.0f} Hz)\n")
     print(f"- machine: {machine()}; load average while running "
@@ -151,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     lost_sets = {s: (sync[s]["dropped_late"], sync[s]["overflow"]) for s in STREAMS}
     print(f"\n- decisions: {made} in {args.seconds:.0f} s ({made / args.seconds:.2f}/s, nominal "
           f"{1 / stride_s:.2f}/s = {100 * made / nominal:.0f} %)")
+    print(f"- sensor-health rejections (a frozen camera would show rgbd/repeated): {snapshot['rejected'] or 'none'}")
     print(f"- node drops by reason: {snapshot['drops'] or 'none'}; windows replaced before inference: "
           f"{snapshot['replaced']}; sync (late, overflow) per stream: {lost_sets}")
     print(f"- DDS losses (published - received by node): "
@@ -162,8 +183,6 @@ def main(argv: list[str] | None = None) -> None:
           f"{ {s: round(100 * v, 1) for s, v in delivered.items()} } %; skipped by the input gate (not "
           f"converted): {snapshot.get('skipped', {})}; decisions with every modality present: {complete}")
     if args.json is not None:
-        import json
-
         def stats_ms(values):
             values = np.asarray(values, dtype=np.float64)
             values = values[np.isfinite(values)]
@@ -186,10 +205,21 @@ def main(argv: list[str] | None = None) -> None:
                                for name, values in snapshot["latency"].items()
                                if name.startswith(("deserialise_", "convert_"))},
             "transport_ms": stats_ms(newest_transport), "drops": snapshot["drops"],
-            "replaced": snapshot["replaced"], "load_average": os.getloadavg(),
+            "replaced": snapshot["replaced"], "rejected": snapshot["rejected"], "load_average": os.getloadavg(),
             "node_process_cpu_per_s": node_cpu,
             "publisher_cpu_per_s": published.get("cpu_s", float("nan")) / max(1e-9, args.warmup + args.seconds)},
             indent=1))
+    per_person = people_figures(statuses, seconds=args.seconds) if (args.max_people or 1) > 1 else {}
+    if per_person:
+        print(f"- per-person ~/decision (max_people {args.max_people}, {args.people} in the scene): "
+              + "; ".join(f"{name}: {v['decisions']} ({v['per_s']:.2f}/s), stamp to publish p50 "
+                          f"{v['stamp_to_publish_ms']['p50']:.0f} / p95 {v['stamp_to_publish_ms']['p95']:.0f} ms"
+                          for name, v in per_person.items()))
+    if args.json is not None:
+        figures = json.loads(args.json.read_text())
+        figures.update({"people": args.people, "per_person": per_person,
+                        "single_person_decisions_per_s": made / args.seconds})
+        args.json.write_text(json.dumps(figures, indent=1))
     print(f"- CPU: node process {node_cpu:.2f} core-seconds per second (measured part), publisher process "
           f"{published.get('cpu_s', float('nan')) / (args.warmup + args.seconds):.2f} (whole run)")
     print(f"- publisher ticks more than one period late: {published['late_ticks']} of {published['ticks']}")

@@ -47,6 +47,29 @@ class DecisionRecord:
     stages: dict                 # the node's own stage timing (rcmcl_ros/pipeline/stage_timing.py), seconds
 
 
+@dataclass
+class StatusRecord:
+    """One status of a ~/decision DiagnosticArray (per person with max_people > 1)."""
+
+    published_wall: float        # time.time() right after the array was published
+    stamp_s: float               # the array's header stamp (the decision's window end, sensor time)
+    name: str                    # rcmcl/person/<body id>, or the single-person status name
+
+
+class _RecordingPublisher:
+    """A publisher that tells `on_publish(msg)` after each publish; everything else is the real one's."""
+
+    def __init__(self, publisher: Any, on_publish: Any) -> None:
+        self._publisher, self._on_publish = publisher, on_publish
+
+    def publish(self, msg: Any) -> None:
+        self._publisher.publish(msg)
+        self._on_publish(msg)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._publisher, name)
+
+
 class ProbedNode(RCMCLNode):
     """RCMCLNode + records. keep: messages and decisions kept (bounded, so a soak measures the node)."""
 
@@ -54,9 +77,25 @@ class ProbedNode(RCMCLNode):
         self.records_lock = threading.Lock()
         self.messages: dict[str, deque] = {}             # stream -> (stamp s, arrival latency s, convert s)
         self.decisions: deque[DecisionRecord] = deque(maxlen=keep)
+        self.statuses: deque[StatusRecord] = deque(maxlen=keep)
         self._keep = keep
         self._arrivals: OrderedDict[int, float] = OrderedDict()
         super().__init__(**kwargs)
+
+    def create_publisher(self, msg_type: Any, topic: str, *args: Any, **kwargs: Any) -> Any:
+        publisher = super().create_publisher(msg_type, topic, *args, **kwargs)
+        return _RecordingPublisher(publisher, self._record_statuses) if topic == "~/decision" else publisher
+
+    def _record_statuses(self, msg: Any) -> None:
+        wall = time.time()
+        stamp_s = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        with self.records_lock:
+            self.statuses.extend(StatusRecord(published_wall=wall, stamp_s=stamp_s, name=str(status.name))
+                                 for status in msg.status)
+
+    def status_records(self) -> list[StatusRecord]:
+        with self.records_lock:
+            return list(self.statuses)
 
     def _on_message(self, stream: str, msg: Any, **kwargs: Any) -> None:
         entered_wall, entered_clock = time.time(), self.now_s()

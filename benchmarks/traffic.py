@@ -71,6 +71,7 @@ class TrafficSpec:
     hostile_per_tick: float = 0.0      # mean malformed messages per tick (Poisson), any stream
     seed: int = 0
     serialized: bool = True            # publish pre-serialised CDR bytes (a C++ driver's cost, not rclpy's)
+    people: int = 1                    # persons in the scene (bodies in the skeleton, bands in the images)
 
 
 def sensor_qos() -> Any:
@@ -88,63 +89,91 @@ def message_types() -> dict[str, type]:
 
 
 class SensorFrames:
-    """One frame per stream of a person standing 2 m in front of the camera, built once and restamped per
-    tick (building 8 MB of messages per tick would measure the publisher, not the node)."""
+    """One scene per stream: `people` persons standing 2 m in front of the camera, 1 m apart. Built once,
+    then restamped per tick (building 17 MB of messages per tick would measure the publisher, not the node).
+    A live camera never repeats a frame bit for bit, and the node's sensor-health rule rejects colour + depth
+    that do (a frozen camera, rcmcl_core/sensor_health.py), so colour and depth come in `VARIANTS` versions
+    with their own pixel noise, published in turn: consecutive frames always differ, as a real sensor's do.
+    The cloud and the skeleton stay the same (a person standing still; no rule rejects that)."""
 
-    def __init__(self, sizes: FrameSizes, *, seed: int = 0) -> None:
+    VARIANTS = 3
+
+    def __init__(self, sizes: FrameSizes, *, seed: int = 0, people: int = 1) -> None:
         from rcmcl_ros.conversions import numpy_to_image, skeleton_to_markers, xyz_to_pointcloud2
 
+        if people < 1:
+            raise ValueError(f"people must be >= 1, got {people}")
         rng = np.random.default_rng(seed)
         height, width = sizes.rgb
-        colour = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
-        colour[:, width // 3: 2 * width // 3, :3] = (40, 160, 220)                     # the person
         depth_h, depth_w = sizes.depth
-        depth = np.full((depth_h, depth_w), 4000, np.uint16)
-        depth[:, depth_w // 3: 2 * depth_w // 3] = 2000
-        depth[rng.random(depth.shape) < 0.05] = 0                                       # holes
-        joints = np.zeros((1, sizes.joints, 3))
-        joints[0, :, 0] = rng.normal(0.0, 0.1, sizes.joints)
-        joints[0, :, 1] = np.linspace(-0.8, 0.8, sizes.joints)
-        joints[0, :, 2] = 2.0
+        offsets_m = [1.0 * (i - (people - 1) / 2) for i in range(people)]
+        joints = np.zeros((people, sizes.joints, 3))
+        for i, offset in enumerate(offsets_m):
+            joints[i, :, 0] = offset + rng.normal(0.0, 0.1, sizes.joints)
+            joints[i, :, 1] = np.linspace(-0.8, 0.8, sizes.joints)
+            joints[i, :, 2] = 2.0
+        colour_base = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
+        depth_base = np.full((depth_h, depth_w), 4000, np.uint16)
+        for offset in offsets_m:                    # a band 0.5 m wide per person at 2 m (605 px focal length)
+            centre = width / 2 + 605.0 * offset / 2.0 * width / 1280
+            half = 605.0 * 0.25 / 2.0 * width / 1280
+            left, right = max(0, int(centre - half)), min(width, int(centre + half))
+            colour_base[:, left:right, :3] = (40, 160, 220)
+            d_left, d_right = (int(v * depth_w / width) for v in (left, right))
+            depth_base[:, d_left:d_right] = 2000
+        holes = rng.random(depth_base.shape) < 0.05
+        self.variants: dict[str, list] = {"rgb": [], "depth": []}
+        for _ in range(self.VARIANTS):
+            noise = rng.integers(-2, 3, colour_base.shape, dtype=np.int16)
+            colour = np.clip(colour_base.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+            depth = (depth_base.astype(np.int32) + rng.integers(-3, 4, depth_base.shape)).astype(np.uint16)
+            depth[holes] = 0
+            self.variants["rgb"].append(numpy_to_image(colour, encoding="bgra8", frame_id="rgb_camera_link"))
+            self.variants["depth"].append(numpy_to_image(depth, encoding="16UC1", frame_id="rgb_camera_link"))
         near = sizes.points // 4
-        person = joints[0][rng.integers(0, sizes.joints, near)] + rng.normal(0, 0.05, (near, 3))
+        body = rng.integers(0, people, near)
+        person = joints[body, rng.integers(0, sizes.joints, near)] + rng.normal(0, 0.05, (near, 3))
         background = rng.uniform((-3, -2, 4), (3, 2, 6), (sizes.points - len(person), 3))
         cloud = np.concatenate([person, background]).astype(np.float32)
         cloud[rng.random(len(cloud)) < 0.02] = np.nan
         self.messages = {
-            "rgb": numpy_to_image(colour, encoding="bgra8", frame_id="rgb_camera_link"),
-            "depth": numpy_to_image(depth, encoding="16UC1", frame_id="rgb_camera_link"),
+            "rgb": self.variants["rgb"][0],
+            "depth": self.variants["depth"][0],
             "points": xyz_to_pointcloud2(cloud, frame_id="rgb_camera_link", layout="azure",
                                          rgb=rng.integers(0, 256, (len(cloud), 3), dtype=np.uint8)),
             "skeleton": skeleton_to_markers(joints, layout="azure32", frame_id="depth_camera_link"),
         }
+        self._serialized: dict[tuple[str, int], bytearray] = {}
 
-    def stamped(self, stream: str, t_s: float) -> Any:
+    def _message(self, stream: str, variant: int) -> Any:
+        versions = self.variants.get(stream)
+        return versions[variant % len(versions)] if versions else self.messages[stream]
+
+    def stamped(self, stream: str, t_s: float, *, variant: int = 0) -> Any:
         from rcmcl_ros.conversions import seconds_to_stamp
 
-        msg, stamp = self.messages[stream], seconds_to_stamp(t_s)
+        msg, stamp = self._message(stream, variant), seconds_to_stamp(t_s)
         for header in ([m.header for m in msg.markers] if stream == "skeleton" else [msg.header]):
             header.stamp = stamp
         return msg
 
-    def serialized(self, stream: str, t_s: float) -> bytes:
+    def serialized(self, stream: str, t_s: float, *, variant: int = 0) -> bytes:
         """The message stamped t_s as CDR bytes, for Publisher.publish (as a C++ driver publishes: no Python
-        message -> C conversion of 4-12 MB per frame). Big messages are serialised once and restamped in place
-        (header.stamp is the first field: bytes 4-11 after the encapsulation header)."""
+        message -> C conversion of 4-12 MB per frame). Big messages are serialised once per variant and
+        restamped in place (header.stamp is the first field: bytes 4-11 after the encapsulation header)."""
         if stream == "skeleton":
             from rclpy.serialization import serialize_message
 
             return serialize_message(self.stamped(stream, t_s))
-        if not hasattr(self, "_serialized"):
-            self._serialized: dict[str, bytearray] = {}
-        if stream not in self._serialized:
+        key = (stream, variant % len(self.variants.get(stream, [None])))
+        if key not in self._serialized:
             from rclpy.serialization import serialize_message
 
-            data = bytearray(serialize_message(self.messages[stream]))
+            data = bytearray(serialize_message(self._message(stream, key[1])))
             if data[1] & 1 == 0:
                 raise ValueError("expected little-endian CDR")
-            self._serialized[stream] = data
-        data = self._serialized[stream]
+            self._serialized[key] = data
+        data = self._serialized[key]
         sec = math.floor(t_s)
         struct.pack_into("<iI", data, 4, sec, min(999_999_999, round((t_s - sec) * 1e9)))
         return bytes(data)
@@ -198,7 +227,7 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
 
     info_pub = node.create_publisher(CameraInfo, CAMERA_INFO_TOPIC, sensor_qos())
     clock_pub = node.create_publisher(Clock, "/clock", 10)
-    frames = SensorFrames(SIZES[spec.sizes], seed=spec.seed)
+    frames = SensorFrames(SIZES[spec.sizes], seed=spec.seed, people=spec.people)
     rng = np.random.default_rng(spec.seed)
     published, hostile_counts = Counter(), Counter()
     tick, late, jump, current = 0, 0, 0.0, -1
@@ -225,8 +254,8 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
                 if tick % segment.every.get(stream, 1) == 0:
                     if stream == "depth":               # for points_source: depth (depth_to_rgb/camera_info)
                         info_pub.publish(frames.camera_info(t))
-                    publishers[stream].publish(frames.serialized(stream, t) if spec.serialized
-                                               else frames.stamped(stream, t))
+                    publishers[stream].publish(frames.serialized(stream, t, variant=tick) if spec.serialized
+                                               else frames.stamped(stream, t, variant=tick))
                     published[stream] += 1
             if hostile is not None:
                 for _ in range(rng.poisson(spec.hostile_per_tick)):
