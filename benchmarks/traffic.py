@@ -93,10 +93,13 @@ class SensorFrames:
     then restamped per tick (building 17 MB of messages per tick would measure the publisher, not the node).
     A live camera never repeats a frame bit for bit, and the node's sensor-health rule rejects colour + depth
     that do (a frozen camera, rcmcl_core/sensor_health.py), so colour and depth come in `VARIANTS` versions
-    with their own pixel noise, published in turn: consecutive frames always differ, as a real sensor's do.
-    The cloud and the skeleton stay the same (a person standing still; no rule rejects that)."""
+    with their own pixel noise, published in turn, and every valid depth pixel of tick k is `k % DEPTH_STEPS`
+    millimetres farther: any two frames less than DEPTH_STEPS ticks apart differ (whichever ones the node's
+    input gate keeps), as a real sensor's do. The cloud and the skeleton stay the same (people standing
+    still; no rule rejects that)."""
 
     VARIANTS = 3
+    DEPTH_STEPS = 32
 
     def __init__(self, sizes: FrameSizes, *, seed: int = 0, people: int = 1) -> None:
         from rcmcl_ros.conversions import numpy_to_image, skeleton_to_markers, xyz_to_pointcloud2
@@ -145,19 +148,29 @@ class SensorFrames:
         }
         self._serialized: dict[tuple[str, int], bytearray] = {}
 
+    def _depth_base(self, tick: int) -> np.ndarray:
+        """The noisy depth pixels of tick's variant, before the per-tick offset (uint16 mm, flat)."""
+        if not hasattr(self, "_depth_bases"):
+            self._depth_bases = [np.frombuffer(bytes(m.data), dtype=np.uint16).copy() for m in self.variants["depth"]]
+        return self._depth_bases[tick % len(self._depth_bases)]
+
     def _message(self, stream: str, variant: int) -> Any:
         versions = self.variants.get(stream)
         return versions[variant % len(versions)] if versions else self.messages[stream]
 
-    def stamped(self, stream: str, t_s: float, *, variant: int = 0) -> Any:
+    def stamped(self, stream: str, t_s: float, *, tick: int = 0) -> Any:
+        """The message of `tick` stamped t_s (a shared object: restamped, and for depth refilled, in place)."""
         from rcmcl_ros.conversions import seconds_to_stamp
 
-        msg, stamp = self._message(stream, variant), seconds_to_stamp(t_s)
+        msg, stamp = self._message(stream, tick), seconds_to_stamp(t_s)
+        if stream == "depth":
+            base = self._depth_base(tick)
+            msg.data = (base + np.uint16(tick % self.DEPTH_STEPS) * (base > 0)).astype(np.uint16).tobytes()
         for header in ([m.header for m in msg.markers] if stream == "skeleton" else [msg.header]):
             header.stamp = stamp
         return msg
 
-    def serialized(self, stream: str, t_s: float, *, variant: int = 0) -> bytes:
+    def serialized(self, stream: str, t_s: float, *, tick: int = 0) -> bytes:
         """The message stamped t_s as CDR bytes, for Publisher.publish (as a C++ driver publishes: no Python
         message -> C conversion of 4-12 MB per frame). Big messages are serialised once per variant and
         restamped in place (header.stamp is the first field: bytes 4-11 after the encapsulation header)."""
@@ -165,15 +178,21 @@ class SensorFrames:
             from rclpy.serialization import serialize_message
 
             return serialize_message(self.stamped(stream, t_s))
-        key = (stream, variant % len(self.variants.get(stream, [None])))
+        key = (stream, tick % len(self.variants.get(stream, [None])))
         if key not in self._serialized:
             from rclpy.serialization import serialize_message
 
             data = bytearray(serialize_message(self._message(stream, key[1])))
             if data[1] & 1 == 0:
                 raise ValueError("expected little-endian CDR")
+            if stream == "depth" and bytes(data[-self._depth_base(tick).nbytes:]) != self._depth_base(tick).tobytes():
+                raise ValueError("expected the depth pixels at the end of the CDR")
             self._serialized[key] = data
         data = self._serialized[key]
+        if stream == "depth":          # the pixels are the last bytes of the CDR (Image.data is its last field)
+            base = self._depth_base(tick)
+            pixels = np.frombuffer(memoryview(data)[len(data) - base.nbytes:], dtype=np.uint16)
+            np.add(base, np.uint16(tick % self.DEPTH_STEPS) * (base > 0), out=pixels, casting="unsafe")
         sec = math.floor(t_s)
         struct.pack_into("<iI", data, 4, sec, min(999_999_999, round((t_s - sec) * 1e9)))
         return bytes(data)
@@ -254,8 +273,8 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
                 if tick % segment.every.get(stream, 1) == 0:
                     if stream == "depth":               # for points_source: depth (depth_to_rgb/camera_info)
                         info_pub.publish(frames.camera_info(t))
-                    publishers[stream].publish(frames.serialized(stream, t, variant=tick) if spec.serialized
-                                               else frames.stamped(stream, t, variant=tick))
+                    publishers[stream].publish(frames.serialized(stream, t, tick=tick) if spec.serialized
+                                               else frames.stamped(stream, t, tick=tick))
                     published[stream] += 1
             if hostile is not None:
                 for _ in range(rng.poisson(spec.hostile_per_tick)):
