@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 
 from rcmcl_core.checkpoint import load_model  # noqa: E402
+from rcmcl_core.inference_runtime import InferenceRuntime  # noqa: E402
 from rcmcl_core.data.synthetic.generate import synthetic_intrinsics  # noqa: E402
 from rcmcl_core.data.synthetic.scene import make_scene_clip  # noqa: E402
 from rcmcl_core.geometry.pinhole import scale_intrinsics  # noqa: E402
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, loaded = load_model(BUNDLED)
+    runtime = InferenceRuntime(model.eval(), device=torch.device("cpu"), cpu_trace=True)   # as the node runs it
     clip = loaded.config.clip
     small = synthetic_intrinsics(width=64, height=64)
     body = make_scene_clip([0], [2], camera=1, seed=0, intrinsics=small, fps=10.0, frames=1)["skeleton"][0, 0]
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
                 assemble.append((time.perf_counter() - started) / len(due))
             for built in due:
                 started = time.perf_counter()
-                infer_round(model, built, labels=loaded.labels)
+                infer_round(runtime, built, labels=loaded.labels)
                 forward.append(time.perf_counter() - started)
                 batch = len(built.body_ids)
             k += 1

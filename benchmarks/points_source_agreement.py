@@ -30,17 +30,16 @@ def main(argv: list[str] | None = None) -> None:
     from rcmcl_ros.bag.evaluate import evaluate_bag
     from rcmcl_ros.bag.report import decision_times
     from rcmcl_ros.bag.demo import DemoBagConfig, make_demo_bag
-    from rcmcl_ros.node.params import BUNDLED_CHECKPOINT
+    from rcmcl_core.bundled import BUNDLED_CHECKPOINT
     from rcmcl_ros.pipeline.runner import Pipeline, PipelineConfig
 
     torch.set_num_threads(args.threads)
     bag = args.bag or make_demo_bag(DemoBagConfig(), progress=False)
     results = {}
     for source in ("topic", "depth"):
-        pipeline = Pipeline.from_checkpoint(BUNDLED_CHECKPOINT, config=PipelineConfig(device="cpu",
-                                                                                      torch_threads=args.threads))
-        results[source] = evaluate_bag(bag, pipeline=pipeline, topics=dict(DEFAULT_TOPICS), progress=False,
-                                       points_source=source)
+        config = PipelineConfig(device="cpu", torch_threads=args.threads, points_source=source)
+        pipeline = Pipeline.from_checkpoint(BUNDLED_CHECKPOINT, config=config)
+        results[source] = evaluate_bag(bag, pipeline=pipeline, topics=dict(DEFAULT_TOPICS), progress=False)
     topic, depth = results["topic"], results["depth"]
     times = decision_times(topic)
     assert np.allclose(times, decision_times(depth)), "the two passes decided at different times"

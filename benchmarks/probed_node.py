@@ -24,7 +24,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from rcmcl_ros.node.ros_node import RCMCLNode
-from rcmcl_ros.node.params import BUNDLED_CHECKPOINT
+from rcmcl_core.bundled import BUNDLED_CHECKPOINT
 from rcmcl_ros.pipeline.runner import Decision, message_stamp_s
 from rcmcl_ros.pipeline.window import Window
 
@@ -154,7 +154,7 @@ class LiveNode:
             pass
 
     def alive(self) -> bool:
-        return self.thread.is_alive() and self.node._worker.is_alive()
+        return self.thread.is_alive() and self.node.workers_alive()
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)
@@ -169,7 +169,7 @@ class LiveNode:
 
 
 def bundled_checkpoint() -> tuple[Path, str]:
-    """(path, what it is) of the checkpoint the node loads by default (params.BUNDLED_CHECKPOINT)."""
+    """(path, what it is) of the checkpoint the node loads by default (rcmcl_core.bundled.BUNDLED_CHECKPOINT)."""
     from rcmcl_core.checkpoint import load_checkpoint
 
     if not BUNDLED_CHECKPOINT.is_file():

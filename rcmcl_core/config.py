@@ -17,6 +17,10 @@ import yaml
 
 MODALITIES = ("rgbd", "skeleton", "points")
 """Modality order used everywhere (the `present` mask, gates, z): R, S, P."""
+MODALITY_LETTERS = ("R", "S", "P")
+"""Short names of MODALITIES, in their order (gate bars, decision lines, report columns)."""
+SENSOR_NAMES = {"rgbd": "RGB-D", "skeleton": "skeleton", "points": "points"}
+"""What a person calls each modality's sensor (log lines, warnings)."""
 GATE_MODES = ("paper_shared", "per_modality", "detached", "aux_target")
 """AMG variants (models/gating.py): paper_shared = Eq.4 with one W_G for all modalities; per_modality = one
 scorer per modality (the bundled checkpoint); detached = per_modality reading Z through stop-gradient;

@@ -15,6 +15,7 @@ No ROS imports; rcmcl_ros.pipeline.runner uses it per window, benchmarks can use
 """
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import nullcontext
 from typing import Any, Callable, ContextManager, Mapping
@@ -172,7 +173,9 @@ class GraphedForward:
 class InferenceRuntime:
     """Batch-1 inference of `model` (already on `device`, eval) with the options above. `forward` takes a
     batch already on the device (`to_device`); `all_present` says every modality is present, which lets
-    the CUDA graph run it."""
+    the CUDA graph run it. Threads that share a runtime (the node's single-person and per-person workers)
+    hold `lock` from `to_device` until they have read the outputs: on CUDA the pinned buffers and the graph's
+    output tensors are shared (on the CPU nothing is, and the lock is a no-op)."""
 
     def __init__(self, model: RCMCL, *, device: torch.device, amp: Any = "bf16", cuda_graph: bool = True,
                  warmup: bool = True, cpu_trace: bool = False) -> None:
@@ -180,6 +183,7 @@ class InferenceRuntime:
             raise RuntimeConfigError("InferenceRuntime needs a model in eval mode (call model.eval())")
         self.model = model
         self.device = device
+        self.lock: ContextManager[Any] = threading.Lock() if device.type == "cuda" else nullcontext()
         self.amp = normalise_amp(amp)
         self.dtype = autocast_dtype(self.amp, device)
         self.staging = HostStaging(device)

@@ -54,7 +54,7 @@ def play_command(argv: list[str]) -> int:
 
 def evaluate_bag_command(argv: list[str]) -> int:
     """Run the pipeline over a bag offline and write the report."""
-    from rcmcl_ros.bag.evaluate import evaluate_command
+    from rcmcl_ros.bag.evaluate_command import evaluate_command
 
     return evaluate_command(argv)
 

@@ -182,11 +182,11 @@ def make_demo_bag(config: DemoBagConfig, *, out: Path | None = None, force: bool
                "faults": [json.loads(f.to_json()) for f in demo.faults], "topics": DEFAULT_TOPICS,
                "frames": FRAMES}
     with BagWriter(out, storage=config.storage, compress=config.compress) as bag:
-        _declare_topics(bag)
+        declare_topics(bag)
         bag.set_custom_data("rcmcl_demo", json.dumps(sidecar))
-        bag.write("/tf_static", START_NS, _tf_static(START_NS))
+        bag.write("/tf_static", START_NS, tf_static_message(START_NS))
         for fault in demo.faults:
-            bag.write(FAULT_TOPIC, START_NS + int(round(fault.start_s * NS_PER_S)), _string(fault.to_json()))
+            bag.write(FAULT_TOPIC, START_NS + int(round(fault.start_s * NS_PER_S)), string_message(fault.to_json()))
         for stamp_ns, topic, msg in _frames(config, demo, progress=progress):
             bag.write(topic, stamp_ns, msg)
     atomic_write_bytes(out / SIDECAR, (json.dumps(sidecar, indent=1) + "\n").encode())
@@ -201,7 +201,8 @@ def read_sidecar(bag: Path) -> dict[str, Any] | None:
         return None
 
 
-def _declare_topics(bag: BagWriter) -> None:
+def declare_topics(bag: BagWriter) -> None:
+    """The demo bag's topics (the Azure Kinect driver's, camera_info, tf, ground truth, faults) in `bag`."""
     image, info = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo"
     for topic, msgtype in ((DEFAULT_TOPICS["rgb"], image), (CAMERA_INFO_TOPICS["rgb"], info),
                            (DEFAULT_TOPICS["depth"], image), (CAMERA_INFO_TOPICS["depth"], info),
@@ -221,7 +222,7 @@ def _frames(config: DemoBagConfig, demo: DemoPlan, *, progress: bool) -> Iterato
     stride = config.cloud_stride
     sparse_rng = np.random.default_rng([config.seed, 11])
     held: dict[str, tuple[np.ndarray, np.ndarray]] = {}     # rgbd_frozen: the frame at the fault's start
-    infos = {stream: _camera_info(demo.intrinsics, frame_id=FRAMES[stream]) for stream in CAMERA_INFO_TOPICS}
+    infos = {stream: camera_info_message(demo.intrinsics, frame_id=FRAMES[stream]) for stream in CAMERA_INFO_TOPICS}
     bar = tqdm(total=config.actions * frames_per_action, desc="demo bag", unit="frame", disable=not progress)
     try:
         for index, (start_s, _, name) in enumerate(demo.actions):
@@ -245,7 +246,7 @@ def _frames(config: DemoBagConfig, demo: DemoPlan, *, progress: bool) -> Iterato
                                            seed=config.seed)
                 cloud = rays * (depth_mm[::stride, ::stride].reshape(-1, 1).astype(np.float32) / 1000.0)
                 cloud[depth_mm[::stride, ::stride].reshape(-1) == 0] = np.nan
-                yield from _frame_messages(stamp_ns, rgb=rgb, depth_mm=depth_mm, cloud=cloud,
+                yield from frame_messages(stamp_ns, rgb=rgb, depth_mm=depth_mm, cloud=cloud,
                                            joints=joints, label=name,
                                            active=active, infos=infos, sparse_rng=sparse_rng)
                 bar.update(1)
@@ -253,10 +254,10 @@ def _frames(config: DemoBagConfig, demo: DemoPlan, *, progress: bool) -> Iterato
         bar.close()
 
 
-def _frame_messages(stamp_ns: int, *, rgb: np.ndarray, depth_mm: np.ndarray, cloud: np.ndarray,
-                    joints: np.ndarray, label: str, active: set[str], infos: dict[str, Any],
-                    sparse_rng: np.random.Generator, body_ids: tuple[int, ...] | None = None,
-                    ) -> Iterator[tuple[int, str, Any]]:
+def frame_messages(stamp_ns: int, *, rgb: np.ndarray, depth_mm: np.ndarray, cloud: np.ndarray,
+                   joints: np.ndarray, label: str, active: set[str], infos: dict[str, Any],
+                   sparse_rng: np.random.Generator, body_ids: tuple[int, ...] | None = None,
+                   ) -> Iterator[tuple[int, str, Any]]:
     """One frame's messages with the active faults applied. rgb (S, S, 3) uint8, depth_mm (S, S) uint16,
     cloud (K, 3) metres with NaN rows, joints (B, 25, 3) metres of the tracked bodies, body_ids their ids
     (default 1..B)."""
@@ -283,7 +284,7 @@ def _frame_messages(stamp_ns: int, *, rgb: np.ndarray, depth_mm: np.ndarray, clo
     yield stamp_ns, DEFAULT_TOPICS["skeleton"], skeleton_to_markers(
         bodies, layout="azure32", stamp=stamp, frame_id=FRAMES["skeleton"],
         body_ids=None if body_ids is None or lost else tuple(body_ids))
-    yield stamp_ns, GROUND_TRUTH_TOPIC, _string(label)
+    yield stamp_ns, GROUND_TRUTH_TOPIC, string_message(label)
 
 
 def jumped_joints(joints: np.ndarray, *, frame: int, seed: int) -> np.ndarray:
@@ -329,13 +330,15 @@ def _time(stamp_ns: int) -> Any:
     return Time(sec=stamp_ns // NS_PER_S, nanosec=stamp_ns % NS_PER_S)
 
 
-def _string(text: str) -> Any:
+def string_message(text: str) -> Any:
+    """std_msgs/String (ground truth, faults)."""
     from std_msgs.msg import String
 
     return String(data=text)
 
 
-def _camera_info(intrinsics: Intrinsics, *, frame_id: str) -> Any:
+def camera_info_message(intrinsics: Intrinsics, *, frame_id: str) -> Any:
+    """sensor_msgs/CameraInfo of a pinhole (plumb_bob, no distortion)."""
     from sensor_msgs.msg import CameraInfo
 
     fx, fy, cx, cy = intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy
@@ -352,7 +355,7 @@ def _stamped(msg: Any, stamp: Any) -> Any:
     return msg
 
 
-def _tf_static(stamp_ns: int) -> Any:
+def tf_static_message(stamp_ns: int) -> Any:
     """tf2_msgs/TFMessage built with rosbags' typestore (the tf2_msgs Python package may be missing):
     camera_base -> rgb_camera_link and -> depth_camera_link, one pinhole for both (the synthetic camera)."""
     from rcmcl_ros.bag.files import typestore

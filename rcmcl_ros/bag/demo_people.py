@@ -27,8 +27,8 @@ from rcmcl_core.data.synthetic.scene import MAX_SCENE_PEOPLE, SCENE_SLOTS, make_
 from rcmcl_core.geometry.pinhole import pixel_rays
 from rcmcl_ros.bag.files import DEFAULT_TOPICS, FAULT_TOPIC, NS_PER_S, BagWriter
 from rcmcl_ros.bag.demo import (CAMERA_INFO_TOPICS, DEFAULT_CACHE, FRAMES, HELD_OUT_SUBJECTS, SIDECAR, START_NS,
-                                DemoBagConfig, _camera_info, _declare_topics, _frame_messages, _string,
-                                _tf_static, bag_is_cached, plan)
+                                DemoBagConfig, camera_info_message, declare_topics, frame_messages, string_message,
+                                tf_static_message, bag_is_cached, plan)
 
 RENUMBER_STEP = 10
 """Body ids grow by this after each skeleton_lost fault (the tracker re-numbers people it lost)."""
@@ -80,12 +80,12 @@ def make_people_demo_bag(config: DemoBagConfig, *, people: int, out: Path | None
                "people": cast, "faults": [json.loads(f.to_json()) for f in base.faults], "topics": DEFAULT_TOPICS,
                "frames": FRAMES}
     with BagWriter(out, storage=config.storage, compress=config.compress) as bag:
-        _declare_topics(bag)
+        declare_topics(bag)
         bag.add_topic(GROUND_TRUTH_PEOPLE_TOPIC, "std_msgs/msg/String")
         bag.set_custom_data("rcmcl_demo", json.dumps(sidecar))
-        bag.write("/tf_static", START_NS, _tf_static(START_NS))
+        bag.write("/tf_static", START_NS, tf_static_message(START_NS))
         for fault in base.faults:
-            bag.write(FAULT_TOPIC, START_NS + int(round(fault.start_s * NS_PER_S)), _string(fault.to_json()))
+            bag.write(FAULT_TOPIC, START_NS + int(round(fault.start_s * NS_PER_S)), string_message(fault.to_json()))
         for stamp_ns, topic, msg in _frames(config, base, cast, main=main, progress=progress):
             bag.write(topic, stamp_ns, msg)
     atomic_write_bytes(out / SIDECAR, (json.dumps(sidecar, indent=1) + "\n").encode())
@@ -100,7 +100,7 @@ def _frames(config: DemoBagConfig, base: Any, cast: list[dict[str, Any]], *, mai
     stride = config.cloud_stride
     rays = rays[::stride, ::stride].reshape(-1, 3).astype(np.float32)
     sparse_rng = np.random.default_rng([config.seed, 11])
-    infos = {stream: _camera_info(base.intrinsics, frame_id=FRAMES[stream]) for stream in CAMERA_INFO_TOPICS}
+    infos = {stream: camera_info_message(base.intrinsics, frame_id=FRAMES[stream]) for stream in CAMERA_INFO_TOPICS}
     bar = tqdm(total=config.actions * frames_per_action, desc=f"demo bag x{len(cast)}", unit="frame",
                disable=not progress)
     try:
@@ -121,10 +121,10 @@ def _frames(config: DemoBagConfig, base: Any, cast: list[dict[str, Any]], *, mai
                 cloud = rays * (depth_mm[::stride, ::stride].reshape(-1, 1).astype(np.float32) / 1000.0)
                 cloud[depth_mm[::stride, ::stride].reshape(-1) == 0] = np.nan
                 valid = clip["skeleton_valid"][k]
-                yield from _frame_messages(stamp_ns, rgb=clip["rgb"][k], depth_mm=depth_mm, cloud=cloud,
+                yield from frame_messages(stamp_ns, rgb=clip["rgb"][k], depth_mm=depth_mm, cloud=cloud,
                                            joints=clip["skeleton"][k][valid], label=names[main], active=active,
                                            infos=infos, sparse_rng=sparse_rng, body_ids=tuple(ids[valid].tolist()))
-                yield stamp_ns, GROUND_TRUTH_PEOPLE_TOPIC, _string(truth)
+                yield stamp_ns, GROUND_TRUTH_PEOPLE_TOPIC, string_message(truth)
                 bar.update(1)
     finally:
         bar.close()

@@ -4,18 +4,19 @@ the model allows (docs/ARCHITECTURE.md, "Bags and replay").
 Messages are read in record order, decoded by rosbags and handed to Pipeline.ingest as they are (the
 conversions read rosbags and rclpy messages alike); the pipeline's clock is the newest stamp seen. Ground
 truth (/rcmcl/ground_truth) and scripted faults (/rcmcl/fault) are collected on the way; a decision's
-ground truth is the class performed over most of its window. bag_report.py writes the results.
+ground truth is the class performed over most of its window. With a per-person path attached to the
+pipeline (rcmcl_ros/people/path.py) its rounds are inferred as they complete (people_decisions): the same
+ingest, topics and points source as one person. rcmcl_ros/bag/report.py writes the results; the command is
+rcmcl_ros/bag/evaluate_command.py:
 
     python -m rcmcl_ros evaluate-bag BAG --out DIR [--checkpoint PATH] [--topic rgb:=/cam/color ...]
 """
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -28,7 +29,6 @@ STRING_TYPE = "std_msgs/msg/String"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 DEPTH_CAMERA_INFO_TOPIC = "/depth_to_rgb/camera_info"
 """The Azure Kinect driver's camera_info of depth_to_rgb (colour intrinsics at colour size)."""
-POINTS_SOURCES = ("topic", "depth")
 
 
 @dataclass
@@ -53,6 +53,9 @@ class BagEvaluation:
     device: str
     warnings: list[str] = field(default_factory=list)
     health_rule: bool | None = None   # the pipeline's sensor-health rules were on (None: unknown)
+    people_decisions: list = field(default_factory=list)   # rcmcl_ros.people.decisions.PersonDecision, by round
+    people_rounds: int = 0
+    records: dict[str, list[tuple[float, str]]] = field(default_factory=dict)  # extra String topics: (record s, data)
 
     @property
     def duration_s(self) -> float:
@@ -69,23 +72,24 @@ class BagEvaluation:
 
 
 def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], progress: bool = True,
-                 warn: Callable[[str], None] | None = None, points_source: str = "topic",
-                 camera_info_topic: str = DEPTH_CAMERA_INFO_TOPIC) -> BagEvaluation:
+                 warn: Callable[[str], None] | None = None, camera_info_topic: str = DEPTH_CAMERA_INFO_TOPIC,
+                 people_info_topic: str | None = None, single_person: bool = True,
+                 string_topics: Sequence[str] = ()) -> BagEvaluation:
     """Run `pipeline` (a fresh rcmcl_ros.pipeline.runner.Pipeline) over the bag. Streams whose topic is missing or
     of the wrong type are evaluated as absent (with a warning); raises BagError when none is usable or the
-    bag cannot be opened. points_source "depth": the cloud is back-projected from each depth image with the
-    latest `camera_info_topic` message (depth_cloud.py), as the node does, and the points topic is not read."""
+    bag cannot be opened. The pipeline's points_source "depth": the cloud is back-projected from each depth
+    image with the latest `camera_info_topic` message (depth_cloud.py), as the node does, and the points
+    topic is not read. With `pipeline.people` attached: `people_info_topic` (the colour camera_info) feeds
+    the per-person crops and every round is inferred; single_person False skips the single-person forwards
+    (its windows are still built and dropped, as their cost is the pipeline's own). string_topics: std_msgs/
+    String topics whose messages are kept in `records` (e.g. per-person ground truth)."""
     from rcmcl_core.windowing import window_times
-    from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource
     from rcmcl_ros.pipeline.runner import message_stamp_s
 
-    if points_source not in POINTS_SOURCES:
-        raise ValueError(f"points_source must be one of {POINTS_SOURCES}, got {points_source!r}")
-    from_depth = points_source == "depth"
+    from_depth = pipeline.config.points_source == "depth"
     if from_depth:
         topics = {stream: topic for stream, topic in topics.items() if stream != "points"}
-    camera_info = None
-
+    people = getattr(pipeline, "people", None)
     warnings: list[str] = []
 
     def note(text: str) -> None:
@@ -104,20 +108,40 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
             listing = ", ".join(f"{t} ({i.msgtype})" for t, i in sorted(present.items())) or "no topics"
             raise BagError(f"none of the mapped topics ({', '.join(topics.values())}) is usable in {bag_path}; it "
                            f"has {listing}; map them with --topic STREAM:=/topic")
-        annotations = [t for t in (GROUND_TRUTH_TOPIC, FAULT_TOPIC)
+        records: dict[str, list[tuple[float, str]]] = {t: [] for t in string_topics}
+        annotations = [t for t in (GROUND_TRUTH_TOPIC, FAULT_TOPIC, *string_topics)
                        if getattr(present.get(t), "msgtype", "") == STRING_TYPE]
-        if from_depth:
-            if getattr(present.get(camera_info_topic), "msgtype", "") == CAMERA_INFO_TYPE:
-                annotations.append(camera_info_topic)
-            else:
-                note(f"points from depth: {camera_info_topic} ({CAMERA_INFO_TYPE}) is not in the bag; every "
+        info_roles: dict[str, set[str]] = {}
+        for role, topic, needed in (("cloud", camera_info_topic, from_depth),
+                                    ("people", people_info_topic, people is not None)):
+            if not needed or not topic:
+                continue
+            if getattr(present.get(topic), "msgtype", "") == CAMERA_INFO_TYPE:
+                info_roles.setdefault(topic, set()).add(role)
+            elif role == "cloud":
+                note(f"points from depth: {topic} ({CAMERA_INFO_TYPE}) is not in the bag; every "
                      f"cloud is dropped (reason camera_info)")
-        wanted = [*stream_of, *annotations]
+            else:
+                note(f"per person: {topic} ({CAMERA_INFO_TYPE}) is not in the bag; no RGB-D crop can be made")
+        wanted = [*stream_of, *annotations, *info_roles]
         truth_samples: list[tuple[float, str]] = []
         faults: list[Fault] = []
-        decisions = []
+        decisions: list = []
+        people_decisions: list = []
+        rounds = 0
         newest_s = -np.inf
         bad_messages = 0
+
+        def decide() -> None:
+            nonlocal decisions, people_decisions, rounds
+            windows = pipeline.ready_windows(newest_s)
+            if single_person:
+                decisions += [pipeline.infer(window) for window in windows]
+            if people is not None:
+                for people_round in people.take_rounds():
+                    rounds += 1
+                    people_decisions += _infer_people(pipeline, people_round)
+
         bar = tqdm(total=sum(present[t].count for t in wanted), desc="evaluate bag", unit="msg",
                    disable=not progress, dynamic_ncols=True)
         for message in bag.messages(wanted, on_damage=note):
@@ -129,8 +153,9 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
                 if bad_messages <= 3:
                     note(str(error))
                 continue
-            if from_depth and message.topic == camera_info_topic:
-                camera_info = msg
+            if message.topic in info_roles:
+                roles = info_roles[message.topic]
+                pipeline.camera_info(msg, cloud="cloud" in roles, people="people" in roles)
             elif message.topic == GROUND_TRUTH_TOPIC:
                 truth_samples.append((message.record_s, str(msg.data)))
             elif message.topic == FAULT_TOPIC:
@@ -138,14 +163,19 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
                     faults.append(Fault.from_json(str(msg.data)))
                 except ValueError as error:
                     note(f"ignoring a {FAULT_TOPIC} message: {error}")
+            elif message.topic in records:
+                records[message.topic].append((message.record_s, str(msg.data)))
             else:
                 stamp_s = message_stamp_s(msg, fallback_s=message.record_s)
                 pipeline.ingest(stream_of[message.topic], stamp_s, msg)
-                if from_depth and stream_of[message.topic] == "depth":
-                    pipeline.ingest("points", stamp_s, DepthCloudSource(depth=msg, info=camera_info))
                 newest_s = max(newest_s, stamp_s)
-                decisions += pipeline.step(newest_s)
-        decisions += pipeline.flush()
+                decide()
+        flushed = pipeline.flush()
+        if single_person:
+            decisions += flushed
+        if people is not None:
+            people.flush()
+            decide()
         bar.close()
         start_s, end_s = bag.start_ns / 1e9, bag.end_ns / 1e9
     if bad_messages > 3:
@@ -160,7 +190,15 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
                          topics={s: t for t, s in stream_of.items()}, missing=missing, start_s=start_s, end_s=end_s,
                          wall_s=wall_s, window_s=window.window_s, snapshot=pipeline.snapshot(newest_s),
                          device=str(pipeline.device), warnings=warnings,
-                         health_rule=getattr(getattr(pipeline.config, "health", None), "enabled", None))
+                         health_rule=getattr(getattr(pipeline.config, "health", None), "enabled", None),
+                         people_decisions=people_decisions, people_rounds=rounds, records=records)
+
+
+def _infer_people(pipeline: Any, people_round: Any) -> list:
+    """One round through the pipeline's InferenceRuntime, as the node's people worker runs it."""
+    from rcmcl_ros.people.decisions import infer_round
+
+    return infer_round(pipeline.runtime, people_round, labels=pipeline.labels)
 
 
 def _usable_topics(topics: dict[str, str], present: dict) -> tuple[dict[str, str], dict[str, str]]:
@@ -177,102 +215,3 @@ def _usable_topics(topics: dict[str, str], present: dict) -> tuple[dict[str, str
         else:
             stream_of[topic] = stream
     return stream_of, missing
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rcmcl_ros evaluate-bag",
-                                description="Run the node's pipeline over a bag offline (no ROS graph) and write "
-                                            "decisions.csv, report.md, gates.png and confusion.png to --out.")
-    p.add_argument("bag", type=Path, help="rosbag2 folder, .mcap or .db3 file")
-    p.add_argument("--out", type=Path, required=True, help="folder for the results (created if missing)")
-    p.add_argument("--checkpoint", type=Path, default=None,
-                   help="rcmcl checkpoint (default: the bundled rcmcl_core/assets/rcmcl_compact.pt)")
-    p.add_argument("--topic", action="append", default=[], metavar="STREAM:=TOPIC",
-                   help="read STREAM (rgb, depth, points, skeleton) from TOPIC (repeatable; default: the Azure "
-                        "Kinect driver's topics)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="inference device")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--stride-s", type=float, default=None, help="seconds between decisions (default: the node's)")
-    p.add_argument("--skeleton-format", default=None, choices=("azure32", "ntu25"),
-                   help="joint layout of the skeleton markers (default azure32)")
-    p.add_argument("--points-source", default="topic", choices=POINTS_SOURCES,
-                   help="topic: read the points topic; depth: back-project the depth images with their camera_info "
-                        "(as the node's points_source parameter)")
-    p.add_argument("--camera-info-topic", default=DEPTH_CAMERA_INFO_TOPIC,
-                   help=f"camera_info of the depth images, for --points-source depth (default {DEPTH_CAMERA_INFO_TOPIC})")
-    p.add_argument("--no-health-rule", action="store_true",
-                   help="turn the node's sensor-health rules off (parameter sensor_health: false): the learned "
-                        "gates alone, as before the rules existed")
-    p.add_argument("--health-max-rejected-fraction", type=float, default=None, metavar="F",
-                   help="the node's health_max_rejected_fraction (default: its default)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--max-people", type=int, default=1,
-                   help="N >= 2: per-person evaluation of up to N tracked bodies (people.json, people.csv)")
-    p.add_argument("--people-second-body", action=argparse.BooleanOptionalAction, default=True,
-                   help="with --max-people: the nearest other person fills skeleton body 2 (default: on, as the "
-                        "node's people_second_body)")
-    return p
-
-
-def evaluate_command(argv: list[str]) -> int:
-    """`python -m rcmcl_ros evaluate-bag`: 0 on success, 2 on a bad bag, checkpoint or argument."""
-    args = build_parser().parse_args(argv)
-    try:
-        topics = parse_topic_map(args.topic)
-    except ValueError as error:
-        return _fail(str(error))
-    if not args.bag.exists():   # before loading torch: the commonest mistake answers at once
-        return _fail(f"bag not found: {args.bag}")
-    import dataclasses
-
-    from rcmcl_core.checkpoint import CheckpointError
-    from rcmcl_ros.bag.report import write_report
-    from rcmcl_ros.node.params import resolve_checkpoint
-    from rcmcl_ros.pipeline.runner import Pipeline, PipelineConfig, PipelineConfigError
-
-    checkpoint = resolve_checkpoint(str(args.checkpoint or ""))
-    if not checkpoint.is_file():
-        which = "the bundled checkpoint" if args.checkpoint is None else "--checkpoint"
-        return _fail(f"checkpoint not found: {checkpoint} ({which}; pass --checkpoint PATH to an rcmcl .pt file)")
-    if args.max_people > 1:
-        from rcmcl_ros.bag.people_eval import people_evaluate
-
-        try:
-            return people_evaluate(args, checkpoint=checkpoint)
-        except (BagError, CheckpointError, ValueError) as error:
-            return _fail(str(error))
-    try:
-        config = PipelineConfig(device=args.device, torch_threads=args.threads, health=health_from_args(args))
-        if args.stride_s is not None:
-            config.window = dataclasses.replace(config.window, stride_s=args.stride_s)
-        if args.skeleton_format is not None:
-            config.preprocess = dataclasses.replace(config.preprocess, skeleton_format=args.skeleton_format)
-        pipeline = Pipeline.from_checkpoint(checkpoint, config=config)
-        result = evaluate_bag(args.bag, pipeline=pipeline, topics=topics, progress=not args.no_progress,
-                              warn=lambda text: print(f"evaluate-bag: warning: {text}", file=sys.stderr),
-                              points_source=args.points_source, camera_info_topic=args.camera_info_topic)
-    except (BagError, CheckpointError, PipelineConfigError, ValueError) as error:
-        return _fail(str(error))
-    paths = write_report(result, out_dir=args.out)
-    print(f"evaluate-bag: {len(result.decisions)} decisions in {result.wall_s:.1f} s "
-          f"({result.windows_per_s:.1f} windows/s, {result.real_time_factor:.1f}x real time)")
-    for name in ("report", "gates", "decisions", "confusion"):
-        if name in paths:
-            print(f"{name}: {paths[name]}")
-    return 0
-
-
-def health_from_args(args: argparse.Namespace):
-    """The sensor-health rules that --no-health-rule and --health-max-rejected-fraction ask for (one person
-    or per person)."""
-    from rcmcl_core.sensor_health import HealthConfig
-
-    health = HealthConfig(enabled=not args.no_health_rule)
-    if args.health_max_rejected_fraction is not None:
-        health.max_rejected_fraction = args.health_max_rejected_fraction
-    return health
-
-
-def _fail(text: str) -> int:
-    print(f"evaluate-bag: error: {text}", file=sys.stderr)
-    return 2

@@ -1,10 +1,11 @@
-"""Per-person offline evaluation of a bag (`evaluate-bag --max-people N`): the PeopleWindower and one
-batched forward per round over recorded messages, scored against /rcmcl/ground_truth_people.
+"""Per-person offline evaluation of a bag (`evaluate-bag --max-people N`): the node's Pipeline with its
+per-person path attached (rcmcl_ros/people/path.py), over recorded messages (bag/evaluate.py's one pass,
+so --topic, --points-source and the camera_info topics apply), scored against /rcmcl/ground_truth_people.
 
-Frames are assembled on each skeleton message (the per-person reference) from the newest rgb, depth,
-camera_info and points within `slop_s`; the skeleton frame is taken as the image/cloud frame (true for the
-demo bag, whose tf puts both cameras at one pose). A bag without /rcmcl/ground_truth_people (the
-single-person demo bag) is scored against /rcmcl/ground_truth for any body id. Scores:
+Frames are assembled on each skeleton message (the per-person reference); the skeleton frame is taken as
+the image/cloud frame (true for the demo bag, whose tf puts both cameras at one pose). A bag without
+/rcmcl/ground_truth_people (the single-person demo bag) is scored against /rcmcl/ground_truth for any
+body id. Scores:
 - accuracy per body id and overall, over windows whose truth is one class for all their frames (clean);
 - identity consistency: the fraction of decisions whose body id is a person the ground truth lists at the
   window end (a decision for a vanished or phantom id counts against it).
@@ -12,22 +13,18 @@ single-person demo bag) is scored against /rcmcl/ground_truth for any body id. S
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from rcmcl_core.windowing import window_times
-from rcmcl_ros.bag.files import DEFAULT_TOPICS, GROUND_TRUTH_TOPIC, BagReader
-from rcmcl_ros.bag.demo import CAMERA_INFO_TOPICS
 from rcmcl_ros.bag.demo_people import GROUND_TRUTH_PEOPLE_TOPIC, read_people_truth
-from rcmcl_ros.people.tracker import PeopleWindower
-from rcmcl_ros.people.decisions import PersonDecision, infer_round
-from rcmcl_ros.people.ingest import SceneAssembler
-from rcmcl_ros.pipeline.runner import message_stamp_s
+from rcmcl_ros.bag.evaluate import DEPTH_CAMERA_INFO_TOPIC, evaluate_bag
+from rcmcl_ros.bag.files import GROUND_TRUTH_TOPIC
+from rcmcl_ros.people.decisions import PersonDecision
 
 ANY_BODY = -1
 """Truth key of a single-person bag (/rcmcl/ground_truth only): its class holds for whoever is tracked."""
@@ -62,44 +59,28 @@ class PeopleEvaluation:
                 "dropped": dict(self.dropped), "rejected": dict(self.rejected)}
 
 
-def evaluate_people_bag(bag_path: str | Path, *, model: Any, labels: list[str], windower: PeopleWindower,
-                        skeleton_format: str = "azure32", slop_s: float = 0.05) -> PeopleEvaluation:
-    started = time.perf_counter()
-    result = PeopleEvaluation()
-    assembler = SceneAssembler(skeleton_format=skeleton_format, slop_s=slop_s)
-    truth: list[tuple[float, dict[int, str]]] = []
-    main_truth: list[tuple[float, dict[int, str]]] = []
-    topics = {DEFAULT_TOPICS["rgb"]: "rgb", DEFAULT_TOPICS["depth"]: "depth", DEFAULT_TOPICS["points"]: "points",
-              CAMERA_INFO_TOPICS["rgb"]: "info", DEFAULT_TOPICS["skeleton"]: "skeleton",
-              GROUND_TRUTH_PEOPLE_TOPIC: "truth", GROUND_TRUTH_TOPIC: "main_truth"}
-    with BagReader(bag_path) as bag:
-        wanted = [t for t in topics if t in bag.topics]
-        for message in bag.messages(wanted):
-            msg, kind = bag.deserialize(message), topics[message.topic]
-            if kind == "truth":
-                truth.append((message.record_s, read_people_truth(str(msg.data))))
-            elif kind == "main_truth":
-                main_truth.append((message.record_s, {ANY_BODY: str(msg.data)}))
-            else:
-                for frame in assembler.add(kind, message_stamp_s(msg, fallback_s=message.record_s), msg):
-                    for people in windower.push(frame):
-                        result.rounds += 1
-                        result.decisions += infer_round(model, people, labels=labels)
-        for frame in assembler.flush():
-            for people in windower.push(frame):
-                result.rounds += 1
-                result.decisions += infer_round(model, people, labels=labels)
-    result.dropped.update(assembler.dropped)
-    result.rejected = dict(windower.stats.rejected)
-    truth = truth or main_truth          # a single-person bag: its one class holds for any body id
+def evaluate_people_bag(bag_path: str | Path, *, pipeline: Any, topics: dict[str, str], people_info_topic: str,
+                        camera_info_topic: str = DEPTH_CAMERA_INFO_TOPIC, progress: bool = False,
+                        warn: Callable[[str], None] | None = None) -> PeopleEvaluation:
+    """`pipeline` with a PeoplePath attached (PeoplePath.for_pipeline) over the bag; every round inferred.
+    The single-person forwards are skipped."""
+    people = pipeline.people
+    run = evaluate_bag(bag_path, pipeline=pipeline, topics=topics, progress=progress, warn=warn,
+                       camera_info_topic=camera_info_topic, people_info_topic=people_info_topic,
+                       single_person=False, string_topics=(GROUND_TRUTH_PEOPLE_TOPIC, GROUND_TRUTH_TOPIC))
+    result = PeopleEvaluation(decisions=run.people_decisions, rounds=run.people_rounds, wall_s=run.wall_s)
+    result.dropped.update(people.assembler.dropped)
+    result.rejected = dict(people.windower.stats.rejected)
+    truth = [(t, read_people_truth(data)) for t, data in run.records[GROUND_TRUTH_PEOPLE_TOPIC]]
+    truth = truth or [(t, {ANY_BODY: data}) for t, data in run.records[GROUND_TRUTH_TOPIC]]
     times = [t for t, _ in truth]
+    window = people.windower.window
     for d in result.decisions:
-        targets = window_times(d.decision.stamp_s, frames=windower.window.frames, window_s=windower.window.window_s)
+        targets = window_times(d.decision.stamp_s, frames=window.frames, window_s=window.window_s)
         seen = [truth[i][1] for i in (np.searchsorted(times, targets, side="right") - 1) if i >= 0]
-        classes = {people.get(d.body_id, people.get(ANY_BODY)) for people in seen}
+        classes = {persons.get(d.body_id, persons.get(ANY_BODY)) for persons in seen}
         result.truth.append(classes.pop() if len(classes) == 1 and None not in classes and seen else None)
         result.identity_ok.append(bool(seen) and (d.body_id in seen[-1] or ANY_BODY in seen[-1]))
-    result.wall_s = time.perf_counter() - started
     return result
 
 
@@ -116,36 +97,3 @@ def write_people_report(result: PeopleEvaluation, *, out_dir: Path) -> Path:
     path = out_dir / "people.json"
     path.write_text(json.dumps(result.summary(), indent=1) + "\n")
     return path
-
-
-
-def people_evaluate(args: Any, *, checkpoint: Path) -> int:
-    """`evaluate-bag BAG --out DIR --max-people N` (N >= 2): writes people.json / people.csv, prints the
-    summary line. --device and --threads as for one person. 0 on success; errors (CheckpointError, DeviceError)
-    propagate to evaluate_command's handler."""
-    import torch
-
-    from rcmcl_core.checkpoint import load_model
-    from rcmcl_core.device import resolve_device
-    from rcmcl_ros.bag.evaluate import health_from_args
-    from rcmcl_ros.people.tracker import PeopleConfig, people_windower
-    from rcmcl_ros.pipeline.window import WindowConfig
-
-    device = resolve_device(args.device)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    model, loaded = load_model(checkpoint)
-    people = PeopleConfig(max_people=args.max_people, max_batch=args.max_people, second_body=args.people_second_body)
-    windower = people_windower(loaded.config.clip, people=people,
-                               stride_s=args.stride_s or WindowConfig.stride_s, health=health_from_args(args))
-    result = evaluate_people_bag(args.bag, model=model.to(device), labels=loaded.labels, windower=windower,
-                                 skeleton_format=args.skeleton_format or "azure32")
-    path = write_people_report(result, out_dir=args.out)
-    summary = result.summary()
-    per_person = ", ".join(f"{i}: {v['accuracy']:.2f} ({v['clean_windows']})"
-                           for i, v in summary["per_person"].items())
-    print(f"evaluate-bag: {summary['decisions']} person decisions in {result.rounds} rounds, {result.wall_s:.1f} s; "
-          f"accuracy {summary['accuracy']:.3f} overall, per body id {per_person}; identity consistency "
-          f"{summary['identity_consistency']:.3f}")
-    print(f"people: {path}")
-    return 0

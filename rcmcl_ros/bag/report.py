@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rcmcl_core.config import MODALITIES
+from rcmcl_core.config import MODALITIES, MODALITY_LETTERS
 from rcmcl_core.data.shards import atomic_write_bytes
 from rcmcl_core.plots.results import figure_png, pyplot
 from rcmcl_ros.bag.annotations import Fault
 from rcmcl_ros.bag.fault_gates import fault_gate_markdown
-from rcmcl_ros.node.gate_markers import MODALITY_LETTERS
 
 MODALITY_COLOURS = {"rgbd": "tab:blue", "skeleton": "tab:orange", "points": "tab:green"}
 

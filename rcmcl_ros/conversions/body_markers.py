@@ -114,6 +114,20 @@ def markers_to_skeleton(msg: Any, *, layout: str = "azure32", max_bodies: int = 
     return joints, valid, stats
 
 
+MAX_MARKER_BODIES = 64
+"""Bodies read from one MarkerArray at most by markers_to_bodies (k4abt tracks far fewer); more are counted
+as extra_bodies."""
+
+
+def markers_to_bodies(msg: Any, *, layout: str = "azure32", limits: ConversionLimits = DEFAULT_LIMITS,
+                      ) -> tuple[dict[int, np.ndarray], SkeletonStats]:
+    """MarkerArray -> ({body id: (25, 3) float32 NTU joints, metres}, stats): every complete, finite body by
+    its id (marker.id // BODY_ID_STRIDE), up to MAX_MARKER_BODIES. The one decode of a skeleton message:
+    the per-person path keeps every body, the single-person path the main actor (pipeline/preprocess.py)."""
+    joints, valid, stats = markers_to_skeleton(msg, layout=layout, max_bodies=MAX_MARKER_BODIES, limits=limits)
+    return {int(body_id): joints[i] for i, body_id in enumerate(stats.body_ids) if valid[i]}, stats
+
+
 def skeleton_to_markers(joints: np.ndarray, *, layout: str = "azure32", stamp: Any = 0.0,
                         frame_id: str = SKELETON_FRAME, body_ids: tuple[int, ...] | None = None) -> Any:
     """(M, 25, 3) NTU-order or (M, 32, 3) k4abt-order joints (metres) -> MarkerArray as the driver

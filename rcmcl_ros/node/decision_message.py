@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-MODALITY_NAMES = ("rgbd", "skeleton", "points")
-"""MODALITIES order (rcmcl_core.config), repeated so the parser imports nothing from torch."""
+from rcmcl_core.config import MODALITIES
+
 PERSON_PREFIX = "rcmcl/person/"
 MAIN_PERSON = PERSON_PREFIX + "main"
 SCORE_PREFIX = "score/"
@@ -54,8 +54,8 @@ def decision_values(decision: Any, *, window_start_s: float, labels: Sequence[st
     single-person one, or a people.decisions.PersonDecision's .decision with its body_id)."""
     values = {"label": decision.label, "label_index": str(int(decision.label_index)),
               "confidence": f"{float(decision.confidence):.4f}"}
-    values.update({f"g_{m}": f"{float(g):.4f}" for m, g in zip(MODALITY_NAMES, decision.gates)})
-    values.update({f"present_{m}": str(bool(p)).lower() for m, p in zip(MODALITY_NAMES, decision.present)})
+    values.update({f"g_{m}": f"{float(g):.4f}" for m, g in zip(MODALITIES, decision.gates)})
+    values.update({f"present_{m}": str(bool(p)).lower() for m, p in zip(MODALITIES, decision.present)})
     values["window_start_s"] = f"{float(window_start_s):.6f}"
     values["window_end_s"] = f"{float(decision.stamp_s):.6f}"
     values.update({f"{SCORE_PREFIX}{name}": f"{float(s):.4f}" for name, s in zip(labels, decision.scores)})
@@ -115,8 +115,8 @@ def decision_from_message(msg: Any) -> list[DecisionStatus]:
         people.append(DecisionStatus(
             person=status.name, stamp_s=stamp_s, label=get("label", str), label_index=get("label_index", int),
             confidence=get("confidence", float),
-            gates={m: get(f"g_{m}", float) for m in MODALITY_NAMES},
-            present={m: get(f"present_{m}", _boolean) for m in MODALITY_NAMES},
+            gates={m: get(f"g_{m}", float) for m in MODALITIES},
+            present={m: get(f"present_{m}", _boolean) for m in MODALITIES},
             window_start_s=get("window_start_s", float), window_end_s=get("window_end_s", float),
             scores={k[len(SCORE_PREFIX):]: float(v) for k, v in values.items() if k.startswith(SCORE_PREFIX)},
             level=int.from_bytes(status.level, "little") if isinstance(status.level, bytes) else int(status.level),
@@ -128,3 +128,13 @@ def _boolean(text: str) -> bool:
     if text not in ("true", "false"):
         raise ValueError("expected true or false")
     return text == "true"
+
+
+def people_decision_message(decisions: Sequence[Any], *, stamp_s: float, labels: Sequence[str], window_s: float,
+                            node_name: str) -> Any:
+    """PersonDecisions (rcmcl_ros.people.decisions) of one round, all at stamp_s, windows of window_s seconds
+    -> one DiagnosticArray with a status `rcmcl/person/<body id>` per person."""
+    statuses = [person_status(decision_values(d.decision, window_start_s=d.decision.stamp_s - window_s,
+                                              labels=labels, body_id=d.body_id),
+                              person=f"{PERSON_PREFIX}{d.body_id}", node_name=node_name) for d in decisions]
+    return decision_array(statuses, stamp_s=stamp_s)

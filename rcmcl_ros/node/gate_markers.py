@@ -14,10 +14,7 @@ from builtin_interfaces.msg import Duration, Time
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from rcmcl_core.config import MODALITIES
-
-MODALITY_LETTERS = ("R", "S", "P")
-"""Short names of MODALITIES (rgbd, skeleton, points) on the bars and in the text."""
+from rcmcl_core.config import MODALITIES, MODALITY_LETTERS
 MIN_SCALE_M = 1e-3
 """rviz rejects a zero scale; a zero gate draws a bar this thin."""
 
@@ -69,10 +66,10 @@ def gate_markers(*, gates: np.ndarray, present: np.ndarray, label: str, confiden
     present = np.asarray(present, dtype=bool).reshape(len(MODALITIES))
     warned = np.zeros(len(MODALITIES), bool) if warned is None else np.asarray(warned, bool).reshape(len(MODALITIES))
     x0, y0, z0 = config.origin_xyz
-    lifetime = _duration(config.lifetime_s)
+    lifetime = duration_msg(config.lifetime_s)
     markers = []
     for index in range(len(MODALITIES)):
-        marker = _marker(index, Marker.CUBE, stamp=stamp, frame_id=frame_id, config=config, lifetime=lifetime)
+        marker = new_marker(index, Marker.CUBE, stamp=stamp, frame_id=frame_id, config=config, lifetime=lifetime)
         height = bar_height(gates[index], config=config) if present[index] else MIN_SCALE_M
         marker.pose.position.x = x0
         marker.pose.position.y = y0 - index * config.spacing_m
@@ -80,22 +77,24 @@ def gate_markers(*, gates: np.ndarray, present: np.ndarray, label: str, confiden
         marker.scale.x = marker.scale.y = config.bar_width_m
         marker.scale.z = height
         colour = gate_colour(gates[index]) if present[index] else config.absent_rgba
-        marker.color = _rgba(config.warn_rgba if warned[index] and present[index] else colour)
+        marker.color = colour_rgba(config.warn_rgba if warned[index] and present[index] else colour)
         markers.append(marker)
-    text = _marker(len(MODALITIES), Marker.TEXT_VIEW_FACING, stamp=stamp, frame_id=frame_id, config=config,
+    text = new_marker(len(MODALITIES), Marker.TEXT_VIEW_FACING, stamp=stamp, frame_id=frame_id, config=config,
                    lifetime=lifetime)
     text.pose.position.x = x0
     text.pose.position.y = y0 - config.spacing_m * (len(MODALITIES) - 1) / 2.0
     text.pose.position.z = z0 + config.bar_height_m + config.text_gap_m
     text.scale.z = config.text_height_m
-    text.color = _rgba(config.text_rgba)
+    text.color = colour_rgba(config.text_rgba)
     text.text = decision_text(label=label, confidence=confidence, gates=gates, present=present, warned=warned)
     markers.append(text)
     return MarkerArray(markers=markers)
 
 
-def _marker(marker_id: int, kind: int, *, stamp: Time, frame_id: str, config: MarkerConfig,
-            lifetime: Duration) -> Marker:
+def new_marker(marker_id: int, kind: int, *, stamp: Time, frame_id: str, config: MarkerConfig,
+               lifetime: Duration) -> Marker:
+    """An ADD marker of `kind` in config.namespace, identity orientation; the caller sets pose, scale, colour.
+    `config`: anything with a `namespace` (MarkerConfig, people_markers.PeopleMarkerConfig)."""
     marker = Marker()
     marker.header.stamp = stamp
     marker.header.frame_id = frame_id
@@ -108,11 +107,13 @@ def _marker(marker_id: int, kind: int, *, stamp: Time, frame_id: str, config: Ma
     return marker
 
 
-def _rgba(values: tuple[float, float, float, float]) -> ColorRGBA:
+def colour_rgba(values: tuple[float, float, float, float]) -> ColorRGBA:
+    """(r, g, b, a) in [0, 1] -> std_msgs/ColorRGBA."""
     r, g, b, a = (float(v) for v in values)
     return ColorRGBA(r=r, g=g, b=b, a=a)
 
 
-def _duration(seconds: float) -> Duration:
+def duration_msg(seconds: float) -> Duration:
+    """Seconds >= 0 -> builtin_interfaces/Duration (a marker lifetime)."""
     whole = int(seconds)
     return Duration(sec=whole, nanosec=int(round((seconds - whole) * 1e9)))

@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-MODALITY_NAMES = ("rgbd", "skeleton", "points")
-SENSOR_NAMES = {"rgbd": "RGB-D", "skeleton": "skeleton", "points": "points"}
+from rcmcl_core.config import MODALITIES, SENSOR_NAMES
 
 
 @dataclass(frozen=True)
@@ -37,9 +36,9 @@ class GateUpdate:
     cleared: list[str] = field(default_factory=list)
 
     def warned(self) -> list[bool]:
-        """(3,) in MODALITY_NAMES order: True where a warning is active."""
+        """(3,) in MODALITIES order: True where a warning is active."""
         names = {w.modality for w in self.active}
-        return [m in names for m in MODALITY_NAMES]
+        return [m in names for m in MODALITIES]
 
 
 class GateWatch:
@@ -58,7 +57,7 @@ class GateWatch:
             self._low_since.clear()
         self._last_s = stamp_s
         update = GateUpdate()
-        for modality, gate, here in zip(MODALITY_NAMES, gates, present):
+        for modality, gate, here in zip(MODALITIES, gates, present):
             gate = float(gate)
             low = bool(here) and gate < self.threshold     # NaN is not < threshold: never warns
             if not low:

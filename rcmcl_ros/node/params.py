@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 
-import rcmcl_core
 from rcmcl_core.inference_runtime import normalise_amp
 from rcmcl_ros.pipeline.runner import PipelineConfig
+from rcmcl_ros.topics import camera_info_beside
 from rcmcl_ros.people.tracker import PeopleConfig
 
-BUNDLED_CHECKPOINT = Path(rcmcl_core.__file__).resolve().parent / "assets" / "rcmcl_compact.pt"
-"""The checkpoint installed with the package; `checkpoint: ""` means this one."""
 INPUT_RELIABILITY = ("best_effort", "reliable")
-POINTS_SOURCES = ("topic", "depth")
 RGB_TRANSPORTS = ("raw", "compressed")
 
 
@@ -28,7 +24,7 @@ RGB_TRANSPORTS = ("raw", "compressed")
 class NodeConfig:
     """What only the node needs (topics, QoS, timers, rviz). The model side is PipelineConfig."""
 
-    checkpoint: str = ""                         # path; "" = BUNDLED_CHECKPOINT
+    checkpoint: str = ""                         # path; "" = rcmcl_core.bundled.BUNDLED_CHECKPOINT
     rgb_topic: str = "rgb/image_raw"             # Azure Kinect ROS driver names, relative (remap or namespace)
     depth_topic: str = "depth_to_rgb/image_raw"
     points_topic: str = "points2"
@@ -48,11 +44,14 @@ class NodeConfig:
     input_rate_hz: float = 7.5                   # frames per stream converted per second of sensor time, one per
                                                  # window end at least (input_gate.py); 0 = all
     raw_subscriptions: bool = False              # True: deserialise only the messages the input gate keeps
-    points_source: str = "topic"                 # topic: points_topic; depth: back-projected depth_topic
     camera_info_topic: str = "depth_to_rgb/camera_info"   # for points_source depth
     rgb_transport: str = "raw"                   # raw: Image on rgb_topic; compressed: CompressedImage on <rgb_topic>/compressed
     reuse_large_buffers: bool = True             # mallopt: multi-MB message buffers reused, not re-mapped
     gil_switch_interval_s: float = 0.001         # sys.setswitchinterval (process_tuning.py); 0 = Python's 5 ms
+
+    def people_info_topic(self) -> str:
+        """The colour camera_info for the per-person crops: people_camera_info_topic, or the one beside rgb_topic."""
+        return self.people_camera_info_topic or camera_info_beside(self.rgb_topic)
 
     def validate(self) -> "NodeConfig":
         for name in ("input_qos_depth", "output_qos_depth"):
@@ -61,8 +60,6 @@ class NodeConfig:
         if self.input_reliability not in INPUT_RELIABILITY:
             raise ValueError(f"parameter input_reliability must be one of {INPUT_RELIABILITY}, "
                              f"got {self.input_reliability!r}")
-        if self.points_source not in POINTS_SOURCES:
-            raise ValueError(f"parameter points_source must be one of {POINTS_SOURCES}, got {self.points_source!r}")
         if self.rgb_transport not in RGB_TRANSPORTS:
             raise ValueError(f"parameter rgb_transport must be one of {RGB_TRANSPORTS}, got {self.rgb_transport!r}")
         if not self.gil_switch_interval_s >= 0:
@@ -161,7 +158,7 @@ PARAMETERS: tuple[Param, ...] = (
                                 ">= 1; 0 converts every frame"),
     _p("raw_subscriptions", "node", "take sensor messages serialised and deserialise only those input_rate_hz "
                                     "keeps (saves CPU on 4-12 MB frames)"),
-    _p("points_source", "node", "topic: the cloud from points_topic; depth: back-projected in the node from "
+    _p("points_source", "pipeline", "topic: the cloud from points_topic; depth: back-projected in the node from "
                                 "depth_topic + camera_info_topic (points_topic is then not subscribed)"),
     _p("camera_info_topic", "node", "sensor_msgs/CameraInfo of depth_topic (its size and K), for points_source "
                                     "depth"),
@@ -289,11 +286,6 @@ def configs_from_values(values: dict[str, dict[str, Any]]) -> tuple[NodeConfig, 
         health=dataclasses.replace(defaults["health"], **values.get("health", {})))
     node = dataclasses.replace(defaults["node"], **values.get("node", {}))
     return node.validate(), pipeline
-
-
-def resolve_checkpoint(path: str) -> Path:
-    """'' -> the bundled checkpoint; '~' expanded."""
-    return BUNDLED_CHECKPOINT if not path else Path(path).expanduser()
 
 
 def read_people_parameters(node: Any) -> PeopleConfig:

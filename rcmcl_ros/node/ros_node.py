@@ -3,7 +3,10 @@
 Subscription callbacks only convert and push (Pipeline.ingest) and poll at once; a timer polls too; complete windows,
 those of one poll (the newest MAX_WINDOWS_PER_POLL), go into a one-slot queue, where a newer batch replaces one
 not yet taken (replaced windows are counted); ONE worker thread runs the model and publishes, so a slow model
-delays decisions but never the callbacks. Inputs use sensor-data QoS (best effort unless input_reliability
+delays decisions but never the callbacks. With max_people > 1 the pipeline's ingest also feeds the per-person
+path (rcmcl_ros/people/path.py; one subscription per topic serves both), whose rounds go through a second
+slot of the same kind to a second worker; ~/decision then carries one status per person (published here,
+its one owner) and the single-person topics follow the main actor (the person nearest the camera). Inputs use sensor-data QoS (best effort unless input_reliability
 says reliable), arrive serialised (raw_subscriptions) and only the first message at or after each window end
 is deserialised and converted (input_gate.py; the rest are counted as skipped); outputs are reliable;
 ~/labels is latched (transient local). Stamps come from the node clock, so `use_sim_time` replays run on the
@@ -29,16 +32,22 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 from visualization_msgs.msg import MarkerArray
 
+from rcmcl_core.bundled import require_checkpoint, resolve_checkpoint
+from rcmcl_core.config import SENSOR_NAMES
 from rcmcl_core.geometry.rotation import rigid_transform, rotation_from_quaternion
 from rcmcl_ros.conversions import seconds_to_stamp
-from rcmcl_ros.node.decision_message import decision_message
-from rcmcl_ros.node.gate_warnings import SENSOR_NAMES, GateUpdate, GateWatch
+from rcmcl_ros.node.decision_message import decision_message, people_decision_message
+from rcmcl_ros.node.gate_warnings import GateUpdate, GateWatch
 from rcmcl_ros.node.gate_markers import gate_markers
 from rcmcl_ros.node.diagnostics import diagnostics
-from rcmcl_ros.node.params import declare_parameters, read_parameters, resolve_checkpoint
+from rcmcl_ros.node.latest_slot import LatestSlot
+from rcmcl_ros.node.params import declare_parameters, read_parameters, read_people_parameters
+from rcmcl_ros.node.people_markers import people_markers
+from rcmcl_ros.people.decisions import PersonDecision, infer_round
+from rcmcl_ros.people.path import PeoplePath
+from rcmcl_ros.people.tracker import PeopleRound
 from rcmcl_ros.pipeline.runner import Decision, Drop, Pipeline, message_stamp_s
 from rcmcl_ros.pipeline.window import Window
-from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource
 from rcmcl_ros.node.input_gate import InputGate, serialized_stamp_s
 from rcmcl_ros.node.cdr_view import view_message
 from rcmcl_ros.node.process_tuning import keep_large_buffers, set_gil_switch_interval
@@ -58,31 +67,8 @@ class NodeStartError(RuntimeError):
     """The node cannot start (missing or invalid checkpoint, bad parameter); the message says why."""
 
 
-class LatestSlot:
-    """A one-slot queue: `put` replaces what is there (the newest window wins), `take` waits for an item."""
-
-    def __init__(self) -> None:
-        self._item: Any = None
-        self._ready = threading.Condition()
-
-    def put(self, item: Any) -> bool:
-        """Store item; True when it replaced one that was never taken."""
-        with self._ready:
-            replaced = self._item is not None
-            self._item = item
-            self._ready.notify()
-        return replaced
-
-    def take(self, *, timeout_s: float) -> Any:
-        with self._ready:
-            if self._item is None:
-                self._ready.wait(timeout_s)
-            item, self._item = self._item, None
-        return item
-
-
 class RCMCLNode(Node):
-    """Parameters: node_params.PARAMETERS. Raises NodeStartError when the pipeline cannot be built."""
+    """Parameters: rcmcl_ros/node/params.py PARAMETERS. Raises NodeStartError when the pipeline cannot be built."""
 
     def __init__(self, *, node_name: str = NODE_NAME, pipeline: Pipeline | None = None, **node_kwargs: Any) -> None:
         super().__init__(node_name, **node_kwargs)
@@ -98,21 +84,23 @@ class RCMCLNode(Node):
         """Read the parameters and build the pipeline (loads the checkpoint). Raises on a bad parameter or
         checkpoint (the caller says how that ends: NodeStartError, or a failed lifecycle transition)."""
         self.settings, pipeline_config = read_parameters(self)
+        people = read_people_parameters(self)
         self.checkpoint_path = resolve_checkpoint(self.settings.checkpoint)
-        if pipeline is None and not self.checkpoint_path.is_file():
-            which = "the bundled checkpoint" if not self.settings.checkpoint else "parameter 'checkpoint'"
-            raise FileNotFoundError(f"checkpoint not found: {self.checkpoint_path} ({which}; point the "
-                                    f"'checkpoint' parameter at an rcmcl .pt file)")
+        if pipeline is None:
+            require_checkpoint(self.settings.checkpoint, setting="parameter 'checkpoint'",
+                               fix="point the 'checkpoint' parameter at an rcmcl .pt file")
         self.pipeline = pipeline or Pipeline.from_checkpoint(self.checkpoint_path, config=pipeline_config)
+        self.people = PeoplePath.for_pipeline(self.pipeline, people) if people.max_people > 1 else None
 
     def _start(self) -> None:
         """Subscribe, publish, start the timers and the inference worker (the loaded pipeline's)."""
         before = (set(self.subscriptions), set(self.publishers), set(self.timers))
         self._tf = _attach_tf(self) if self.settings.use_tf else None
-        self._slot = LatestSlot()
+        self._slot = LatestSlot()                 # window batches for the single-person worker
+        self._people_slot = LatestSlot()          # rounds for the per-person worker (max_people > 1)
         self._gate = InputGate(self.settings.input_rate_hz, stride_s=self.pipeline.config.window.stride_s)
-        self._camera_info: CameraInfo | None = None
         self._pending = 0            # windows in the batch last put into the slot
+        self.people_rounds_replaced = 0
         self._stop = threading.Event()
         self._decision_lock = threading.Lock()
         self._last_decision: Decision | None = None
@@ -126,13 +114,16 @@ class RCMCLNode(Node):
         if self.settings.reuse_large_buffers:
             tuning.append(keep_large_buffers())
         self.get_logger().info("process: " + "; ".join(tuning))
-        self.people = None                      # callbacks may run as soon as the subscriptions exist
         self._create_interfaces()
-        self.people = self._attach_people()     # its interfaces are _start's too: _halt removes them
         self._interfaces = (set(self.subscriptions) - before[0], set(self.publishers) - before[1],
                             set(self.timers) - before[2])
-        self._worker = threading.Thread(target=self._work, name="rcmcl_inference", daemon=True)
-        self._worker.start()
+        self._workers = [threading.Thread(target=self._work, args=(self._slot, self._decide_windows),
+                                          name="rcmcl_inference", daemon=True)]
+        if self.people is not None:
+            self._workers.append(threading.Thread(target=self._work, args=(self._people_slot, self._decide_people),
+                                                  name="rcmcl_people", daemon=True))
+        for worker in self._workers:
+            worker.start()
         clip = self.pipeline.model_config.clip
         self.get_logger().info(
             f"rcmcl ready: checkpoint {self.pipeline.checkpoint_path or '(given model)'}, device "
@@ -143,15 +134,9 @@ class RCMCLNode(Node):
     def _halt(self) -> None:
         """Undo _start: stop and join the worker (an inference in flight finishes first), destroy what
         _start created. The pipeline (model, counters) stays."""
-        if not hasattr(self, "_worker"):
+        if not hasattr(self, "_workers"):
             return
-        if self.people is not None:
-            self.people.stop()
-            self.people = None
-        self._stop.set()
-        self._slot.put(None)
-        if self._worker.is_alive() and self._worker is not threading.current_thread():
-            self._worker.join(WORKER_JOIN_S)
+        self._stop_workers()
         subscriptions, publishers, timers = getattr(self, "_interfaces", (set(), set(), set()))
         for subscription in subscriptions:
             self.destroy_subscription(subscription)
@@ -160,7 +145,20 @@ class RCMCLNode(Node):
         for timer in timers:
             self.destroy_timer(timer)
         self._interfaces = (set(), set(), set())
-        del self._worker
+        del self._workers
+
+    def workers_alive(self) -> bool:
+        """True while every inference worker started by _start runs (False before the first start)."""
+        return bool(getattr(self, "_workers", None)) and all(w.is_alive() for w in self._workers)
+
+    def _stop_workers(self) -> None:
+        """Stop the workers and join them (an inference in flight finishes first)."""
+        self._stop.set()
+        for slot in (self._slot, self._people_slot):
+            slot.put(None)
+        for worker in self._workers:
+            if worker.is_alive() and worker is not threading.current_thread():
+                worker.join(WORKER_JOIN_S)
 
     # -- wiring ------------------------------------------------------------------------------------
     def create_subscription(self, *args: Any, **kwargs: Any) -> Any:
@@ -191,9 +189,13 @@ class RCMCLNode(Node):
                   ("points", PointCloud2, s.points_topic), ("skeleton", MarkerArray, s.skeleton_topic)]
         if s.rgb_transport == "compressed":  # jpeg / png, decoded in the conversion (compressed_image.py)
             inputs[0] = ("rgb", CompressedImage, f"{s.rgb_topic.rstrip('/')}/compressed")
-        if s.points_source == "depth":      # the cloud comes from depth + camera_info (depth_cloud.py)
+        cloud_from_depth = self.pipeline.config.points_source == "depth"   # depth + camera_info (depth_cloud.py)
+        if cloud_from_depth:
             inputs = [entry for entry in inputs if entry[0] != "points"]
-            self.create_subscription(CameraInfo, s.camera_info_topic, self._on_camera_info, sensor)
+        for topic, roles in _camera_info_roles(cloud=s.camera_info_topic if cloud_from_depth else None,
+                                               people=s.people_info_topic() if self.people else None).items():
+            self.create_subscription(CameraInfo, topic, lambda msg, roles=roles: self.pipeline.camera_info(
+                msg, cloud="cloud" in roles, people="people" in roles), sensor)
         for stream, kind, topic in inputs:
             if s.raw_subscriptions:
                 self.create_subscription(kind, topic, lambda data, stream=stream, kind=kind:
@@ -207,6 +209,8 @@ class RCMCLNode(Node):
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", out)
         self.markers_pub = self.create_publisher(MarkerArray, "~/gate_markers", out)
         self.decision_pub = self.create_publisher(DiagnosticArray, "~/decision", out)
+        if self.people is not None:
+            self.people_markers_pub = self.create_publisher(MarkerArray, "~/people_markers", out)
         self.labels_pub = self.create_publisher(String, "~/labels", latched)
         self.labels_pub.publish(String(data="\n".join(self.pipeline.labels)))
         self.create_timer(s.poll_period_s, self._poll)
@@ -244,9 +248,7 @@ class RCMCLNode(Node):
 
     def _on_message(self, stream: str, msg: Any, *, received: float | None = None) -> None:
         """Convert and push one kept message (received: perf_counter at callback entry, for the stage
-        timing), then poll at once: the message may complete a set and with it a window."""
-        if stream == "skeleton" and self.people is not None:
-            msg = self.people.main_actor_markers(msg)   # single-person topics follow the main actor
+        timing), then poll at once: the message may complete a set and with it a window (or a people round)."""
         now_s = self.now_s()
         stamp_s = message_stamp_s(msg, fallback_s=now_s)
         drop = self.pipeline.ingest(stream, stamp_s, msg, now_s=now_s, received=received)
@@ -254,34 +256,35 @@ class RCMCLNode(Node):
             self._log_drop(drop)
         else:
             self._gate.used(stream, stamp_s)
-        if stream == "depth" and self.settings.points_source == "depth":
-            cloud_drop = self.pipeline.ingest("points", stamp_s, DepthCloudSource(depth=msg, info=self._camera_info),
-                                              now_s=now_s, received=received)
-            if cloud_drop is not None:
-                self._log_drop(cloud_drop)
-        if drop is None:
+        if drop is None or stream == "depth":       # a depth image may have made the cloud all the same
             self._poll()
 
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        """Latest camera_info of the depth images (checked against each depth image when it is used)."""
-        self._camera_info = msg
+    def _throttled(self, key: str) -> bool:
+        """True at most once per log_throttle_s for each key: the one rule for repeated log lines."""
+        wall = time.monotonic()
+        if wall - self._logged.get(key, -np.inf) < self.settings.log_throttle_s:
+            return False
+        self._logged[key] = wall
+        return True
 
     def _log_drop(self, drop: Drop) -> None:
         key = f"{drop.stream}/{drop.reason}"
-        wall = time.monotonic()
-        if wall - self._logged.get(key, -np.inf) < self.settings.log_throttle_s:
-            return
-        self._logged[key] = wall
-        count = self.pipeline.stats.drops.get(key, 0)
-        self.get_logger().warning(f"dropped {drop.stream} message ({drop.reason}, {count} so far): {drop.detail}")
+        if self._throttled(key):
+            count = self.pipeline.stats.drops.get(key, 0)
+            self.get_logger().warning(f"dropped {drop.stream} message ({drop.reason}, {count} so far): {drop.detail}")
 
     def _poll(self) -> None:
         now_s = self.now_s()
         if now_s <= 0.0:   # sim time before the first /clock
             return
         windows = self.pipeline.ready_windows(now_s)
-        for drop in self.pipeline.take_health_drops():   # sensor-health rules (frozen camera, tracker jumps)
+        for drop in self.pipeline.take_drops():   # sensor-health rules, clouds a depth image could not make
             self._log_drop(drop)
+        if self.people is not None:
+            rounds = self.people.take_rounds()
+            if rounds:
+                replaced = len(rounds) - 1 + int(self._people_slot.put(rounds[-1]))
+                self.people_rounds_replaced += replaced
         if windows:
             batch = tuple(windows[-MAX_WINDOWS_PER_POLL:])
             replaced = len(windows) - len(batch)
@@ -292,20 +295,47 @@ class RCMCLNode(Node):
                 self.pipeline.stats.count_replaced(replaced)
 
     # -- worker thread: infer + publish -------------------------------------------------------------
-    def _work(self) -> None:
+    def _work(self, slot: LatestSlot, decide: Any) -> None:
+        """A worker: take the newest item of `slot` and `decide(item)` until the node stops."""
         while not self._stop.is_set():
-            batch = self._slot.take(timeout_s=WORKER_POLL_S)
-            for window in batch or ():
-                if self._stop.is_set():
+            item = slot.take(timeout_s=WORKER_POLL_S)
+            if item is None:
+                continue
+            try:
+                decide(item)
+            except Exception as error:  # keep deciding on the next item; say what failed
+                if self._stop.is_set() or not rclpy.ok(context=self.context):
                     return
-                try:
-                    decision = self.pipeline.infer(window)
-                    self._publish(decision, window)
-                except Exception as error:  # keep deciding on the next window; say what failed
-                    if self._stop.is_set() or not rclpy.ok(context=self.context):
-                        return
-                    self._log_once("inference", f"inference failed on the window ending {window.end_s:.3f} s: "
-                                                f"{type(error).__name__}: {error}")
+                self._log_once(f"inference {decide.__name__}", f"inference failed: {type(error).__name__}: {error}")
+
+    def _decide_windows(self, batch: tuple[Window, ...]) -> None:
+        for window in batch:
+            if self._stop.is_set():
+                return
+            try:
+                decision = self.pipeline.infer(window)
+            except Exception as error:
+                raise RuntimeError(f"on the window ending {window.end_s:.3f} s: {error}") from error
+            self._publish(decision, window)
+
+    def _decide_people(self, people: PeopleRound) -> None:
+        """One batched forward for everyone in the round (through the pipeline's InferenceRuntime), then
+        the per-person ~/decision and ~/people_markers."""
+        try:
+            decisions = infer_round(self.pipeline.runtime, people, labels=self.pipeline.labels)
+        except Exception as error:
+            raise RuntimeError(f"on the people round ending {people.end_s:.3f} s: {error}") from error
+        line = self.people.fit_budget(decisions[0].decision.latency["inference_s"] / len(decisions))
+        if line is not None:
+            self.get_logger().info(line)
+        self._publish_people(decisions, end_s=people.end_s)
+
+    def _publish_people(self, decisions: list[PersonDecision], *, end_s: float) -> None:
+        self.decision_pub.publish(people_decision_message(
+            decisions, stamp_s=end_s, labels=self.pipeline.labels, window_s=self.pipeline.model_config.clip.window_s,
+            node_name=self.get_fully_qualified_name()))
+        self.people_markers_pub.publish(people_markers(decisions, stamp=seconds_to_stamp(max(0.0, end_s)),
+                                                       frame_id=self.pipeline.frame_id("rgb") or "rgb_camera_link"))
 
     def _publish(self, decision: Decision, window: Window) -> None:
         stamp = seconds_to_stamp(max(0.0, decision.stamp_s))
@@ -360,41 +390,30 @@ class RCMCLNode(Node):
         warning = self.pipeline.frame_warning
         if warning is None:
             return []
-        wall = time.monotonic()
-        if wall - self._logged.get("frames", -np.inf) >= self.settings.log_throttle_s:
-            self._logged["frames"] = wall
+        if self._throttled("frames"):
             self.get_logger().warning(warning)
         return [warning]
 
     def _log_once(self, key: str, message: str) -> None:
-        wall = time.monotonic()
-        if wall - self._logged.get(key, -np.inf) >= self.settings.log_throttle_s:
-            self._logged[key] = wall
+        if self._throttled(key):
             self.get_logger().error(message)
 
     # -- shutdown -----------------------------------------------------------------------------------
-    def _attach_people(self) -> Any:
-        """Per-person output (rcmcl_ros/node/people.py) when the parameter max_people is above 1."""
-        from rcmcl_ros.node.params import read_people_parameters
-        from rcmcl_ros.node.people import PeopleAttachment
-
-        try:
-            config = read_people_parameters(self)
-            return PeopleAttachment(self, config=config) if config.max_people > 1 else None
-        except ValueError as error:
-            super().destroy_node()
-            raise NodeStartError(str(error)) from error
-
     def destroy_node(self) -> None:
-        """Stop and join the worker (an inference in flight finishes first), then destroy the node."""
-        if getattr(self, "people", None) is not None:
-            self.people.stop()
-        if hasattr(self, "_worker"):
-            self._stop.set()
-            self._slot.put(None)
-            if self._worker.is_alive() and self._worker is not threading.current_thread():
-                self._worker.join(WORKER_JOIN_S)
+        """Stop and join the workers (an inference in flight finishes first), then destroy the node."""
+        if hasattr(self, "_workers"):
+            self._stop_workers()
         super().destroy_node()
+
+
+def _camera_info_roles(*, cloud: str | None, people: str | None) -> dict[str, set[str]]:
+    """{camera_info topic: what it serves ("cloud": the depth-derived cloud, "people": the per-person crops)}:
+    one subscription per topic, also when both read the same one."""
+    roles: dict[str, set[str]] = {}
+    for role, topic in (("cloud", cloud), ("people", people)):
+        if topic:
+            roles.setdefault(topic, set()).add(role)
+    return roles
 
 
 def _float_array(values: np.ndarray, *, label: str) -> Float32MultiArray:

@@ -21,11 +21,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from rcmcl_core.config import ClipConfig
+from rcmcl_core.config import ClipConfig, MODALITY_LETTERS
 from rcmcl_core.windowing import window_times
 from rcmcl_ros.bag.files import FAULT_TOPIC, GROUND_TRUTH_TOPIC
 from rcmcl_ros.bag.annotations import Fault, GroundTruth
-from rcmcl_ros.node.gate_markers import MODALITY_LETTERS
 
 _TEXT = re.compile(r"^(?P<label>.*) \((?P<confidence>[0-9.]+)\)\n(?P<gates>.*)$", re.S)
 _GATE = re.compile(r"([A-Z]) (--|[0-9.]+)")

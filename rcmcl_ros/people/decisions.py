@@ -1,9 +1,10 @@
 """One batched forward pass for everyone in a PeopleRound -> one PersonDecision per person.
 
 The model takes (B, ...) batches (docs/ARCHITECTURE.md, "Tensor contracts"), so a round of B people costs
-one call, not B. Each person's Decision is the single-person type, built by the same function
-(pipeline.runner.decisions_from_output); PersonDecision adds who it is about. The main actor (who the
-single-person topics follow) is the person nearest the camera.
+one call, not B. The call goes through the pipeline's InferenceRuntime (rcmcl_core/inference_runtime.py), so
+a person's scores come from the same autocast, trace and device copies as the single-person decision. Each
+person's Decision is the single-person type, built by the same function (pipeline.runner.decisions_from_output);
+PersonDecision adds who it is about.
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from rcmcl_core.inference_runtime import InferenceRuntime
 from rcmcl_ros.people.tracker import PeopleRound
 from rcmcl_ros.pipeline.runner import Decision, decisions_from_output
 
@@ -30,15 +31,13 @@ class PersonDecision:
     head_m: np.ndarray               # (3,) last seen head joint, metres, image/cloud frame (rviz text anchor)
 
 
-def infer_round(model: torch.nn.Module, people: PeopleRound, *, labels: list[str]) -> list[PersonDecision]:
-    """Run `model` once on the round's batch; decisions in the round's person order."""
-    device = next(model.parameters()).device
-    batch = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in people.batch.items()}
+def infer_round(runtime: InferenceRuntime, people: PeopleRound, *, labels: list[str]) -> list[PersonDecision]:
+    """One forward of the round's (B, ...) batch through `runtime`; decisions in the round's person order."""
     started = time.perf_counter()
-    with torch.inference_mode():
-        output = model(batch)
-    decisions = decisions_from_output(output, labels=labels, stamp_s=people.end_s, present=people.present,
-                                      coverage=people.coverage)
+    with runtime.lock:
+        output = runtime.forward(runtime.to_device(people.batch), all_present=bool(np.all(people.present)))
+        decisions = decisions_from_output(output, labels=labels, stamp_s=people.end_s, present=people.present,
+                                          coverage=people.coverage)
     latency = {"inference_s": time.perf_counter() - started}
     out = []
     for b, (body_id, decision) in enumerate(zip(people.body_ids, decisions)):
@@ -48,8 +47,3 @@ def infer_round(model: torch.nn.Module, people: PeopleRound, *, labels: list[str
                                   second_body_id=None if second < 0 else second,
                                   distance_m=float(people.distance_m[b]), head_m=people.head_m[b].copy()))
     return out
-
-
-def main_actor(decisions: list[PersonDecision]) -> PersonDecision | None:
-    """The person the single-person topics follow: nearest to the camera (ties: lowest body id)."""
-    return min(decisions, key=lambda d: (d.distance_m, d.body_id), default=None)

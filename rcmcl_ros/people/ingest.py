@@ -1,6 +1,11 @@
-"""ROS messages -> the parts of a people.SceneFrame: bodies by id from body-tracking markers, pinhole
-intrinsics from sensor_msgs/CameraInfo, full-resolution RGB and depth (the per-person crop happens later,
-people_crop.py). Raises ConversionError (reason named) like the other conversions; callers count drops.
+"""What the per-person path takes from each input, and the SceneAssembler that puts one instant together.
+
+Pipeline.ingest (rcmcl_ros/pipeline/runner.py) hands the per-person path what it has already decoded: the
+bodies of a skeleton message by id (conversions.markers_to_bodies, decoded once for both paths), the cloud
+as the single-person path converted it ((K, 3) metres, range-filtered, capped at max_cloud_points), and
+the (decompressed) colour and depth Image messages, converted here at full resolution (each person is
+cropped from the full frame later, people/crop.py), plus the colour camera_info. Conversion errors raise
+ConversionError (reason named) like the other conversions; the assembler counts them.
 """
 from __future__ import annotations
 
@@ -9,33 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from rcmcl_core.geometry.pinhole import Intrinsics
 from rcmcl_ros.conversions.common import DEFAULT_LIMITS, ConversionError, ConversionLimits
 from rcmcl_ros.conversions.image import depth_to_metres, image_to_rgb
-from rcmcl_ros.conversions.body_markers import markers_to_skeleton
-
-MAX_MARKER_BODIES = 64
-"""Bodies read from one MarkerArray at most (k4abt tracks far fewer); more are counted as extra_bodies."""
-
-
-def bodies_from_markers(msg: Any, *, layout: str = "azure32", limits: ConversionLimits = DEFAULT_LIMITS,
-                        ) -> tuple[dict[int, np.ndarray], Any]:
-    """MarkerArray -> ({body id: (25, 3) float32 NTU joints, metres}, SkeletonStats). Ids come from
-    marker.id // 100; a joint given twice keeps the last (counted in stats.duplicate_joints); incomplete
-    or non-finite bodies are dropped and counted by markers_to_skeleton."""
-    joints, valid, stats = markers_to_skeleton(msg, layout=layout, max_bodies=MAX_MARKER_BODIES, limits=limits)
-    bodies = {int(body_id): joints[i] for i, body_id in enumerate(stats.body_ids) if valid[i]}
-    return bodies, stats
-
-
-def intrinsics_from_camera_info(msg: Any) -> Intrinsics:
-    """CameraInfo (K row-major, width, height) -> Intrinsics; rejects a zero focal length or image size."""
-    k = [float(v) for v in msg.k]
-    width, height = int(msg.width), int(msg.height)
-    if len(k) != 9 or not (k[0] > 0 and k[4] > 0) or width < 1 or height < 1 or not np.isfinite(k).all():
-        raise ConversionError(f"camera_info needs fx, fy > 0 and a size, got K={k} {width}x{height}",
-                              reason="camera_info")
-    return Intrinsics(fx=k[0], fy=k[4], cx=k[2], cy=k[5], width=width, height=height)
+from rcmcl_ros.pipeline.depth_cloud import intrinsics_from_camera_info
 
 
 def full_rgb(msg: Any, *, limits: ConversionLimits = DEFAULT_LIMITS) -> np.ndarray:
@@ -48,9 +29,8 @@ def full_depth(msg: Any, *, limits: ConversionLimits = DEFAULT_LIMITS) -> np.nda
     return np.asarray(depth_to_metres(msg, limits=limits), dtype=np.float32)
 
 
-
 class SceneAssembler:
-    """Raw messages -> SceneFrames. Each skeleton message (the per-person reference) makes one frame with
+    """Inputs (`add`) -> SceneFrames. Each skeleton message (the per-person reference) makes one frame with
     the rgb, depth, camera_info and points nearest its stamp within `slop_s`. Messages of one instant may
     arrive in any order across topics, so a skeleton waits until every stream seen so far has reached its
     stamp, or until a newer skeleton comes (at most `HISTORY` messages are kept per stream). Conversion
@@ -59,30 +39,27 @@ class SceneAssembler:
     HISTORY = 8
     STREAMS = ("rgb", "depth", "points", "info")
 
-    def __init__(self, *, skeleton_format: str = "azure32", slop_s: float = 0.05,
-                 limits: ConversionLimits = DEFAULT_LIMITS) -> None:
-        self.skeleton_format, self.slop_s, self.limits = skeleton_format, float(slop_s), limits
+    def __init__(self, *, slop_s: float = 0.05, limits: ConversionLimits = DEFAULT_LIMITS) -> None:
+        self.slop_s, self.limits = float(slop_s), limits
         self.dropped: dict[str, int] = {}
         self._recent: dict[str, deque] = {s: deque(maxlen=self.HISTORY) for s in self.STREAMS}
         self._pending: deque = deque(maxlen=self.HISTORY)        # (stamp, bodies)
 
-    def add(self, stream: str, stamp_s: float, msg: Any) -> list[Any]:
-        """stream in rgb, depth, points, info, skeleton -> the people.SceneFrames now complete, oldest first."""
-        from rcmcl_ros.conversions.cloud import pointcloud2_to_xyz
-
+    def add(self, stream: str, stamp_s: float, payload: Any) -> list[Any]:
+        """One input -> the people.SceneFrames now complete, oldest first. stream: rgb or depth (an Image
+        message), info (CameraInfo), points ((K, 3) float32 metres, already converted) or skeleton ({body id:
+        (25, 3) NTU joints}, already decoded)."""
         try:
             if stream == "rgb":
-                payload = full_rgb(msg, limits=self.limits)
+                payload = full_rgb(payload, limits=self.limits)
             elif stream == "depth":
-                payload = full_depth(msg, limits=self.limits)
+                payload = full_depth(payload, limits=self.limits)
             elif stream == "info":
-                payload = intrinsics_from_camera_info(msg)
+                payload = intrinsics_from_camera_info(payload)
             elif stream == "points":
-                xyz = np.asarray(pointcloud2_to_xyz(msg, limits=self.limits), np.float32)
-                payload = xyz[np.isfinite(xyz).all(axis=1)]
+                payload = np.asarray(payload, np.float32)
             elif stream == "skeleton":
-                self._pending.append((stamp_s, bodies_from_markers(msg, layout=self.skeleton_format,
-                                                                   limits=self.limits)[0]))
+                self._pending.append((stamp_s, payload))
                 return self._ready(newer_skeleton=True)
             else:
                 raise ValueError(f"unknown stream {stream!r}")

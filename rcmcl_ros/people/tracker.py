@@ -2,7 +2,7 @@
 
 No ROS here: a `SceneFrame` holds one synced instant as numpy arrays (full-resolution rgb/depth, the
 cloud, and the tracked bodies by body id, as the Azure driver numbers them: marker id = body * 100 +
-joint). `PeopleWindower.push` crops each person's RGB-D and points at ingest (people_crop.py), keeps a
+joint). `PeopleWindower.push` crops each person's RGB-D and points at ingest (people/crop.py), keeps a
 bounded history per body id and, on the node's stride grid, returns a `PeopleRound`: the window of every
 person due this round, batched for one forward pass. The window and presence rule is the one of
 rcmcl_core/windowing.py, applied per person (docs/ARCHITECTURE.md, "Sync and windowing").

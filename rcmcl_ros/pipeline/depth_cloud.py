@@ -47,9 +47,10 @@ class DepthCloudSource:
         return self.depth.header
 
 
-def intrinsics_from_camera_info(info: Any, *, width: int, height: int) -> Intrinsics:
-    """CameraInfo -> Intrinsics of a width x height image. Raises CameraInfoError when info is None, or its
-    size or K do not describe that image (e.g. rgb/camera_info at 1536P for a 720P depth_to_rgb)."""
+def intrinsics_from_camera_info(info: Any, *, width: int | None = None, height: int | None = None) -> Intrinsics:
+    """CameraInfo -> Intrinsics of a width x height image (None: the size the info gives, at least 1x1). Raises
+    CameraInfoError when info is None, or its size or K do not describe that image (e.g. rgb/camera_info at
+    1536P for a 720P depth_to_rgb). The one CameraInfo reader: the depth cloud and the per-person crops."""
     if info is None:
         raise CameraInfoError("no camera_info received yet for the depth image (parameter camera_info_topic); "
                               "points_source 'depth' needs it to back-project")
@@ -63,6 +64,10 @@ def intrinsics_from_camera_info(info: Any, *, width: int, height: int) -> Intrin
     fx, fy, cx, cy = k[0], k[4], k[2], k[5]
     if fx <= 0 or fy <= 0:
         raise CameraInfoError(f"camera_info focal lengths must be > 0, got fx {fx}, fy {fy}")
+    if width is None or height is None:
+        width, height = info_w, info_h
+        if width < 1 or height < 1:
+            raise CameraInfoError(f"camera_info must give an image size, got {width}x{height}")
     if (info_w, info_h) != (width, height):
         raise CameraInfoError(f"camera_info is for {info_w}x{info_h} but the depth image is {width}x{height}; "
                               f"use the camera_info of the depth image itself (depth_to_rgb/camera_info)")

@@ -25,10 +25,12 @@ import numpy as np
 from rcmcl_core.config import ClipConfig
 from rcmcl_core.geometry.pinhole import PERSON_CROP_MARGIN_M, PERSON_FLOOR_CLEARANCE_M, crop_to_person, sample_points
 from rcmcl_core.geometry.rotation import rigid_transform, rotation_from_rpy
+from rcmcl_core.geometry.skeleton_layout import NUM_JOINTS, ROOT_JOINT
 from rcmcl_ros.conversions.compressed_image import decode_compressed, is_compressed
 from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource, depth_cloud
-from rcmcl_ros.conversions import (DEFAULT_LIMITS, ConversionError, ConversionLimits, centre_square_roi,
-                                   depth_to_metres, image_to_rgb, markers_to_skeleton, pointcloud2_to_xyz)
+from rcmcl_ros.conversions import (DEFAULT_LIMITS, ConversionError, ConversionLimits, SkeletonStats,
+                                   centre_square_roi, depth_to_metres, image_to_rgb, markers_to_bodies,
+                                   markers_to_skeleton, pointcloud2_to_xyz)
 
 STREAMS = ("rgb", "depth", "points", "skeleton")
 """Input streams, in the synchroniser's order."""
@@ -115,6 +117,12 @@ class PreprocessConfig:
         return self
 
 
+def nearest_body(bodies: dict[int, np.ndarray]) -> int | None:
+    """The id of the body whose pelvis (spine_base) is nearest the camera, ties to the lowest id; None when
+    there is none. The main actor: the single-person topics follow this person."""
+    return min(bodies, key=lambda i: (float(np.linalg.norm(bodies[i][ROOT_JOINT])), i), default=None)
+
+
 def extrinsic_matrix(values: Any) -> np.ndarray:
     """(4, 4) float64 from 16 row-major values or 6 values x y z (m) roll pitch yaw (rad, fixed-axis XYZ,
     as tf2's static_transform_publisher); the last row must be 0 0 0 1."""
@@ -154,8 +162,7 @@ class Preprocessor:
     def convert(self, stream: str, msg: Any) -> Any:
         """One message -> the per-frame payload of `stream` (table above). Raises ConversionError."""
         if stream == "rgb":
-            if is_compressed(msg):              # jpeg / png (compressed_image.py); DecodeError when corrupt
-                msg = decode_compressed(msg, limits=self._limits)
+            msg = self.decompressed(msg)
             return image_to_rgb(msg, size=self.config.image_size, roi=self._roi(msg), limits=self._limits)
         if stream == "depth":
             return self.depth(msg)
@@ -164,6 +171,11 @@ class Preprocessor:
         if stream == "skeleton":
             return self.skeleton(msg)
         raise ValueError(f"unknown stream {stream!r}; expected one of {STREAMS}")
+
+    def decompressed(self, msg: Any) -> Any:
+        """A CompressedImage (jpeg / png, compressed_image.py) decoded to an Image; DecodeError when corrupt.
+        Any other message as it is."""
+        return decode_compressed(msg, limits=self._limits) if is_compressed(msg) else msg
 
     def _roi(self, msg: Any) -> tuple[int, int, int, int] | None:
         """Centre square of the image (registered rgb and depth share it), or None to stretch."""
@@ -205,8 +217,26 @@ class Preprocessor:
         with a non-finite joint or one beyond max_joint_range_m rejects the message (FrameRejected)."""
         joints, valid, stats = markers_to_skeleton(msg, layout=self.config.skeleton_format,
                                                    max_bodies=self.config.max_bodies, limits=self._limits)
-        joints = np.asarray(joints, dtype=np.float32)
-        valid = np.asarray(valid, dtype=bool)
+        return self._checked_skeleton(np.asarray(joints, dtype=np.float32), np.asarray(valid, dtype=bool), stats)
+
+    def bodies(self, msg: Any) -> tuple[dict[int, np.ndarray], SkeletonStats]:
+        """Every tracked body of a MarkerArray by id ({id: (25, 3) float32 metres}, stats): the one decode of a
+        skeleton message when the per-person path runs beside the single-person one."""
+        return markers_to_bodies(msg, layout=self.config.skeleton_format, limits=self._limits)
+
+    def actor_skeleton(self, bodies: dict[int, np.ndarray], actor: int | None, stats: SkeletonStats,
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """The `skeleton` payload of one body of decoded `bodies` alone (body 1, the others zero; None: nobody),
+        with the same checks as `skeleton` (FrameRejected). The single-person window follows the main actor
+        (nearest_body) this way when the per-person path runs beside it."""
+        joints = np.zeros((self.config.max_bodies, NUM_JOINTS, 3), np.float32)
+        valid = np.zeros(self.config.max_bodies, bool)
+        if actor is not None:
+            joints[0], valid[0] = bodies[actor], True
+        return self._checked_skeleton(joints, valid, stats)
+
+    def _checked_skeleton(self, joints: np.ndarray, valid: np.ndarray, stats: SkeletonStats,
+                          ) -> tuple[np.ndarray, np.ndarray]:
         if stats.nan_bodies and not valid.any():
             raise FrameRejected(f"skeleton joints must be finite, got {stats.nan_bodies} body(ies) with "
                                 f"non-finite joints and no usable body", reason="joints_out_of_range")

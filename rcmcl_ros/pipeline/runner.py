@@ -5,6 +5,11 @@ callbacks: it converts and pushes, counts drops by reason and never raises); `re
 synchroniser and returns complete windows; `infer` runs the model on one window. `step` does the last two
 for offline use. The checkpoint is the source of truth for T, window_s and the frame sizes.
 
+One input path: with `points_source: depth` each depth image also makes the cloud here (depth_cloud.py,
+with the latest `camera_info`), and with a per-person path attached (`people`, rcmcl_ros/people/path.py)
+`ingest` hands it what it decoded: the skeleton is decoded once (every body for the people, the main actor
+for the single-person window), the cloud is read once, compressed colour is decoded once.
+
 Offline (no DDS, as fast as it goes), the clock is the newest stamp:
 
     pipeline = Pipeline.from_checkpoint(path, config=PipelineConfig())
@@ -23,7 +28,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -36,7 +41,8 @@ from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_core.sensor_health import JUMP, REPEATED, HealthConfig, HealthConfigError, RepeatedFrames, SkeletonMotion
 from rcmcl_ros.conversions import ConversionError, stamp_to_seconds
 from rcmcl_ros.pipeline.stats import PipelineStats
-from rcmcl_ros.pipeline.preprocess import STREAMS, PreprocessConfig, Preprocessor
+from rcmcl_ros.pipeline.preprocess import STREAMS, PreprocessConfig, Preprocessor, nearest_body
+from rcmcl_ros.pipeline.depth_cloud import DepthCloudSource
 from rcmcl_ros.pipeline.stage_timing import StageClock
 from rcmcl_ros.pipeline.sync import SyncConfig, Synchroniser
 from rcmcl_ros.pipeline.window import FrameSet, Window, WindowConfig, Windower
@@ -46,8 +52,19 @@ ExtrinsicLookup = Callable[[str, str, float], "np.ndarray | None"]
 """(target_frame, source_frame, stamp_s) -> (4, 4) source -> target, or None when unknown (e.g. tf2)."""
 
 
-HEALTH_DROPS_KEPT = 64
-"""Sensor-health drops kept for the node's log between two polls (the counters count every one)."""
+LOGGED_DROPS_KEPT = 64
+"""Drops that ingest does not return (sensor-health rules, the depth-derived cloud) kept for the node's log
+between two polls (the counters count every one)."""
+POINTS_SOURCES = ("topic", "depth")
+"""Where the cloud comes from: the points topic, or each depth image with its camera_info."""
+
+
+class PeopleTap(Protocol):
+    """What Pipeline.ingest feeds besides its own path (rcmcl_ros.people.path.PeoplePath)."""
+
+    def add(self, stream: str, stamp_s: float, payload: Any) -> None: ...
+
+    def reset(self) -> None: ...
 
 
 class PipelineConfigError(ValueError):
@@ -72,9 +89,12 @@ class PipelineConfig:
     window: WindowConfig = field(default_factory=WindowConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     health: HealthConfig = field(default_factory=HealthConfig)   # sensor-health rules (frozen camera, jumps)
+    points_source: str = "topic"      # POINTS_SOURCES: "depth" = each depth image also makes the cloud
 
     def validate(self) -> "PipelineConfig":
         checks = (
+            (self.points_source in POINTS_SOURCES,
+             f"points_source must be one of {', '.join(POINTS_SOURCES)}, got {self.points_source!r}"),
             (DEVICE_PATTERN.fullmatch(str(self.device)) is not None,
              f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}"),
             (self.torch_threads >= 0, f"torch_threads must be >= 0, got {self.torch_threads}"),
@@ -215,7 +235,10 @@ class Pipeline:
         self._last_skeleton: tuple[float, Any] | None = None
         self._rgbd_health = RepeatedFrames(self.config.health)
         self._skeleton_health = SkeletonMotion(self.config.health)
-        self._health_drops: deque[Drop] = deque(maxlen=HEALTH_DROPS_KEPT)
+        self._logged_drops: deque[Drop] = deque(maxlen=LOGGED_DROPS_KEPT)
+        self._camera_info: Any = None           # the depth images' camera_info (points_source: depth)
+        self.people: PeopleTap | None = None     # the per-person path, fed by ingest (people/path.py)
+        self.main_actor_id: int | None = None   # with people: the body the single-person window follows
         self._screened_s = -math.inf
         self._lock = threading.Lock()        # synchroniser, windower, preprocessor RNG
 
@@ -240,14 +263,34 @@ class Pipeline:
         """Convert `msg` and push it; return None, or the Drop (also counted) when it was not used.
         now_s: the receiving clock (ROS or sim time); stamps too far from it are dropped. None skips that
         check (offline replay). received: time.perf_counter() when the message entered its callback (the
-        node's stage timing; None offline)."""
+        node's stage timing; None offline). With points_source "depth" a depth image also makes the cloud
+        (its drop, if any, goes to take_drops)."""
+        drop = self._ingest(stream, stamp_s, msg, now_s=now_s, received=received)
+        if stream == "depth" and self.config.points_source == "depth":
+            cloud = DepthCloudSource(depth=msg, info=self._camera_info)
+            cloud_drop = self._ingest("points", stamp_s, cloud, now_s=now_s, received=received)
+            if cloud_drop is not None:
+                with self._lock:
+                    self._logged_drops.append(cloud_drop)
+        return drop
+
+    def camera_info(self, msg: Any, *, cloud: bool = True, people: bool = True) -> None:
+        """A camera_info message: for the depth-derived cloud (the depth images' intrinsics; checked
+        against each depth image when used) and/or the per-person crops (the colour images')."""
+        if cloud:
+            self._camera_info = msg
+        if people and self.people is not None:
+            self.people.add("info", message_stamp_s(msg, fallback_s=0.0), msg)
+
+    def _ingest(self, stream: str, stamp_s: float, msg: Any, *, now_s: float | None,
+                received: float | None) -> Drop | None:
         stamp = math.nan
         try:
             stamp = float(stamp_s)
             drop = self._check_stamp(stream, stamp, now_s)
             if drop is None:
                 started = time.perf_counter()
-                payload = self.preprocessor.convert(stream, msg)
+                payload = self._convert(stream, stamp, msg)
                 frame_id = message_frame_id(msg)
                 if received is not None:
                     self.stage_clock.arrived(stamp, received)
@@ -264,6 +307,24 @@ class Pipeline:
             drop = Drop(stream=stream, reason="internal", detail=f"{type(error).__name__}: {error}")
         self.stats.count_message(stream, stamp_s=stamp, drop=None if drop is None else drop.reason)
         return drop
+
+    def _convert(self, stream: str, stamp_s: float, msg: Any) -> Any:
+        """The single-person payload of `msg` (preprocess.py); the per-person path, when attached, gets what
+        was decoded on the way: every body of the skeleton (before the main actor's checks, which are the
+        single-person path's), the converted cloud, the decompressed colour image, the depth image."""
+        people = self.people
+        if people is None:
+            return self.preprocessor.convert(stream, msg)
+        if stream == "skeleton":
+            bodies, skeleton_stats = self.preprocessor.bodies(msg)
+            people.add("skeleton", stamp_s, bodies)
+            self.main_actor_id = nearest_body(bodies)
+            return self.preprocessor.actor_skeleton(bodies, self.main_actor_id, skeleton_stats)
+        if stream == "rgb":
+            msg = self.preprocessor.decompressed(msg)
+        payload = self.preprocessor.convert(stream, msg)
+        people.add(stream, stamp_s, payload if stream == "points" else msg)
+        return payload
 
     def _check_stamp(self, stream: str, stamp_s: float, now_s: float | None) -> Drop | None:
         if stream not in STREAMS:
@@ -338,14 +399,20 @@ class Pipeline:
         """Under self._lock."""
         self.windower.reject(modality, stamp_s)
         self.stats.count_rejected(modality, reason)
-        self._health_drops.append(Drop(stream=modality, reason=reason, detail=f"stamp {stamp_s:.3f} s: {detail}"))
+        self._logged_drops.append(Drop(stream=modality, reason=reason, detail=f"stamp {stamp_s:.3f} s: {detail}"))
 
-    def take_health_drops(self) -> list[Drop]:
-        """The sensor-health drops since the last call (at most HEALTH_DROPS_KEPT), for the node's log."""
+    def take_drops(self) -> list[Drop]:
+        """The drops that ingest did not return, since the last call (at most LOGGED_DROPS_KEPT), for the
+        node's log: sensor-health rejections and clouds that a depth image could not make."""
         with self._lock:
-            drops = list(self._health_drops)
-            self._health_drops.clear()
+            drops = list(self._logged_drops)
+            self._logged_drops.clear()
         return drops
+
+    def frame_id(self, stream: str) -> str:
+        """header.frame_id of the newest message of `stream` ('' before the first)."""
+        with self._lock:
+            return self._frame_ids.get(stream, "")
 
     def _extrinsic(self, stamp_s: float) -> np.ndarray | None:
         target, source = self._frame_ids.get("points", ""), self._frame_ids.get("skeleton", "")
@@ -373,10 +440,11 @@ class Pipeline:
     def infer(self, window: Window) -> Decision:
         """Run the model on one window (B=1). Raises ValueError from the model on a malformed batch."""
         started = time.perf_counter()
-        batch = self.runtime.to_device(window.batch)
-        output = self.runtime.forward(batch, all_present=bool(np.all(window.present)))
-        [decision] = decisions_from_output(output, labels=self.labels, stamp_s=window.end_s,
-                                           present=window.present[None], coverage=window.coverage[None])
+        with self.runtime.lock:
+            batch = self.runtime.to_device(window.batch)
+            output = self.runtime.forward(batch, all_present=bool(np.all(window.present)))
+            [decision] = decisions_from_output(output, labels=self.labels, stamp_s=window.end_s,
+                                               present=window.present[None], coverage=window.coverage[None])
         finished = time.perf_counter()
         decision.latency = {"queue_s": max(0.0, started - getattr(window, "built_s", started)),
                             "inference_s": finished - started}
@@ -416,6 +484,8 @@ class Pipeline:
             self._rgbd_health.reset()
             self._skeleton_health.reset()
             self._screened_s = -math.inf
+        if self.people is not None:
+            self.people.reset()
 
     def snapshot(self, now_s: float) -> dict[str, Any]:
         """Counters, rates and latency percentiles for diagnostics (see PipelineStats.snapshot)."""

@@ -12,7 +12,7 @@ from rcmcl_core.training.gate_target import feature_movement, gate_target_loss, 
 from rcmcl_core.models import RCMCL
 from rcmcl_core.training.objectives import PretrainObjective, SupervisedObjective, degrade_for_training
 from rcmcl_core.augment.sensor_faults import apply_fault
-from rcmcl_ros.node.params import BUNDLED_CHECKPOINT
+from rcmcl_core.bundled import BUNDLED_CHECKPOINT
 
 from clip_factory import tiny_batch as make_batch
 

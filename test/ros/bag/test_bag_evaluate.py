@@ -218,9 +218,9 @@ def test_ground_truth_topic_of_another_type_is_ignored_not_fatal(small_bag, tiny
 
 def test_points_from_depth_and_camera_info_replace_the_points_topic(small_bag, tiny_checkpoint):
     def run(source: str):
-        pipeline = Pipeline.from_checkpoint(tiny_checkpoint(window_s=0.5), config=PipelineConfig(device="cpu"))
-        return evaluate_bag(small_bag, pipeline=pipeline, topics=dict(DEFAULT_TOPICS), progress=False,
-                            points_source=source)
+        pipeline = Pipeline.from_checkpoint(tiny_checkpoint(window_s=0.5),
+                                            config=PipelineConfig(device="cpu", points_source=source))
+        return evaluate_bag(small_bag, pipeline=pipeline, topics=dict(DEFAULT_TOPICS), progress=False)
 
     from_topic, from_depth = run("topic"), run("depth")
     assert "points" not in from_depth.topics and "points" in from_topic.topics
@@ -240,9 +240,9 @@ def test_points_from_depth_without_camera_info_in_the_bag_is_warned_and_counted(
             target.add_topic(topic, source.topics[topic].msgtype)
         for message in source.messages(kept):
             target.write(message.topic, message.record_ns, message.raw)
-    pipeline = Pipeline.from_checkpoint(tiny_checkpoint(window_s=0.5), config=PipelineConfig(device="cpu"))
-    result = evaluate_bag(stripped, pipeline=pipeline, topics=dict(DEFAULT_TOPICS), progress=False,
-                          points_source="depth")
+    pipeline = Pipeline.from_checkpoint(tiny_checkpoint(window_s=0.5),
+                                        config=PipelineConfig(device="cpu", points_source="depth"))
+    result = evaluate_bag(stripped, pipeline=pipeline, topics=dict(DEFAULT_TOPICS), progress=False)
     assert any("camera_info" in warning for warning in result.warnings)
     assert result.snapshot["drops"]["points/camera_info"] == result.snapshot["received"]["depth"]
     assert result.decisions and not any(d.present[MODALITIES.index("points")] for d in result.decisions)

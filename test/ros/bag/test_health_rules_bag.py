@@ -14,7 +14,7 @@ from rcmcl_ros.bag.demo import DemoBagConfig, make_demo_bag
 from rcmcl_ros.bag.evaluate import evaluate_bag
 from rcmcl_ros.bag.fault_gates import fault_gate_drops
 from rcmcl_ros.bag.files import DEFAULT_TOPICS
-from rcmcl_ros.node.params import BUNDLED_CHECKPOINT
+from rcmcl_core.bundled import BUNDLED_CHECKPOINT
 from rcmcl_ros.pipeline.runner import Pipeline, PipelineConfig
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.timeout(300)]

@@ -297,7 +297,7 @@ def test_ctrl_c_stops_the_node_cleanly(ros_domain, tiny_checkpoint):
 
 
 def test_one_slot_queue_keeps_only_the_newest_window():
-    from rcmcl_ros.node.ros_node import LatestSlot
+    from rcmcl_ros.node.latest_slot import LatestSlot
 
     slot = LatestSlot()
     assert slot.put("old") is False

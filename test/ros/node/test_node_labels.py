@@ -32,7 +32,7 @@ from rcmcl_core.data.synthetic.classes import CLASS_NAMES  # noqa: E402
 from rcmcl_core.geometry.pinhole import pixel_rays  # noqa: E402
 from rcmcl_ros.conversions import numpy_to_image, skeleton_to_markers, xyz_to_pointcloud2  # noqa: E402
 from rcmcl_ros.bag.demo import FRAMES, DemoBagConfig, azure32_from_ntu25  # noqa: E402
-from rcmcl_ros.node.params import BUNDLED_CHECKPOINT  # noqa: E402
+from rcmcl_core.bundled import BUNDLED_CHECKPOINT  # noqa: E402
 
 WINDOW_S = 2.0                 # the bundled checkpoint's clip
 SUBJECT = 2                    # held out (cross-subject test split), the demo bag's default performer

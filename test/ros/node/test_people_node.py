@@ -1,4 +1,4 @@
-"""Live: the node with max_people = 3 publishes ~/decision per person (rcmcl_ros/node/people.py). Two
+"""Live: the node with max_people = 3 publishes ~/decision per person (rcmcl_ros/people/path.py). Two
 people in view; person 2's skeleton drops after PERSON2_OFF_S while person 1's stays: person 2's skeleton
 goes absent (gate 0) while RGB-D and points carry on, then person 2 stops being decided (stale), person 1
 goes on; the single-person topics keep publishing."""
@@ -21,10 +21,11 @@ from rcmcl_core.data.synthetic.classes import CLASS_NAMES
 from rcmcl_core.data.synthetic.scene import make_scene_clip
 from rcmcl_core.geometry.pinhole import backproject
 from rcmcl_ros.conversions import numpy_to_image, seconds_to_stamp, skeleton_to_markers, xyz_to_pointcloud2
-from rcmcl_ros.bag.demo import _camera_info, azure32_from_ntu25
+from rcmcl_ros.bag.demo import camera_info_message, azure32_from_ntu25
 from rcmcl_ros.node.ros_node import RCMCLNode
-from rcmcl_ros.node.params import BUNDLED_CHECKPOINT
-from rcmcl_ros.node.decision_message import MODALITY_NAMES, decision_from_message
+from rcmcl_core.bundled import BUNDLED_CHECKPOINT
+from rcmcl_core.config import MODALITIES
+from rcmcl_ros.node.decision_message import decision_from_message
 
 FPS = 10.0
 SIZE = 64
@@ -65,7 +66,7 @@ def scene_messages(t0_wall: float):
     intrinsics = synthetic_intrinsics(width=SIZE, height=SIZE)
     clip = make_scene_clip([CLASS_NAMES.index("wave"), CLASS_NAMES.index("kick")], [2, 4], camera=1, seed=5,
                            intrinsics=intrinsics, fps=FPS, frames=int(SECONDS * FPS))
-    info = _camera_info(intrinsics, frame_id="rgb_camera_link")
+    info = camera_info_message(intrinsics, frame_id="rgb_camera_link")
     for k in range(len(clip["rgb"])):
         t_s = k / FPS
         stamp = seconds_to_stamp(t0_wall + t_s)
@@ -120,7 +121,7 @@ def run_node(context, *, hostile: bool = False):
                 pubs[stream].publish(msg)
         time.sleep(1.5)
         stats = node.people.windower.stats
-        stats.main_id = node.people._main_id
+        stats.main_id = node.pipeline.main_actor_id
     finally:
         for executor in executors:
             executor.shutdown(timeout_sec=1.0)
@@ -131,8 +132,8 @@ def run_node(context, *, hostile: bool = False):
 
 def _by_body(msg) -> dict[int, dict]:
     """~/decision -> {body id: {"present": (3,) bool, "gates": (3,) float}} in MODALITIES order."""
-    return {p.body_id: {"present": np.array([p.present[m] for m in MODALITY_NAMES]),
-                        "gates": np.array([p.gates[m] for m in MODALITY_NAMES])}
+    return {p.body_id: {"present": np.array([p.present[m] for m in MODALITIES]),
+                        "gates": np.array([p.gates[m] for m in MODALITIES])}
             for p in decision_from_message(msg)}
 
 

@@ -22,10 +22,15 @@ INTRINSICS = synthetic_intrinsics(width=SIZE, height=SIZE)
 
 @pytest.fixture(scope="module")
 def checkpoint():
+    """(the bundled model's InferenceRuntime on the CPU, labels, clip): rounds run as the node runs them."""
+    import torch
+
     from rcmcl_core.checkpoint import load_model
+    from rcmcl_core.inference_runtime import InferenceRuntime
 
     model, loaded = load_model(BUNDLED)
-    return model, loaded.labels, loaded.config.clip
+    runtime = InferenceRuntime(model.eval(), device=torch.device("cpu"), warmup=False, cpu_trace=True)
+    return runtime, loaded.labels, loaded.config.clip
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +166,7 @@ def test_hostile_bodies_are_counted_not_raised(checkpoint, two_people):
 
 def test_duplicate_ids_in_markers_keep_one_body_per_id(two_people):
     from rcmcl_ros.conversions.body_markers import skeleton_to_markers
-    from rcmcl_ros.people.ingest import bodies_from_markers
+    from rcmcl_ros.conversions.body_markers import markers_to_bodies
 
     body = two_people[0].bodies[1]
     msg = skeleton_to_markers(np.stack([body, body + 0.5]), layout="ntu25", body_ids=(3, 4))
@@ -170,7 +175,7 @@ def test_duplicate_ids_in_markers_keep_one_body_per_id(two_people):
         copy.id, copy.action, copy.pose.position.x = marker.id, marker.action, marker.pose.position.x + 1.0
         copy.pose.position.y, copy.pose.position.z = marker.pose.position.y, marker.pose.position.z
         msg.markers.append(copy)
-    bodies, stats = bodies_from_markers(msg, layout="ntu25")
+    bodies, stats = markers_to_bodies(msg, layout="ntu25")
     assert sorted(bodies) == [3, 4] and stats.duplicate_joints == 25
 
 
@@ -182,10 +187,10 @@ def test_config_rejects_impossible_values():
 def test_decision_array_round_trips_the_contract(checkpoint, two_people):
     from builtin_interfaces.msg import Time
 
-    from rcmcl_ros.people.decisions import infer_round, main_actor
-    from rcmcl_ros.people.markers import people_markers
+    from rcmcl_ros.people.decisions import infer_round
+    from rcmcl_ros.node.people_markers import people_markers
     from rcmcl_ros.node.decision_message import decision_from_message
-    from rcmcl_ros.people.output import people_decision_message
+    from rcmcl_ros.node.decision_message import people_decision_message
 
     model, labels, clip = checkpoint
     r = rounds_of(windower(clip), two_people)[0]
@@ -203,7 +208,6 @@ def test_decision_array_round_trips_the_contract(checkpoint, two_people):
         assert parsed.window_start_s == pytest.approx(d.stamp_s - clip.window_s, abs=1e-6)
         np.testing.assert_allclose([parsed.scores[name] for name in labels], d.scores, atol=1e-4)
         np.testing.assert_allclose(list(parsed.gates.values()), d.gates, atol=1e-4)
-    assert main_actor(decisions).body_id == min(decisions, key=lambda d: d.distance_m).body_id
     markers = people_markers(decisions, stamp=Time(sec=12), frame_id="rgb_camera_link").markers
     assert len(markers) == 8 and markers[0].text.startswith(f"1: {decisions[0].decision.label}")
     assert markers[0].pose.position.y < decisions[0].head_m[1]            # above the head (optical y down)

@@ -62,10 +62,10 @@ def test_a_frozen_camera_is_counted_goes_absent_and_comes_back(tiny_checkpoint, 
     assert late and all(not d.present[R] and d.gates[R] == 0.0 and d.present[S] for d in late)
     after = play(pipeline, scene, 4.0, 6.0)
     assert all(d.present.all() and d.gates[R] > 0 for d in after if d.stamp_s >= T0 + 5.2)
-    logged = pipeline.take_health_drops()
+    logged = pipeline.take_drops()
     assert logged and {(d.stream, d.reason) for d in logged} == {("rgbd", "repeated")}
     assert "identical to the previous frame" in logged[0].detail
-    assert pipeline.take_health_drops() == []                      # each drop is handed over once
+    assert pipeline.take_drops() == []                      # each drop is handed over once
 
 
 def test_a_skeleton_teleport_is_a_jump_and_a_few_frozen_frames_are_filled(tiny_checkpoint, scene):

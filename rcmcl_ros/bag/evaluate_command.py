@@ -1,0 +1,136 @@
+"""`python -m rcmcl_ros evaluate-bag`: the node's pipeline over a bag offline, one person (bag/evaluate.py,
+report.py) or per person (`--max-people N`, bag/people_eval.py). Both go through the same Pipeline, so
+--topic, --points-source, --camera-info-topic and the health options apply to both.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from rcmcl_ros.bag.evaluate import DEPTH_CAMERA_INFO_TOPIC, evaluate_bag
+from rcmcl_ros.bag.files import DEFAULT_TOPICS, BagError, parse_topic_map
+from rcmcl_ros.pipeline.runner import POINTS_SOURCES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rcmcl_ros evaluate-bag",
+                                description="Run the node's pipeline over a bag offline (no ROS graph) and write "
+                                            "decisions.csv, report.md, gates.png and confusion.png to --out.")
+    p.add_argument("bag", type=Path, help="rosbag2 folder, .mcap or .db3 file")
+    p.add_argument("--out", type=Path, required=True, help="folder for the results (created if missing)")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="rcmcl checkpoint (default: the bundled rcmcl_core/assets/rcmcl_compact.pt)")
+    p.add_argument("--topic", action="append", default=[], metavar="STREAM:=TOPIC",
+                   help="read STREAM (rgb, depth, points, skeleton) from TOPIC (repeatable; default: the Azure "
+                        "Kinect driver's topics)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="inference device")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--stride-s", type=float, default=None, help="seconds between decisions (default: the node's)")
+    p.add_argument("--skeleton-format", default=None, choices=("azure32", "ntu25"),
+                   help="joint layout of the skeleton markers (default azure32)")
+    p.add_argument("--points-source", default="topic", choices=POINTS_SOURCES,
+                   help="topic: read the points topic; depth: back-project the depth images with their camera_info "
+                        "(as the node's points_source parameter)")
+    p.add_argument("--camera-info-topic", default=DEPTH_CAMERA_INFO_TOPIC,
+                   help=f"camera_info of the depth images, for --points-source depth (default {DEPTH_CAMERA_INFO_TOPIC})")
+    p.add_argument("--no-health-rule", action="store_true",
+                   help="turn the node's sensor-health rules off (parameter sensor_health: false): the learned "
+                        "gates alone, as before the rules existed")
+    p.add_argument("--health-max-rejected-fraction", type=float, default=None, metavar="F",
+                   help="the node's health_max_rejected_fraction (default: its default)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--max-people", type=int, default=1,
+                   help="N >= 2: per-person evaluation of up to N tracked bodies (people.json, people.csv)")
+    p.add_argument("--people-second-body", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --max-people: the nearest other person fills skeleton body 2 (default: on, as the "
+                        "node's people_second_body)")
+    p.add_argument("--people-camera-info-topic", default=None,
+                   help="with --max-people: the colour camera_info for the per-person crops (default: the one "
+                        "beside the rgb topic, as the node's people_camera_info_topic)")
+    return p
+
+
+def evaluate_command(argv: list[str]) -> int:
+    """`python -m rcmcl_ros evaluate-bag`: 0 on success, 2 on a bad bag, checkpoint or argument."""
+    args = build_parser().parse_args(argv)
+    try:
+        topics = parse_topic_map(args.topic)
+    except ValueError as error:
+        return _fail(str(error))
+    if not args.bag.exists():   # before loading torch: the commonest mistake answers at once
+        return _fail(f"bag not found: {args.bag}")
+    from rcmcl_core.bundled import require_checkpoint
+    from rcmcl_core.checkpoint import CheckpointError
+    from rcmcl_ros.pipeline.runner import Pipeline, PipelineConfigError
+
+    try:
+        checkpoint = require_checkpoint(str(args.checkpoint or ""), setting="--checkpoint",
+                                        fix="pass --checkpoint PATH to an rcmcl .pt file")
+        pipeline = Pipeline.from_checkpoint(checkpoint, config=pipeline_config(args))
+        if args.max_people > 1:
+            return _people(args, pipeline=pipeline, topics=topics)
+        result = evaluate_bag(args.bag, pipeline=pipeline, topics=topics, progress=not args.no_progress,
+                              warn=_warn, camera_info_topic=args.camera_info_topic)
+    except (BagError, CheckpointError, FileNotFoundError, PipelineConfigError, ValueError) as error:
+        return _fail(str(error))
+    from rcmcl_ros.bag.report import write_report
+
+    paths = write_report(result, out_dir=args.out)
+    print(f"evaluate-bag: {len(result.decisions)} decisions in {result.wall_s:.1f} s "
+          f"({result.windows_per_s:.1f} windows/s, {result.real_time_factor:.1f}x real time)")
+    for name in ("report", "gates", "decisions", "confusion"):
+        if name in paths:
+            print(f"{name}: {paths[name]}")
+    return 0
+
+
+def pipeline_config(args: argparse.Namespace):
+    """The PipelineConfig the arguments ask for (device, threads, stride, skeleton format, points source,
+    sensor-health rules); the warm-up is skipped (offline, the first window's latency does not matter)."""
+    from rcmcl_core.sensor_health import HealthConfig
+    from rcmcl_ros.pipeline.runner import PipelineConfig
+
+    health = HealthConfig(enabled=not args.no_health_rule)
+    if args.health_max_rejected_fraction is not None:
+        health.max_rejected_fraction = args.health_max_rejected_fraction
+    config = PipelineConfig(device=args.device, torch_threads=args.threads, health=health,
+                            points_source=args.points_source)
+    if args.stride_s is not None:
+        config.window = dataclasses.replace(config.window, stride_s=args.stride_s)
+    if args.skeleton_format is not None:
+        config.preprocess = dataclasses.replace(config.preprocess, skeleton_format=args.skeleton_format)
+    return config
+
+
+def _people(args: argparse.Namespace, *, pipeline, topics: dict[str, str]) -> int:
+    """--max-people N: people.json / people.csv, and the summary line."""
+    from rcmcl_ros.bag.people_eval import evaluate_people_bag, write_people_report
+    from rcmcl_ros.people.path import PeoplePath
+    from rcmcl_ros.people.tracker import PeopleConfig
+    from rcmcl_ros.topics import camera_info_beside
+
+    people = PeopleConfig(max_people=args.max_people, max_batch=args.max_people, second_body=args.people_second_body)
+    PeoplePath.for_pipeline(pipeline, people)
+    info_topic = args.people_camera_info_topic or camera_info_beside(topics.get("rgb", DEFAULT_TOPICS["rgb"]))
+    result = evaluate_people_bag(args.bag, pipeline=pipeline, topics=topics, people_info_topic=info_topic,
+                                 camera_info_topic=args.camera_info_topic, progress=not args.no_progress, warn=_warn)
+    path = write_people_report(result, out_dir=args.out)
+    summary = result.summary()
+    per_person = ", ".join(f"{i}: {v['accuracy']:.2f} ({v['clean_windows']})"
+                           for i, v in summary["per_person"].items())
+    print(f"evaluate-bag: {summary['decisions']} person decisions in {result.rounds} rounds, {result.wall_s:.1f} s; "
+          f"accuracy {summary['accuracy']:.3f} overall, per body id {per_person}; identity consistency "
+          f"{summary['identity_consistency']:.3f}")
+    print(f"people: {path}")
+    return 0
+
+
+def _warn(text: str) -> None:
+    print(f"evaluate-bag: warning: {text}", file=sys.stderr)
+
+
+def _fail(text: str) -> int:
+    print(f"evaluate-bag: error: {text}", file=sys.stderr)
+    return 2
