@@ -12,7 +12,7 @@ from rcmcl_ros.conversions.common import (DEFAULT_LIMITS, REASONS, ConversionErr
 from rcmcl_ros.conversions.image import (AREA_TAPS, DEPTH_SCALE_M, ENCODINGS, centre_square_roi,
                                          depth_to_metres, image_to_numpy, image_to_rgb, numpy_to_image)
 from rcmcl_ros.conversions.body_markers import (BODY_ID_STRIDE, SKELETON_FRAME, SKELETON_LAYOUTS, SkeletonStats,
-                                           markers_to_skeleton, skeleton_to_markers)
+                                                markers_to_skeleton, skeleton_to_markers)
 
 __all__ = [
     "AREA_TAPS", "BODY_ID_STRIDE", "CLOUD_LAYOUTS", "DEFAULT_LIMITS", "DEPTH_SCALE_M", "ENCODINGS", "REASONS",

@@ -50,7 +50,8 @@ class NodeConfig:
     raw_subscriptions: bool = False              # True: deserialise only the messages the input gate keeps
     points_source: str = "topic"                 # topic: points_topic; depth: back-projected depth_topic
     camera_info_topic: str = "depth_to_rgb/camera_info"   # for points_source depth
-    rgb_transport: str = "raw"                   # raw: Image on rgb_topic; compressed: CompressedImage on <rgb_topic>/compressed
+    rgb_transport: str = "raw"                   # raw: Image on rgb_topic;
+    #                                              compressed: CompressedImage on <rgb_topic>/compressed
     reuse_large_buffers: bool = True             # mallopt: multi-MB message buffers reused, not re-mapped
     gil_switch_interval_s: float = 0.001         # sys.setswitchinterval (process_tuning.py); 0 = Python's 5 ms
 

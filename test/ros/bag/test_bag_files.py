@@ -12,7 +12,7 @@ import pytest
 
 from rcmcl_core.data.synthetic.classes import CLASS_NAMES
 from rcmcl_ros.bag.files import (DEFAULT_TOPICS, FAULT_TOPIC, GROUND_TRUTH_TOPIC, STREAM_TYPES, BagError, BagReader,
-                           BagWriter, parse_topic_map)
+                                 BagWriter, parse_topic_map)
 from rcmcl_ros.bag.annotations import Fault, GroundTruth, parse_fault
 from rcmcl_ros.bag.demo import (CAMERA_INFO_TOPICS, FRAMES, START_NS, DemoBagConfig, azure32_from_ntu25,
                                 make_demo_bag, read_sidecar)
