@@ -1,5 +1,5 @@
-"""Offline bag evaluation (rcmcl_ros/bag/evaluate.py, bag_report.py): the node's Pipeline over a real demo bag,
-scored against its ground truth and fault schedule, and `evaluate-bag` on bad bags.
+"""Offline bag evaluation (rcmcl_ros/bag/evaluate.py, rcmcl_ros/bag/report.py): the node's Pipeline over a real demo
+bag, scored against its ground truth and fault schedule, and `evaluate-bag` on bad bags.
 
 The accuracy test trains a tiny 4-class model on the synthetic benchmark's training subjects (odd ids) in a
 few seconds; the bag shows a held-out subject (even id). Absent modalities get gate exactly 0, so the gate

@@ -1,5 +1,5 @@
-"""rosbag2 files through rosbags (rcmcl_ros/bag/files.py), the annotations they carry (bag_annotations.py) and the
-demo bag (rcmcl_ros/bag/demo.py): real mcap / sqlite3 bags written and read back, faults visible in the data, and
+"""rosbag2 files through rosbags (rcmcl_ros/bag/files.py), the annotations they carry (rcmcl_ros/bag/annotations.py) and
+the demo bag (rcmcl_ros/bag/demo.py): real mcap / sqlite3 bags written and read back, faults visible in the data, and
 one-line errors for bags that cannot be read."""
 from __future__ import annotations
 
