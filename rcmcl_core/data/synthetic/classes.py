@@ -57,7 +57,6 @@ CLASSES: tuple[ActionClass, ...] = (
     *_pair("depth", "hug", ("hug a big ball", "object"), ("hug the air", "none")),
 )
 CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
-NUM_CLASSES = len(CLASSES)
 
 NOVEL_CLASSES: tuple[ActionClass, ...] = (
     ActionClass("squat", "squat", "ordinary"),

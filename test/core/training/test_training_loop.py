@@ -19,8 +19,6 @@ from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_core.training.objectives import PretrainObjective, SupervisedObjective
 from rcmcl_core.training.loop import train_stage, warmup_cosine
 
-REPO = Path(__file__).resolve().parents[3]
-
 
 def _dataset(root, config, subset="all"):
     return ClipDataset(root, split="xsub", subset=subset, config=config, train=True, seed=0)
