@@ -4,25 +4,31 @@
 
 Prints the error count and the top 25 (true -> predicted) pairs; needs data/synth_compact.
 """
+import argparse
 import collections
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
 
-from rcmcl_core.augment.degrade import drop_modalities  # noqa: E402
-from rcmcl_core.checkpoint import load_model  # noqa: E402
-from rcmcl_core.data.dataset import ClipDataset, collate  # noqa: E402
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", help="the checkpoint to evaluate")
+    parser.add_argument("absent", nargs="?", default="",
+                        help='comma list of absent modalities, e.g. rgbd or rgbd,points (default "": none)')
+    args = parser.parse_args(argv)
 
+    import torch
+    from torch.utils.data import DataLoader
 
-def main() -> int:
+    from rcmcl_core.augment.degrade import drop_modalities
+    from rcmcl_core.checkpoint import load_model
+    from rcmcl_core.data.dataset import ClipDataset, collate
     torch.set_num_threads(1)
-    model, loaded = load_model(sys.argv[1])
+    model, loaded = load_model(args.checkpoint)
     model.eval()
-    absent = [a for a in sys.argv[2].split(",") if a] if len(sys.argv) > 2 else []
+    absent = [a for a in args.absent.split(",") if a]
     dataset = ClipDataset("data/synth_compact", split="xsub", subset="test", config=loaded.config, train=False)
     errors, counts = collections.Counter(), collections.Counter()
     with torch.no_grad():

@@ -7,7 +7,8 @@ of R (rgb + depth), S (skeleton) and P (points) in shuffled rounds, then switche
 at 15 Hz and at 5 Hz, then jumps the clock back as a looping bag does. The node (lite preset, use_sim_time)
 runs in this process. Per pattern it prints the decision rate against nominal (one per stride), how often
 dead modalities' gates were exactly 0 and live ones > 0 once a window had passed, and how many windows the
-gates took to react (dead: gate 0; back: gate > 0). test/ros/pipeline/test_pipeline_faults.py asserts the same rules offline.
+gates took to react (dead: gate 0; back: gate > 0). test/ros/pipeline/test_pipeline_faults.py asserts the same
+rules offline.
 """
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def label(alive: tuple[bool, ...]) -> str:
     return " ".join(letter if on else "-" for letter, on in zip("RSP", alive))
+
+
+def _seconds(value: float | None) -> str:
+    """A reaction time in seconds, or - when there was none."""
+    return "-" if value is None else f"{value:.2f}"
 
 
 def streams(alive: tuple[bool, ...]) -> tuple[str, ...]:
@@ -161,9 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         died = max((x for r in group for x in r[4]), default=None)
         back = max((x for r in group for x in r[5]), default=None)
         lag = max(r[6] for r in group)
-        fmt = (lambda v: "-" if v is None else f"{v:.2f}")
         print(f"| {name} | {label(alive)} | {len(group)} | {min(rates):.0f} / {np.mean(rates):.0f} | "
-              f"{100 * exact:.0f} % | {fmt(died)} | {fmt(back)} | {lag:.2f} |")
+              f"{100 * exact:.0f} % | {_seconds(died)} | {_seconds(back)} | {lag:.2f} |")
     worst = min(100 * r[2] for r in rows)
     print(f"\n- lowest decision rate in any phase: {worst:.0f} % of nominal (goal >= 90 %)")
 

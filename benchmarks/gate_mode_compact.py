@@ -12,7 +12,8 @@ test split: the robustness conditions (all clips) and the gate calibration (lear
 
 `run` is resumable (an interrupted fine-tuning continues from <out>/<mode>/last.pt) and writes
 <out>/<mode>/results.json and calibration/ (`--name` picks another folder, e.g. to run a mode from its own
-pretraining). `report` writes ablation.json, ablation.md and ablation.png, one row per finished run. A fine-tuning-stage ablation: the encoders were pretrained once, with the recipe's own gate mode.
+pretraining). `report` writes ablation.json, ablation.md and ablation.png, one row per finished run. A fine-tuning-stage
+ablation: the encoders were pretrained once, with the recipe's own gate mode.
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def ablation_config(base: RCMCLConfig, *, mode: str, epochs: int) -> RCMCLConfig
 def fresh_gate_init(pretrain: Path, config: RCMCLConfig, out: Path, *, seed: int) -> Path:
     """<out>/init.pt: the pretrained weights with the gate of `config`'s mode drawn anew (torch seed `seed`)."""
     from rcmcl_core.models.rcmcl import RCMCL
-    checkpoint = load_checkpoint(pretrain, expected_config=config, ignore=("optim.", "augment.", "loss.", "model.gate_mode"))
+    ignore = ("optim.", "augment.", "loss.", "model.gate_mode")
+    checkpoint = load_checkpoint(pretrain, expected_config=config, ignore=ignore)
     torch.manual_seed(seed)
     model = RCMCL(config=config)
     state = {k: v for k, v in checkpoint.model_state.items() if not k.startswith(GATE_PREFIX)}
@@ -63,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     out = args.out / (args.name or args.mode)
     out.mkdir(parents=True, exist_ok=True)
     config.to_yaml(out / "config.yaml")
-    init = out / "init.pt" if (out / "init.pt").exists() else fresh_gate_init(args.pretrain, config, out, seed=args.seed)
+    init = out / "init.pt"
+    if not init.exists():
+        init = fresh_gate_init(args.pretrain, config, out, seed=args.seed)
     train = ClipDataset(args.data_root, split="xsub", subset="train", config=config, train=True, seed=args.seed)
     test = ClipDataset(args.data_root, split="xsub", subset="test", config=config, train=False, seed=args.seed)
     result = train_stage(stage="finetune", config=config, dataset=train, labels=train.class_names, out_dir=out,
@@ -72,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     write_results(out / "results.json", {args.mode: evaluate(model, test, progress=False)})
     chosen = draw_clips(len(test), args.max_clips, seed=args.seed)
     curves = calibrate(model, torch.utils.data.Subset(test, chosen.tolist()), seed=args.seed, progress=False)
-    write_calibration(out / "calibration", curves, header={"gate_mode": args.mode, "epochs": args.epochs,
-                                                            "pretrain": str(args.pretrain), "clips": len(chosen),
-                                                            "health_rule": "off"})
+    header = {"gate_mode": args.mode, "epochs": args.epochs, "pretrain": str(args.pretrain), "clips": len(chosen),
+              "health_rule": "off"}
+    write_calibration(out / "calibration", curves, header=header)
     print(f"{args.mode}: {result.steps} steps, results in {out}")
     return 0
 
@@ -85,8 +89,8 @@ def summarise(mode_dir: Path) -> dict:
     conditions = next(iter(results.values()))
     curves = json.loads((mode_dir / "calibration" / "calibration.json").read_text())["curves"]
     return {"mode": mode_dir.name,
-            "accuracy": {k: conditions[k]["accuracy"] for k in ("clean", "R missing", "S missing", "P missing",
-                                                                 "R&P missing")},
+            "accuracy": {k: conditions[k]["accuracy"]
+                         for k in ("clean", "R missing", "S missing", "P missing", "R&P missing")},
             "clean_gates": curves[0]["mean_gates"][0],
             "non_increasing": sum(c["monotone"] for c in curves),
             "drop_50": sum(c["drop_pct"] >= 50 for c in curves),

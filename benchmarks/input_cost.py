@@ -69,17 +69,20 @@ def main(argv: list[str] | None = None) -> None:
         msg.data = data.tobytes()
         compressed[fmt] = msg
     preprocessor = Preprocessor(config=PreprocessConfig(image_size=64, num_points=256))
-    raw = {name: serialize_message(msg) for name, msg in (("points", frames.messages["points"]),
-                                                           ("depth", depth_msg), ("rgb", frames.messages["rgb"]),
-                                                           ("jpeg", compressed["jpeg"]), ("png", compressed["png"]))}
+    messages = {"points": frames.messages["points"], "depth": depth_msg, "rgb": frames.messages["rgb"],
+                "jpeg": compressed["jpeg"], "png": compressed["png"]}
+    raw = {name: serialize_message(msg) for name, msg in messages.items()}
     types = {"points": PointCloud2, "depth": Image, "rgb": Image, "jpeg": CompressedImage, "png": CompressedImage}
     rows = [
-        ("points2 368,640 x 32 B -> cloud (topic path)", "points", lambda: preprocessor.convert("points", frames.messages["points"])),
+        ("points2 368,640 x 32 B -> cloud (topic path)", "points",
+         lambda: preprocessor.convert("points", frames.messages["points"])),
         ("depth_to_rgb 1280x720 + camera_info -> cloud (points_source depth)", "depth",
          lambda: preprocessor.convert("points", DepthCloudSource(depth=depth_msg, info=info))),
         ("depth_to_rgb 1280x720 -> depth input", "depth", lambda: preprocessor.convert("depth", depth_msg)),
-        ("colour 1280x720 bgra8 Image -> rgb input", "rgb", lambda: preprocessor.convert("rgb", frames.messages["rgb"])),
-        ("colour 1280x720 jpeg (q90) -> decode + rgb input", "jpeg", lambda: preprocessor.convert("rgb", compressed["jpeg"])),
+        ("colour 1280x720 bgra8 Image -> rgb input", "rgb",
+         lambda: preprocessor.convert("rgb", frames.messages["rgb"])),
+        ("colour 1280x720 jpeg (q90) -> decode + rgb input", "jpeg",
+         lambda: preprocessor.convert("rgb", compressed["jpeg"])),
         ("colour 1280x720 png -> decode + rgb input", "png", lambda: preprocessor.convert("rgb", compressed["png"])),
     ]
     print(f"\n## Input cost per message ({args.repeats} repeats, medians)\n")

@@ -220,10 +220,9 @@ def anchor_figures(name: str, *, device: torch.device, args: argparse.Namespace)
     config = preset(name)
     c = config.clip
     divisor = TINY_ANCHOR_WIDTH_DIVISOR if args.tiny else 1
-    options = ", ".join(f for f, on in (("bf16 autocast", args.amp and device.type == "cuda"),
-                                         ("CUDA graph", args.cuda_graph), (f"torch.compile {args.compile_mode}",
-                                                                         args.compile),
-                                         ("channels_last_3d", args.channels_last)) if on) or "eager fp32"
+    flags = (("bf16 autocast", args.amp and device.type == "cuda"), ("CUDA graph", args.cuda_graph),
+             (f"torch.compile {args.compile_mode}", args.compile), ("channels_last_3d", args.channels_last))
+    options = ", ".join(name for name, on in flags if on) or "eager fp32"
     print(f"\nissue rows (9, 16): preset {name} (T={c.frames}, {c.image_size}x{c.image_size}, N={c.num_points}) vs "
           f"R(2+1)D-18{f' / {divisor} widths (smoke run)' if divisor > 1 else ''} on 3x{c.frames}x{c.image_size}"
           f"x{c.image_size}; {options}")

@@ -26,8 +26,9 @@ def paired_table(results: dict, first: str, second: str) -> str:
             continue
         a, b = bits_to_array(mine.correct), bits_to_array(theirs.correct)
         low, high = paired_difference_interval(a, b)
-        lines.append(f"| {condition} | {mine.accuracy:.1f} | {theirs.accuracy:.1f} | {mine.accuracy - theirs.accuracy:+.1f} "
-                     f"| [{low:+.1f}, {high:+.1f}] | {'yes' if low > 0 or high < 0 else 'no'} |")
+        significant = "yes" if low > 0 or high < 0 else "no"
+        lines.append(f"| {condition} | {mine.accuracy:.1f} | {theirs.accuracy:.1f} "
+                     f"| {mine.accuracy - theirs.accuracy:+.1f} | [{low:+.1f}, {high:+.1f}] | {significant} |")
     return "\n".join(lines)
 
 

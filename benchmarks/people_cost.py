@@ -89,7 +89,10 @@ def main(argv: list[str] | None = None) -> None:
                 forward.append(time.perf_counter() - started)
                 batch = len(built.body_ids)
             k += 1
-        ms = lambda values: 1000 * float(np.median(values))  # noqa: E731
+
+        def ms(values):
+            return 1000 * float(np.median(values))
+
         round_ms = frames_per_stride * ms(ingest) + ms(assemble) + ms(forward)
         period = args.stride_s * math.ceil(people / args.max_batch)
         print(f"{people:6d}  {batch:5d}  {ms(ingest):15.1f}  {ms(assemble):11.1f}  {ms(forward):10.1f}  "

@@ -61,7 +61,8 @@ def cuda_graph(call: Callable[[], Any], *, warmup: int = 2) -> Callable[[], Any]
 
 def fused_unavailable_reason(device: torch.device) -> str | None:
     if device.type != "cuda":
-        return f"needs CUDA (this run: {device.type}); the kernels' CPU check is test/core/models/test_fused_point_ops.py"
+        return (f"needs CUDA (this run: {device.type}); "
+                "the kernels' CPU check is test/core/models/test_fused_point_ops.py")
     if not fused_point_ops.triton_available():
         return "triton is not importable (pip install triton==3.9.0)"
     return None

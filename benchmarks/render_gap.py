@@ -45,7 +45,8 @@ def windows(clip: dict, *, fps: float, frames: int, window_s: float, present: tu
         assert rgb.shape[-1] == size
         skeleton = np.where(clip["skeleton_valid"][index][..., None, None], clip["skeleton"][index], 0.0)
         points = np.nan_to_num(clip["points"][index].astype(np.float32))
-        out.append({"rgb": rgb[None], "depth": depth[None], "skeleton": torch.from_numpy(skeleton.astype(np.float32))[None],
+        out.append({"rgb": rgb[None], "depth": depth[None],
+                    "skeleton": torch.from_numpy(skeleton.astype(np.float32))[None],
                     "points": torch.from_numpy(points)[None], "present": torch.tensor([present])})
     return out
 

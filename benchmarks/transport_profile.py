@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--cases", type=int, nargs="*", default=None, help="indices into CASES (default all)")
     parser.add_argument("--probe", action="store_true", help="also run node_latency's separate transport probe "
-                                                                 "(a second full subscriber: more CPU)")
+                                                             "(a second full subscriber: more CPU)")
     parser.add_argument("--model", choices=("bundled", "lite"), default="bundled",
                         help="node_latency.py --model: the bundled checkpoint (the node's default) or the lite preset")
     parser.add_argument("--out", type=Path, default=None, help="JSON with every case's figures")

@@ -84,9 +84,8 @@ def add_label_efficiency_commands(subparsers: argparse._SubParsersAction) -> Non
     register(subparsers)
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (add_generate, add_training_commands,
-                                                                       add_plot_commands,
-                                                                       add_label_efficiency_commands)
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    add_generate, add_training_commands, add_plot_commands, add_label_efficiency_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -184,7 +184,8 @@ class LossConfig:
     im_per_dimension: bool = True    # divide Eq.2 by the projection size P so lambda_IM means the same at any P
     deg_reduction: str = "mean_joint"  # L_deg: "mean_joint" (m^2 per joint) or "sum" (Eq.3 as written, per sample)
     lambda_gate_aux: float = 1.0     # gate_mode aux_target only: weight of the gate's reliability target
-    lambda_subset: float = 0.0       # probe/fine-tuning: CE over every modality subset (subset_loss.py, beyond the paper)
+    lambda_subset: float = 0.0       # probe/fine-tuning: CE over every modality subset (beyond the paper;
+    #                                  rcmcl_core/training/subset_loss.py)
     gate_aux_scale: float = 0.5      # relative feature movement at which the aux target is exp(-1)
     gate_target: str = "movement"    # aux_target's target: "movement", or "movement_evidence" (fine-tuning also
                                      # caps it by the class evidence a modality kept, gate_target.py)
@@ -308,7 +309,7 @@ class RCMCLConfig:
         """Load from a YAML file path, or from YAML text. A `preset:` key alone expands to that preset;
         other keys then override it (e.g. `preset: lite` + `optim: {batch_size: 8}`)."""
         if isinstance(path_or_text, Path) or (isinstance(path_or_text, str) and "\n" not in path_or_text
-                                               and path_or_text.endswith((".yaml", ".yml"))):
+                                              and path_or_text.endswith((".yaml", ".yml"))):
             path = Path(path_or_text)
             if not path.is_file():
                 raise ConfigError(f"config file not found: {path}")

@@ -190,7 +190,7 @@ class SkeletonMotion:
     def _check_body(self, body: _Body, stamp_s: float, joints: np.ndarray) -> str | None:
         cfg = self.config
         why = None if body.joints is None else motion_violation(body.joints, joints, stamp_s - body.stamp_s, cfg,
-                                                                 reference_bones=body.bones)
+                                                                reference_bones=body.bones)
         if why is None:
             self._accept(body, stamp_s, joints)
             return None
@@ -314,4 +314,3 @@ def screen_batch(batch: dict, *, window_s: float, config: HealthConfig,
                 out[key][i] = out[key][i][source.to(out[key].device)]
     out["present"] = present.to(batch["present"].device)
     return out, flags
-

@@ -242,6 +242,3 @@ def hostile_message(rng: np.random.Generator, stream: str, t_s: float) -> Draw:
     kinds = KINDS[stream]
     return kinds[int(rng.integers(len(kinds)))](rng, float(t_s))
 
-
-def kind_names(stream: str) -> list[str]:
-    return [kind.__name__ for kind in KINDS[stream]]

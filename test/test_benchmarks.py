@@ -1,13 +1,20 @@
-"""benchmarks/*.py: the anchor is the architecture it claims to be, and the CPU paths of the speed scripts
-run end to end at tiny sizes (their GPU paths share the code). Nothing here asserts a timing."""
+"""benchmarks/*.py: every command answers --help and every helper module imports (on this tree, as on a fresh
+clone), the anchor is the architecture it claims to be, and the CPU paths of the speed scripts run end to end
+at tiny sizes (their GPU paths share the code). Nothing here asserts a timing."""
 import importlib.util
+import os
+import re
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+DOC_COMMAND = re.compile(r"python[\d.]* benchmarks/(\w+)\.py")
 
 
 def _load(name: str):
@@ -18,6 +25,37 @@ def _load(name: str):
     sys.modules[name] = module                      # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def _is_command(path: Path) -> bool:
+    return 'if __name__ == "__main__":' in path.read_text()
+
+
+def _run_in_fresh_process(path: Path) -> subprocess.CompletedProcess:
+    """`python benchmarks/<name>.py --help` for a command, a plain import for a helper module; this tree's
+    packages come first on the path (the shared venv's editable install may point at another checkout)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(BENCHMARKS)])}
+    argv = [str(path), "--help"] if _is_command(path) else ["-c", f"import {path.stem}"]
+    return subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_every_benchmark_command_prints_its_usage_and_every_helper_imports():
+    scripts = sorted(BENCHMARKS.glob("*.py"))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(zip(scripts, pool.map(_run_in_fresh_process, scripts)))
+    failures = [f"{path.name}: exit {r.returncode}\n{r.stdout[-2000:]}{r.stderr[-2000:]}"
+                for path, r in results.items() if r.returncode != 0
+                or (_is_command(path) and not r.stdout.startswith(f"usage: {path.name}"))]
+    assert not failures, "\n\n".join(failures)
+
+
+def test_every_benchmark_the_docs_run_is_a_command():
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted(BENCHMARKS.glob("*.py"))]
+    named = {name for doc in docs for name in DOC_COMMAND.findall(doc.read_text())}
+    assert named, "no benchmark command found in the docs"
+    missing = sorted(name for name in named if not (BENCHMARKS / f"{name}.py").is_file()
+                     or not _is_command(BENCHMARKS / f"{name}.py"))
+    assert not missing, f"docs run these, but they are no benchmark command: {missing}"
 
 
 @pytest.fixture

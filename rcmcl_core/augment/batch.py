@@ -11,7 +11,7 @@ import torch
 from rcmcl_core.augment.views import make_view, points_view, rgbd_view, skeleton_view
 from rcmcl_core.config import AugmentConfig
 from rcmcl_core.augment.degrade import (drop_frames, drop_modalities, mask_skeleton, occlude, random_modality_dropout,
-                                skeleton_joint_noise, sparsify_points)
+                                        skeleton_joint_noise, sparsify_points)
 
 __all__ = ["make_views", "make_view", "rgbd_view", "skeleton_view", "points_view", "drop_modalities",
            "random_modality_dropout", "skeleton_joint_noise", "sparsify_points", "drop_frames", "occlude",

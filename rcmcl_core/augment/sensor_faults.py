@@ -34,8 +34,9 @@ per fault (FAULTS holds the same text):
 |                        |          | sensor returning nothing: no depth, one point left per frame)           |
 
 A fault degrades `Fault.modality` and, where one physical fault reaches two modalities, `Fault.also` (depth
-holes: the point cloud is back-projected from the same depth image). Faults act on present samples only (`present` False rows are returned as they came). All randomness comes
-from the `generator` argument, so a fixed seed gives the same faults. `apply_fault` applies one fault;
+holes: the point cloud is back-projected from the same depth image). Faults act on present samples only
+(`present` False rows are returned as they came). All randomness comes from the `generator` argument, so a
+fixed seed gives the same faults. `apply_fault` applies one fault;
 `sample_faults` draws, per sample, one fault and a severity for training.
 """
 from __future__ import annotations

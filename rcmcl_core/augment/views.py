@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from rcmcl_core.config import AugmentConfig
 from rcmcl_core.geometry.skeleton_layout import LEFT_RIGHT_PAIRS, NUM_JOINTS
 
-RGBD, SKELETON, POINTS = 0, 1, 2   # columns of `present` (config.MODALITIES order)
+POINTS = 2   # the points column of `present` (config.MODALITIES order)
 
 
 def uniform(shape: tuple[int, ...], low: float, high: float, *, generator: torch.Generator,

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_cell(cell, plan)
         acc = result["conditions"]
         print(f"{cell.name}: clean {acc['clean']['accuracy']:.1f} %, "
-              f"R&P missing {acc['R&P missing']['accuracy']:.1f} % ({result['labelled_clips']} labelled clips, {result['seconds'] / 60:.1f} min)", flush=True)
+              f"R&P missing {acc['R&P missing']['accuracy']:.1f} % ({result['labelled_clips']} labelled clips, "
+              f"{result['seconds'] / 60:.1f} min)", flush=True)
     return 0
 
 

@@ -1,5 +1,5 @@
 """`rcmcl plot tsne | gates | robustness | calibration`: the paper's figures from checkpoints and evaluation
-results (calibration: commands_calibration.py).
+results (calibration: rcmcl_core/commands/calibration.py).
 
     rcmcl plot tsne runs/finetune/finetune.pt --data-root data/synth --out docs/figures
     rcmcl plot gates runs/finetune/finetune.pt --data-root data/synth --out docs/figures

@@ -1,5 +1,6 @@
-"""`rcmcl pretrain | probe | finetune | evaluate | export`: thin command-line shells over train.py, probe.py
-and evaluate.py. Each command is one function of parsed arguments returning an exit code."""
+"""`rcmcl pretrain | probe | finetune | evaluate | export`: thin command-line shells over
+rcmcl_core/training/loop.py, rcmcl_core/training/probe.py and rcmcl_core/evaluation/robustness.py. Each
+command is one function of parsed arguments returning an exit code."""
 from __future__ import annotations
 
 import argparse

@@ -3,7 +3,8 @@
 Conditions (Sec. IV-C): clean; every non-empty subset of modalities missing but one kept (R, S, P, R&S,
 R&P, S&P missing); skeleton joint noise SJN sigma 0.05 / 0.10 m; point cloud sparsity PCS dropping 50 % /
 70 % of points. Beyond the paper (EXTRA_COLUMNS): half the frames dropped (filled from the nearest kept
-frame, as the node does) and an occluding box over 40 % x 40 % of the RGB-D image. Metrics (defined from Table II's numbers, which they reproduce):
+frame, as the node does) and an occluding box over 40 % x 40 % of the RGB-D image. Metrics (defined from
+Table II's numbers, which they reproduce):
 - RDP (relative degradation, %) of a condition = (clean - degraded) / clean * 100;
   Table II's 'RDP' column is the RDP of 'R&P missing' (85.9 -> 45.2 gives 47.4 %).
 - RGS (robustness gain score, points) of a method vs the supervised baseline = RDP_supervised - RDP_method,

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from rcmcl_core.training.baselines import ABLATIONS
-from rcmcl_core.evaluation.robustness import (DROPOUT_COLUMNS, ConditionResult, corruption_table, dropout_table, extra_table,
-                                 gate_table, mean_dropout_accuracy, rdp)
+from rcmcl_core.evaluation.robustness import (DROPOUT_COLUMNS, ConditionResult, corruption_table, dropout_table,
+                                              extra_table, gate_table, mean_dropout_accuracy, rdp)
 
 Results = dict[str, dict[str, ConditionResult]]
 
@@ -56,8 +56,9 @@ def ablation_table(results: Results) -> str:
         if step not in results:
             continue
         result = results[step]
-        lines.append(f"| {number} | {ABLATIONS[number][0]} | {ABLATION_ADDS[number]} | {result['clean'].accuracy:.1f} | "
-                     f"{result['R&P missing'].accuracy:.1f} | {mean_dropout_accuracy(result):.1f} |")
+        lines.append(f"| {number} | {ABLATIONS[number][0]} | {ABLATION_ADDS[number]} "
+                     f"| {result['clean'].accuracy:.1f} | {result['R&P missing'].accuracy:.1f} "
+                     f"| {mean_dropout_accuracy(result):.1f} |")
     return "\n".join(lines)
 
 

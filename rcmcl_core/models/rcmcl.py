@@ -1,7 +1,8 @@
 """The full RCMCL model: encode each present modality, project (H_M), gate (Eq.4), fuse (Eq.5), classify (C).
 
-Batch contract (docs/ARCHITECTURE.md, "Tensor contracts"): a dict with rgb (B, T, 3, H, W) [0, 1], depth (B, T, 1, H, W) metres,
-skeleton (B, T, M, 25, 3) metres, points (B, T, N, 3) metres and present (B, 3) bool in MODALITIES order.
+Batch contract (docs/ARCHITECTURE.md, "Tensor contracts"): a dict with rgb (B, T, 3, H, W) [0, 1],
+depth (B, T, 1, H, W) metres, skeleton (B, T, M, 25, 3) metres, points (B, T, N, 3) metres and present (B, 3)
+bool in MODALITIES order.
 A modality's tensors may be missing or None when no sample has it. Absent samples never reach an encoder,
 their z rows and gates are exactly 0, so garbage (NaN, huge values) in their slots changes nothing.
 """

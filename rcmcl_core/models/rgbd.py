@@ -61,12 +61,12 @@ class Conv2Plus1D(nn.Sequential):
                  spatial_kernel: int = BLOCK_KERNEL[1]) -> None:
         super().__init__(
             Conv3d(in_planes, midplanes, kernel_size=(1, spatial_kernel, spatial_kernel),
-                      stride=(1, spatial_stride, spatial_stride), padding=(0, spatial_kernel // 2, spatial_kernel // 2),
-                      bias=False),
+                   stride=(1, spatial_stride, spatial_stride), padding=(0, spatial_kernel // 2, spatial_kernel // 2),
+                   bias=False),
             nn.BatchNorm3d(midplanes),
             nn.ReLU(inplace=True),
             Conv3d(midplanes, out_planes, kernel_size=(temporal_kernel, 1, 1), stride=(temporal_stride, 1, 1),
-                      padding=(temporal_kernel // 2, 0, 0), bias=False),
+                   padding=(temporal_kernel // 2, 0, 0), bias=False),
         )
 
     @classmethod
@@ -112,7 +112,7 @@ class BasicBlock(nn.Module):
         if temporal_stride != 1 or spatial_stride != 1 or in_planes != planes:
             self.downsample = nn.Sequential(
                 Conv3d(in_planes, planes, kernel_size=1, stride=(temporal_stride, spatial_stride, spatial_stride),
-                          bias=False),
+                       bias=False),
                 nn.BatchNorm3d(planes))
         self.relu = nn.ReLU(inplace=True)
 

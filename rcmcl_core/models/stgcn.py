@@ -1,10 +1,11 @@
 """E_S: ST-GCN (Yan et al. 2018) over the NTU-25 graph, with optional AS-GCN-style learned links.
 
-The graph is data from `rcmcl_core.geometry.skeleton_layout` (3-subset spatial partition); the network only consumes it.
-With `bone_input` each joint carries its bone vector (joint minus parent) as 3 more channels, the joint +
-bone input of 2s-AGCN (Shi et al. 2019). Each block is a spatial graph convolution (one 1x1 conv per subset, aggregated with A_k, plus a learned
-zero-initialised residual adjacency when `learned_links`) followed by a temporal convolution, with a
-residual connection. Bodies share the network; their pooled features are averaged over tracked bodies.
+The graph is data from `rcmcl_core.geometry.skeleton_layout` (3-subset spatial partition); the network only
+consumes it. With `bone_input` each joint carries its bone vector (joint minus parent) as 3 more channels, the
+joint + bone input of 2s-AGCN (Shi et al. 2019). Each block is a spatial graph convolution (one 1x1 conv per
+subset, aggregated with A_k, plus a learned zero-initialised residual adjacency when `learned_links`) followed
+by a temporal convolution, with a residual connection. Bodies share the network; their pooled features are
+averaged over tracked bodies.
 """
 from __future__ import annotations
 

@@ -52,11 +52,6 @@ def barrier(world: World) -> None:
         dist.barrier()
 
 
-def shutdown(world: World) -> None:
-    if world.distributed and dist.is_initialized():
-        dist.destroy_process_group()
-
-
 def average_buffers(module: torch.nn.Module, world: World) -> None:
     """Average floating-point buffers (BatchNorm running statistics) over ranks in place. DDP keeps
     parameters identical but each rank's running statistics follow its own data; averaging them gives

@@ -64,5 +64,5 @@ def knn_accuracy(model: RCMCL, train: Dataset, heldout: Dataset, *, batch_size: 
     similarity = F.normalize(query, dim=1) @ F.normalize(bank, dim=1).T              # (Q, N)
     top, index = similarity.topk(min(k, bank.shape[0]), dim=1)
     votes = torch.zeros(query.shape[0], num_classes).scatter_add_(1, bank_labels[index],
-                                                                   (top / KNN_TEMPERATURE).exp())
+                                                                  (top / KNN_TEMPERATURE).exp())
     return 100.0 * float((votes.argmax(dim=1) == labels).float().mean())

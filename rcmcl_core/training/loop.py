@@ -161,7 +161,7 @@ def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: 
     total_steps = epochs * steps_per_epoch
     warmup = config.optim.warmup_epochs * steps_per_epoch if stage == "pretrain" else 0
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total_steps=total_steps,
-                                                                            warmup_steps=warmup))
+                                                                           warmup_steps=warmup))
     generator = torch.Generator().manual_seed(seed * 1000 + world.rank)
     position = {"epoch": 0, "batch": 0, "step": 0}
     if world.is_main:
@@ -284,8 +284,8 @@ def _restore(path: Path, *, stage: str, config: RCMCLConfig, model: RCMCL, optim
     checkpoint = load_checkpoint(path, expected_config=config, ignore=SCHEDULE_LENGTHS)
     lengths = [line for line in checkpoint.config.diff(config) if line.startswith(SCHEDULE_LENGTHS)]
     if lengths:
-        print(f"[rcmcl] resuming {path} with another schedule length (was != now: {'; '.join(lengths)}): the learning rate "
-              f"follows the new schedule from step {checkpoint.train_state['step']}", file=sys.stderr)
+        print(f"[rcmcl] resuming {path} with another schedule length (was != now: {'; '.join(lengths)}): "
+              f"the learning rate follows the new schedule from step {checkpoint.train_state['step']}", file=sys.stderr)
     state = checkpoint.train_state or {}
     if state.get("stage") != stage:
         raise ValueError(f"cannot resume {stage} from {path}: it holds stage {state.get('stage')!r}; "

@@ -27,8 +27,6 @@ FAULT_KINDS = {
     "skeleton_jumps": "skeleton",    # a joint or the body teleports 1 m for 2 frames, every other pair (sensor_faults)
 }
 """Fault name -> the modality it degrades (rcmcl_core.config.MODALITIES names)."""
-REMOVING_FAULTS = ("skeleton_lost", "points_dropped", "rgbd_blackout", "rgbd_dropped")
-"""Faults after which the node has no usable frame of the modality, so its gate is exactly 0."""
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 For each fault segment: the faulted modality's mean gate over the decisions whose window has at least half of
 its length inside the fault (window end - window_s / 2 >= start, end < fault end), against its mean gate
-over the clean decisions (no fault overlaps the window), and the relative drop 100 (clean - fault) / clean in %. The issue-14 goal is a
-drop >= 30 % per segment; this module measures, it does not assume.
+over the clean decisions (no fault overlaps the window), and the relative drop 100 (clean - fault) / clean in %.
+The issue-14 goal is a drop >= 30 % per segment; this module measures, it does not assume.
 """
 from __future__ import annotations
 

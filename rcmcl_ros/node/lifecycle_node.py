@@ -12,7 +12,7 @@
 | cleanup    | the model is released                                                            |
 | shutdown   | as deactivate + cleanup                                                          |
 
-Parameters are declared at construction (read-only, read at configure). The plain RCMCLNode (node.py)
+Parameters are declared at construction (read-only, read at configure). The plain RCMCLNode (rcmcl_ros/node/ros_node.py)
 stays the default entry point; this one needs rclpy.lifecycle and lifecycle_msgs (both in the ROS wheels).
 """
 from __future__ import annotations

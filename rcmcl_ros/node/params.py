@@ -45,7 +45,8 @@ class NodeConfig:
                                                  # window end at least (input_gate.py); 0 = all
     raw_subscriptions: bool = False              # True: deserialise only the messages the input gate keeps
     camera_info_topic: str = "depth_to_rgb/camera_info"   # for points_source depth
-    rgb_transport: str = "raw"                   # raw: Image on rgb_topic; compressed: CompressedImage on <rgb_topic>/compressed
+    rgb_transport: str = "raw"                   # raw: Image on rgb_topic;
+    #                                              compressed: CompressedImage on <rgb_topic>/compressed
     reuse_large_buffers: bool = True             # mallopt: multi-MB message buffers reused, not re-mapped
     gil_switch_interval_s: float = 0.001         # sys.setswitchinterval (process_tuning.py); 0 = Python's 5 ms
 

@@ -6,11 +6,11 @@ FASTRTPS_DEFAULT_PROFILES_FILE is deprecated, so only a camera stack on Fast DDS
 one). So the profile must be in the environment before `rclpy.init`, in every process of the graph: the
 camera driver and the node alike.
 
-| profile          | transports                                         | use                                   |
-|------------------|----------------------------------------------------|---------------------------------------|
-| shm              | shared memory (64 MB segment) + UDPv4 any interface | driver and node on one host, peers elsewhere |
-| shm_localhost    | shared memory (64 MB segment) + UDPv4 on 127.0.0.1  | nothing leaves the host (tests, demo) |
-| off              | Fast DDS defaults                                   | comparison / other RMW                |
+| profile       | transports                                          | use                                          |
+|---------------|-----------------------------------------------------|----------------------------------------------|
+| shm           | shared memory (64 MB segment) + UDPv4 any interface | driver and node on one host, peers elsewhere |
+| shm_localhost | shared memory (64 MB segment) + UDPv4 on 127.0.0.1  | nothing leaves the host (tests, demo)        |
+| off           | Fast DDS defaults                                   | comparison / other RMW                       |
 """
 from __future__ import annotations
 

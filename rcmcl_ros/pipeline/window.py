@@ -1,4 +1,5 @@
-"""Sliding windows of synced frames -> one model batch (B=1) + presence mask (docs/ARCHITECTURE.md, "Sync and windowing").
+"""Sliding windows of synced frames -> one model batch (B=1) + presence mask
+(docs/ARCHITECTURE.md, "Sync and windowing").
 
 A window is a span of sensor time, not a count of frames: T target times evenly spaced over
 [t_end - window_s, t_end] (both ends included), and each modality takes its nearest real frame per target.
@@ -28,7 +29,6 @@ from rcmcl_core.config import MODALITIES, ClipConfig
 from rcmcl_core.sensor_health import HealthConfig, trusted
 from rcmcl_core.windowing import (MAX_GAP_S, MIN_PRESENCE, STAMP_EPS_S, is_present, screened_coverage,
                                   window_times)
-
 
 
 class WindowConfigError(ValueError):

@@ -226,7 +226,7 @@ def test_a_compatible_state_passes_the_model_check():
 
 
 def test_load_model_gives_the_saved_weights_in_eval_mode_and_refuses_weights_of_another_config(tiny_checkpoint,
-                                                                                                tmp_path):
+                                                                                               tmp_path):
     path = tiny_checkpoint()
     model, checkpoint = load_model(path)
     assert not model.training and checkpoint.labels[0] == "action_00"

@@ -1,5 +1,5 @@
-"""NTU RGB+D action classes as data: names in label order (A1 -> index 0) and the mutual (two-person)
-actions. Names follow the official dataset page; NTU-60 is the first 60 of NTU-120."""
+"""NTU RGB+D action classes as data: names in label order (A1 -> index 0). Names follow the official
+dataset page; NTU-60 is the first 60 of NTU-120."""
 from __future__ import annotations
 
 NTU120_CLASSES = (
@@ -38,9 +38,6 @@ NTU120_CLASSES = (
     "support somebody with one's hand", "finger-guessing game (playing rock-paper-scissors)",         # A119-120
 )
 NTU60_CLASSES = NTU120_CLASSES[:60]
-
-MUTUAL_ACTIONS = frozenset(range(50, 61)) | frozenset(range(106, 121))
-"""1-based action ids performed by two people (the second body matters for these)."""
 
 SUPPORTED_VERSIONS = (60, 120)
 

@@ -69,8 +69,11 @@ def make_subject(subject_id: int, *, seed: int = 0) -> Subject:
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7919, subject_id]))
     height = float(rng.uniform(1.55, 1.90))
     lengths = {k: float(height * v * rng.uniform(0.96, 1.04)) for k, v in PROPORTIONS.items()}
-    colour = lambda palette: tuple(float(c) for c in np.clip(  # noqa: E731
-        np.asarray(palette[rng.integers(len(palette))]) * rng.uniform(0.85, 1.15, 3), 0, 1))
+
+    def colour(palette):
+        shade = np.asarray(palette[rng.integers(len(palette))]) * rng.uniform(0.85, 1.15, 3)
+        return tuple(float(c) for c in np.clip(shade, 0, 1))
+
     return Subject(subject_id=subject_id, height=height, lengths=lengths, width=float(rng.uniform(0.85, 1.25)),
                    speed=float(rng.uniform(0.8, 1.25)), amplitude=float(rng.uniform(0.85, 1.15)),
                    arm_out=float(rng.uniform(0.0, 0.08)), lean=float(rng.uniform(-0.04, 0.08)),
@@ -107,7 +110,10 @@ SIDES = {"left": 1.0, "right": -1.0}   # sign of body-frame X for "out"
 def rest_controls(subject: Subject, frames: int) -> Controls:
     """Standing still, arms hanging, open hands."""
     k = subject.scale
-    full = lambda v: np.tile(np.asarray(v, dtype=np.float64), (frames, 1))  # noqa: E731
+
+    def full(v):
+        return np.tile(np.asarray(v, dtype=np.float64), (frames, 1))
+
     hand_out = subject.lengths["shoulder_half"] / k + 0.05 + subject.arm_out
     return Controls(
         root=full([0.0, subject.hip_height, 0.0]), pitch=np.full(frames, subject.lean), roll=np.zeros(frames),
@@ -178,8 +184,10 @@ def solve_joints(controls: Controls, subject: Subject) -> tuple[np.ndarray, dict
         reference = _unit(up * (1 - vertical) + forward * vertical)
         reference = _unit(reference - np.sum(reference * along, -1, keepdims=True) * along)
         sideways = np.cross(along, reference) * sign
-        frame = lambda offsets: k * (offsets[:, :1] * along + offsets[:, 1:2] * reference  # noqa: E731
-                                     + offsets[:, 2:] * sideways)
+
+        def frame(offsets):
+            return k * (offsets[:, :1] * along + offsets[:, 1:2] * reference + offsets[:, 2:] * sideways)
+
         prefix = side
         joints[:, J[f"{prefix}_shoulder"]], joints[:, J[f"{prefix}_elbow"]] = shoulder, elbow
         joints[:, J[f"{prefix}_wrist"]], joints[:, J[f"{prefix}_hand"]] = wrist, hand

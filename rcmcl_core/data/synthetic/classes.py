@@ -22,7 +22,7 @@ KINDS = ("ordinary", "rgb", "skeleton", "depth")
 
 @dataclass(frozen=True)
 class ActionClass:
-    """One class: `program` names the motion program (synthetic_motion.PROGRAMS); `variant` selects the
+    """One class: `program` names the motion program (rcmcl_core.data.synthetic.motion.PROGRAMS); `variant` selects the
     pair member's difference inside it (object colour name, hand gesture or object presence)."""
 
     name: str
@@ -57,7 +57,6 @@ CLASSES: tuple[ActionClass, ...] = (
     *_pair("depth", "hug", ("hug a big ball", "object"), ("hug the air", "none")),
 )
 CLASS_NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
-NUM_CLASSES = len(CLASSES)
 
 NOVEL_CLASSES: tuple[ActionClass, ...] = (
     ActionClass("squat", "squat", "ordinary"),

@@ -63,7 +63,10 @@ class Primitives:
         """Apply p -> rotation @ p + translation (rotation (3, 3) or (F, 3, 3), translation (3,) or (F, 3))."""
         rotation = np.broadcast_to(rotation, (self.frames, 3, 3))
         translation = np.broadcast_to(translation, (self.frames, 3))
-        move = lambda p: np.einsum("fij,fpj->fpi", rotation, p) + translation[:, None]  # noqa: E731
+
+        def move(p):
+            return np.einsum("fij,fpj->fpi", rotation, p) + translation[:, None]
+
         return Primitives(move(self.capsule_a), move(self.capsule_b), self.capsule_radius, self.capsule_colour,
                           move(self.sphere_centre), self.sphere_radius, self.sphere_colour,
                           move(self.box_centre), np.einsum("fij,fpjk->fpik", rotation, self.box_axes),

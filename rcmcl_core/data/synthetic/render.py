@@ -132,7 +132,10 @@ def _render_chunk(prims: Primitives, rd: np.ndarray, light: np.ndarray, ambient:
     if prims.box_half.size:
         t, axis, sign = _boxes(prims.box_centre, prims.box_axes, prims.box_half, rd)
         i = t.argmin(1)
-        pick = lambda x: np.take_along_axis(x, i[:, None], 1)[:, 0]  # noqa: E731
+
+        def pick(x):
+            return np.take_along_axis(x, i[:, None], 1)[:, 0]
+
         box_normal = np.take_along_axis(_gather(prims.box_axes, i), pick(axis)[..., None, None], -1)[..., 0]
         candidates.append(pick(t))
         normals.append((box_normal * pick(sign)[..., None], i))

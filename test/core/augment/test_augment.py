@@ -72,7 +72,10 @@ def test_skeleton_rotation_preserves_bone_lengths_and_untracked_bodies_stay_zero
     config = _config(view_shear=0.0, view_joint_jitter_m=0.0, view_flip=0.0, view_rotation_deg=30.0)
     out = augment.skeleton_view(batch["skeleton"], config=config, generator=_generator())
     child, parent = zip(*NTU_BONES)
-    lengths = lambda s: (s[..., list(child), :] - s[..., list(parent), :]).norm(dim=-1)   # noqa: E731
+
+    def lengths(s):
+        return (s[..., list(child), :] - s[..., list(parent), :]).norm(dim=-1)
+
     tracked = batch["skeleton"].abs().sum(dim=(-1, -2)) > 0
     torch.testing.assert_close(lengths(out)[tracked], lengths(batch["skeleton"])[tracked], atol=1e-5, rtol=0)
     assert not torch.allclose(out[tracked], batch["skeleton"][tracked])

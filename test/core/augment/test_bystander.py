@@ -28,7 +28,8 @@ def test_every_chosen_actor_gets_another_performer_beside_it_with_its_pose_intac
     offset = second[:, :, ROOT_JOINT].mean(dim=1) - actor_root
     assert ((offset[:, 0].abs() >= BYSTANDER_LATERAL_M[0] - 1e-5)
             & (offset[:, 0].abs() <= BYSTANDER_LATERAL_M[1] + 1e-5)).all()
-    assert (offset[:, 2].abs() <= BYSTANDER_DEPTH_M + 1e-5).all() and torch.allclose(offset[:, 1], torch.zeros(6), atol=1e-5)
+    assert (offset[:, 2].abs() <= BYSTANDER_DEPTH_M + 1e-5).all()
+    assert torch.allclose(offset[:, 1], torch.zeros(6), atol=1e-5)
     # Body 2 is another sample's performer, only moved: its pose relative to its root matches some other actor.
     assert sorted(source_of_second_body(out, batch, i) for i in range(6)) == list(range(6))   # each once
     assert all(source_of_second_body(out, batch, i) != i for i in range(6))

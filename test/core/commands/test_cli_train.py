@@ -57,7 +57,8 @@ def test_probe_from_a_checkpoint_of_another_preset_is_refused(synth, tmp_path, c
     from rcmcl_core.config import preset
     from rcmcl_core.models.rcmcl import RCMCL
     config = preset("lite")
-    save_checkpoint(other, model_state=RCMCL(config=config).state_dict(), config=config, labels=[f"c{i}" for i in range(config.model.num_classes)])
+    labels = [f"c{i}" for i in range(config.model.num_classes)]
+    save_checkpoint(other, model_state=RCMCL(config=config).state_dict(), config=config, labels=labels)
     assert main(["probe", *_common(synth, tmp_path / "p"), "--init", str(other)]) == 2
     assert "preset" in capsys.readouterr().err
 
@@ -115,7 +116,8 @@ def test_finetune_on_k_labels_per_class_writes_them_and_rebuilds_the_same_run(tm
     assert "labelled clips: 24 of" in capsys.readouterr().out
     steps = [line.split(",")[2] for line in (first / METRICS).read_text().splitlines()[1:]]
     assert len(steps) == 6, "one epoch of 3 batches of 8 is raised to 2 epochs for optim.min_steps = 4"
-    assert main(["finetune", *common, "--out", str(second), "--labelled-clips", str(first / "labelled_clips.json")]) == 0
+    labelled_clips = str(first / "labelled_clips.json")
+    assert main(["finetune", *common, "--out", str(second), "--labelled-clips", labelled_clips]) == 0
     assert json.loads((second / "labelled_clips.json").read_text())["clip_ids"] == labelled["clip_ids"]
     a, b = load_checkpoint(first / "finetune.pt"), load_checkpoint(second / "finetune.pt")
     for key in a.model_state:

@@ -1,4 +1,4 @@
-"""The procedural tri-modal benchmark (rcmcl_core/data/synthetic*.py): determinism, formats and units,
+"""The procedural tri-modal benchmark (rcmcl_core/data/synthetic/): determinism, formats and units,
 splits, and that each modality carries the information docs/DATASET.md says it does."""
 from dataclasses import replace
 

@@ -42,7 +42,10 @@ def test_novel_motion_programs_move_the_body_as_named():
 
 def test_the_colour_pair_differs_in_colour_and_the_depth_pair_in_depth():
     red, blue = _clip("lift a red box"), _clip("lift a blue box")
-    redness = lambda clip: float((clip["rgb"][..., 0].astype(int) - clip["rgb"][..., 2]).mean())  # noqa: E731
+
+    def redness(clip):
+        return float((clip["rgb"][..., 0].astype(int) - clip["rgb"][..., 2]).mean())
+
     assert redness(red) > redness(blue) + 1.0
     crate, air = _clip("push a crate"), _clip("push the air")
     both = (crate["depth_mm"] > 0) & (air["depth_mm"] > 0)

@@ -1,5 +1,5 @@
-"""`rcmcl plot calibration` (rcmcl_core/evaluation/calibration.py, commands_calibration.py): gate-vs-severity curves, the
-issue-14 criteria computed from them, and the three files written."""
+"""`rcmcl plot calibration` (rcmcl_core/evaluation/calibration.py, rcmcl_core/commands/calibration.py):
+gate-vs-severity curves, the issue-14 criteria computed from them, and the three files written."""
 import dataclasses
 import json
 

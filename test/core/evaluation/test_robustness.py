@@ -7,9 +7,8 @@ import torch
 from clip_factory import make_clip_root
 from rcmcl_core.config import preset
 from rcmcl_core.data.dataset import ClipDataset
-from rcmcl_core.evaluation.robustness import (CONDITIONS, ConditionResult, corruption_table, dropout_table, evaluate, gate_table,
-                                 rdp, read_results, relative_dropout_gain, rgs,
-                                 write_results)
+from rcmcl_core.evaluation.robustness import (CONDITIONS, ConditionResult, corruption_table, dropout_table, evaluate,
+                                              gate_table, rdp, read_results, relative_dropout_gain, rgs, write_results)
 from rcmcl_core.models.rcmcl import RCMCL
 
 

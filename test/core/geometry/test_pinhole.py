@@ -5,8 +5,8 @@ import torch
 
 from rcmcl_core.geometry.pinhole import Intrinsics
 from rcmcl_core.geometry.pinhole import (KINECT_V2_DEPTH, backproject, backproject_torch, centre_crop_intrinsics,
-                                 crop_to_person, farthest_point_sample,
-                                 normalise_points, project_points, sample_points, scale_intrinsics)
+                                         crop_to_person, farthest_point_sample, normalise_points, project_points,
+                                         sample_points, scale_intrinsics)
 
 INTRINSICS = Intrinsics(fx=50.0, fy=40.0, cx=15.5, cy=11.5, width=32, height=24)
 

@@ -1,5 +1,5 @@
-"""Result figures: t-SNE (rcmcl_core/plots/tsne.py, scikit-learn), the figures of rcmcl_core/plots/results.py, the gate timeline
-of rcmcl_core/evaluation/figure_data.py and `rcmcl plot` (rcmcl_core/commands/plot.py)."""
+"""Result figures: t-SNE (rcmcl_core/plots/tsne.py, scikit-learn), the figures of rcmcl_core/plots/results.py,
+the gate timeline of rcmcl_core/evaluation/figure_data.py and `rcmcl plot` (rcmcl_core/commands/plot.py)."""
 import numpy as np
 import pytest
 import torch

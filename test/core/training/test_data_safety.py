@@ -2,9 +2,9 @@
 and --resume finishes the run with every step logged once; a corrupt, truncated, foreign or malicious
 checkpoint is refused with a message naming the file and the problem, before any of it is executed or used.
 
-test_train.py already kills one run between steps; here the kills land inside the checkpoint write (half a
-payload written, or a complete temp file not yet renamed) and at a random moment, one after the other on the
-same run folder. Tiny preset, real subprocesses, real SIGKILL.
+test/core/training/test_training_loop.py already kills one run between steps; here the kills land inside the
+checkpoint write (half a payload written, or a complete temp file not yet renamed) and at a random moment, one
+after the other on the same run folder. Tiny preset, real subprocesses, real SIGKILL.
 """
 from __future__ import annotations
 

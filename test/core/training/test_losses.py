@@ -6,7 +6,7 @@ import torch
 
 from rcmcl_core.config import LossConfig
 from rcmcl_core.training.losses import (LossTerms, barlow_twins, cross_correlation, cross_modal_loss,
-                               degradation_loss, info_nce_pair, intra_modal_loss, total_loss)
+                                        degradation_loss, info_nce_pair, intra_modal_loss, total_loss)
 
 TAU = LossConfig().temperature
 LAMBDA_OFFDIAG = LossConfig().barlow_offdiag
@@ -24,7 +24,10 @@ def test_info_nce_matches_the_closed_form_on_a_two_by_two_case():
     s = 1 / math.sqrt(2)
     # cosine similarities S[k, m] = h_i,k . h_j,m: S00 = s, S01 = 0, S10 = s, S11 = 1
     s00, s01, s10, s11 = s, 0.0, s, 1.0
-    e = lambda x: math.exp(x / tau)  # noqa: E731
+
+    def e(x):
+        return math.exp(x / tau)
+
     i_to_j = -math.log(e(s00) / (e(s00) + e(s01))) - math.log(e(s11) / (e(s10) + e(s11)))
     j_to_i = -math.log(e(s00) / (e(s00) + e(s10))) - math.log(e(s11) / (e(s01) + e(s11)))
     expected = (i_to_j + j_to_i) / (2 * 2)

@@ -19,8 +19,6 @@ from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_core.training.objectives import PretrainObjective, SupervisedObjective
 from rcmcl_core.training.loop import train_stage, warmup_cosine
 
-REPO = Path(__file__).resolve().parents[3]
-
 
 def _dataset(root, config, subset="all"):
     return ClipDataset(root, split="xsub", subset=subset, config=config, train=True, seed=0)
@@ -197,8 +195,8 @@ def test_two_gloo_processes_under_torchrun_end_with_identical_replicas(root, tmp
     assert completed.returncode == 0, completed.stderr[-3000:]
     rank0 = torch.load(tmp_path / "ddp" / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "ddp" / "rank1.pt", weights_only=True)
-    initial = RCMCL(config=dataclasses.replace(preset("tiny"), model=dataclasses.replace(preset("tiny").model,
-                                                                                        num_classes=4)))
+    tiny = preset("tiny")
+    initial = RCMCL(config=dataclasses.replace(tiny, model=dataclasses.replace(tiny.model, num_classes=4)))
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
     assert any(not torch.equal(rank0[k], v) for k, v in initial.state_dict().items() if k in rank0)
     assert (tmp_path / "ddp" / "pretrain.pt").is_file()

@@ -1,5 +1,5 @@
-"""Offline bag evaluation (rcmcl_ros/bag/evaluate.py, bag_report.py): the node's Pipeline over a real demo bag,
-scored against its ground truth and fault schedule, and `evaluate-bag` on bad bags.
+"""Offline bag evaluation (rcmcl_ros/bag/evaluate.py, rcmcl_ros/bag/report.py): the node's Pipeline over a real demo
+bag, scored against its ground truth and fault schedule, and `evaluate-bag` on bad bags.
 
 The accuracy test trains a tiny 4-class model on the synthetic benchmark's training subjects (odd ids) in a
 few seconds; the bag shows a held-out subject (even id). Absent modalities get gate exactly 0, so the gate
@@ -257,8 +257,8 @@ def test_windows_that_straddle_a_change_of_action_are_counted_apart_from_clean_o
     stamps = [100.0 + t for t in (3.0, 4.5, 5.5, 6.5, 7.5)]        # bag starts at 100 s, action changes at 104 s
     result = SimpleNamespace(start_s=100.0, end_s=108.0, window_s=2.0, faults=[],
                              ground_truth=GroundTruth([(100.0, "wave"), (104.0, "kick")]),
-                             decisions=[SimpleNamespace(stamp_s=s, label="kick", gates=np.ones(3), present=np.ones(3, bool))
-                                        for s in stamps],
+                             decisions=[SimpleNamespace(stamp_s=s, label="kick", gates=np.ones(3),
+                                                        present=np.ones(3, bool)) for s in stamps],
                              truth=["wave", "kick", "kick", "kick", "kick"])
     times = np.array(stamps) - 100.0
     assert straddling(result, times).tolist() == [False, True, True, False, False]

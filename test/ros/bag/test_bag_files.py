@@ -1,5 +1,5 @@
-"""rosbag2 files through rosbags (rcmcl_ros/bag/files.py), the annotations they carry (bag_annotations.py) and the
-demo bag (rcmcl_ros/bag/demo.py): real mcap / sqlite3 bags written and read back, faults visible in the data, and
+"""rosbag2 files through rosbags (rcmcl_ros/bag/files.py), the annotations they carry (rcmcl_ros/bag/annotations.py) and
+the demo bag (rcmcl_ros/bag/demo.py): real mcap / sqlite3 bags written and read back, faults visible in the data, and
 one-line errors for bags that cannot be read."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from rcmcl_core.data.synthetic.classes import CLASS_NAMES
 from rcmcl_ros.bag.files import (DEFAULT_TOPICS, FAULT_TOPIC, GROUND_TRUTH_TOPIC, STREAM_TYPES, BagError, BagReader,
-                           BagWriter, parse_topic_map)
+                                 BagWriter, parse_topic_map)
 from rcmcl_ros.bag.annotations import Fault, GroundTruth, parse_fault
 from rcmcl_ros.bag.demo import (CAMERA_INFO_TOPICS, FRAMES, START_NS, DemoBagConfig, azure32_from_ntu25,
                                 make_demo_bag, read_sidecar)

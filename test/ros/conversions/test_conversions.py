@@ -327,7 +327,7 @@ cloud_fields = st.lists(st.builds(lambda n, o, d: field(n, o, d), st.sampled_fro
        row_step=st.integers(-1, 80), exact=st.booleans(), seed=st.integers(0, 2**16), big_endian=st.booleans(),
        max_points=st.sampled_from([None, 0, 2]))
 def test_fuzzed_cloud_headers_give_points_or_a_conversion_error(fields, height, width, point_step, row_step,
-                                                                 exact, seed, big_endian, max_points):
+                                                                exact, seed, big_endian, max_points):
     implied = row_step * height
     length = implied if exact and implied >= 0 else seed % 161
     data = np.random.default_rng(seed).integers(0, 256, length, dtype=np.uint8).tobytes()

@@ -28,8 +28,8 @@ HUGE = 2**32 - 1
 STAMP_REASONS = ("stamp_unset", "stamp_future", "stamp_past")
 KNOWN_REASONS = set(cv.REASONS) | set(PREPROCESS_REASONS)
 IMAGE_SIZE, NUM_POINTS = 8, 16
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                       HealthCheck.data_too_large])
+FUZZ = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 dimension = st.one_of(st.integers(0, 12), st.integers(0, HUGE))
 specials = st.floats(width=32, allow_nan=True, allow_infinity=True)
@@ -147,7 +147,7 @@ def test_configured_limits_refuse_an_image_a_looser_node_accepts():
 
 # -- point clouds ----------------------------------------------------------------------------------------
 fields = st.lists(st.builds(lambda name, offset, datatype, count: PointField(name=name, offset=offset,
-                                                                            datatype=datatype, count=count),
+                                                                             datatype=datatype, count=count),
                             st.sampled_from(["x", "y", "z", "rgb", "intensity", "", "X"]),
                             st.one_of(st.integers(0, 40), st.integers(0, HUGE)),
                             st.one_of(st.just(PointField.FLOAT32), st.integers(0, 255)), st.integers(0, 3)),
@@ -210,7 +210,7 @@ def test_hostile_clouds_give_finite_points_or_a_conversion_error(msg, max_points
 @given(points=st.lists(st.tuples(specials, specials, specials), max_size=40),
        layout=st.sampled_from(list(cv.CLOUD_LAYOUTS)), big_endian=st.booleans())
 def test_empty_single_and_nan_clouds_keep_exactly_the_finite_in_range_points(points, layout, big_endian,
-                                                                            preprocessor):
+                                                                             preprocessor):
     xyz = np.array(points, np.float32).reshape(-1, 3)
     msg = cv.xyz_to_pointcloud2(xyz, stamp=1.0, layout=layout, big_endian=big_endian)
     finite = xyz[np.isfinite(xyz).all(axis=1)]
@@ -274,7 +274,7 @@ def crowded_scenes(draw) -> MarkerArray:
 @given(msg=st.one_of(hostile_markers(), crowded_scenes()), layout=st.sampled_from(list(cv.SKELETON_LAYOUTS)),
        max_bodies=st.integers(1, 3))
 def test_hostile_markers_give_at_most_max_bodies_finite_skeletons_or_a_conversion_error(msg, layout, max_bodies,
-                                                                                       preprocessor):
+                                                                                        preprocessor):
     joints, valid, stats = cv.markers_to_skeleton(msg, layout=layout, max_bodies=max_bodies)
     assert joints.shape == (max_bodies, NUM_JOINTS, 3) and valid.shape == (max_bodies,)
     assert np.isfinite(joints).all() and not joints[~valid].any()

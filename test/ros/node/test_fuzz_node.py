@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.ros, pytest.mark.timeout(90)]
 
-import rclpy  # noqa: E402  (a core dependency: a broken wheel must fail, not skip)
+import rclpy  # noqa: E402, F401  (imported only to prove it imports: a core dependency, a broken wheel must fail, not skip)
 from hostile import KINDS, STREAMS  # noqa: E402
 from test_node import STRIDE_S, WINDOW_S, Harness  # noqa: E402
 

@@ -23,7 +23,7 @@ import pytest
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.ros, pytest.mark.timeout(90)]
 
-import rclpy  # noqa: E402  (a core dependency: a broken wheel must fail, not skip)
+import rclpy  # noqa: E402, F401  (imported only to prove it imports: a core dependency, a broken wheel must fail, not skip)
 from test_node import SETTLE_S, STRIDE_S, Harness  # noqa: E402
 
 from rcmcl_core.data.synthetic.generate import SYNTHETIC_PRESETS, make_clip, synthetic_intrinsics  # noqa: E402

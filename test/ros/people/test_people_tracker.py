@@ -1,4 +1,4 @@
-"""Per-person windows, budget, batched decisions and the ~/decision contract (rcmcl_ros/people*.py), on
+"""Per-person windows, budget, batched decisions and the ~/decision contract (rcmcl_ros/people/), on
 a rendered 2- and 3-person synthetic scene and the bundled lite checkpoint."""
 from __future__ import annotations
 

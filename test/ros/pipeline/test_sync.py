@@ -225,8 +225,8 @@ def test_buffers_stay_bounded_under_a_flood():
 
 def test_the_same_input_gives_the_same_output():
     rng = random.Random(7)
-    events = [(a + rng.uniform(0, 0.05), n, s) for a, n, s in events_for(RATES_HZ, end_s=4.0,
-                                                                          gaps={"rgb": (1.0, 2.5)})]
+    events = [(a + rng.uniform(0, 0.05), n, s)
+              for a, n, s in events_for(RATES_HZ, end_s=4.0, gaps={"rgb": (1.0, 2.5)})]
     events.sort()
 
     def summary():
