@@ -3,10 +3,10 @@
     ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST .venv/bin/python benchmarks/node_latency.py [--seconds 30]
 
 Three processes: the publisher (benchmarks/traffic.py: true Azure Kinect sizes at 30 Hz, 1280x720 bgra8
-colour, 1280x720 16UC1 depth_to_rgb, 368,640-point PointCloud2, 32-joint MarkerArray), a plain transport probe (now - stamp
-per message) and this one, which spins the real node (benchmarks/probed_node.py, the bundled checkpoint
-unless --model lite, 1 torch
-thread). Per decision it measures publish time - stamp of the newest input in the window, and splits it:
+colour, 1280x720 16UC1 depth_to_rgb, 368,640-point PointCloud2, 32-joint MarkerArray; --people N persons),
+a plain transport probe (now - stamp per message) and this one, which spins the real node
+(benchmarks/probed_node.py, the bundled checkpoint unless --model lite, 1 torch thread). Per decision it
+measures publish time - stamp of the newest input in the window, and splits it:
 arrival (transport + the node's executor), waiting for the set and the poll, queue, inference. "Node adds"
 is what comes on top of the bare transport. The goal: <= 20 ms p95 beside the model's own inference, and
 no set dropped by the node itself (its drop counters are printed). Prints markdown; asserts nothing.

@@ -13,10 +13,10 @@ rcmcl_core.data.synthetic.generate.make_clip (no dataset needed). The bag holds,
 | /points2                    | sensor_msgs/PointCloud2           | Azure layout, NaN = invalid, rgb_camera_link |
 | /body_tracking_data         | visualization_msgs/MarkerArray    | 32 k4abt joints, id = body*100 + joint     |
 | /rcmcl/ground_truth         | std_msgs/String                   | class name per frame                       |
-| /rcmcl/fault                | std_msgs/String                   | JSON per fault (bag_annotations.Fault)     |
+| /rcmcl/fault                | std_msgs/String                   | JSON per fault (annotations.Fault)         |
 | /tf_static                  | tf2_msgs/TFMessage                | camera_base -> rgb/depth_camera_link       |
 
-Scripted faults (bag_annotations.FAULT_KINDS) degrade single topics at known times, so gates visibly move;
+Scripted faults (annotations.FAULT_KINDS) degrade single topics at known times, so gates visibly move;
 the schedule is in the bag (/rcmcl/fault, metadata custom_data) and in `rcmcl_demo.json` inside the bag
 folder. Everything is a function of DemoBagConfig: a bag with the same config is reused, not rebuilt.
 """

@@ -1,6 +1,6 @@
 """A demo bag with 2-3 people in view (`make-demo-bag --people N`), each doing their own action sequence.
 
-Same topics, rig, fault schedule and caching as the single-person demo bag (demo_bag.py), rendered by
+Same topics, rig, fault schedule and caching as the single-person demo bag (demo.py), rendered by
 rcmcl_core.data.synthetic.scene (mutual occlusion, one skeleton tracker per person). Person k carries body
 id k + 1 on /body_tracking_data (k4abt numbers bodies from 1) until a skeleton_lost fault: like the body
 tracker after losing everyone, each fault that has ended adds RENUMBER_STEP to every id. Ground truth:

@@ -21,8 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from rcmcl_ros.bag.files import (FAULT_TOPIC, GROUND_TRUTH_TOPIC, STREAM_TYPES, BagError, BagReader,
-                           parse_topic_map)
+from rcmcl_ros.bag.files import FAULT_TOPIC, GROUND_TRUTH_TOPIC, STREAM_TYPES, BagError, BagReader
 from rcmcl_ros.bag.annotations import Fault, GroundTruth
 
 STRING_TYPE = "std_msgs/msg/String"

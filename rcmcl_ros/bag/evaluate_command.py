@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="topic: read the points topic; depth: back-project the depth images with their camera_info "
                         "(as the node's points_source parameter)")
     p.add_argument("--camera-info-topic", default=DEPTH_CAMERA_INFO_TOPIC,
-                   help=f"camera_info of the depth images, for --points-source depth (default {DEPTH_CAMERA_INFO_TOPIC})")
+                   help=f"camera_info of the depth images, for --points-source depth "
+                        f"(default {DEPTH_CAMERA_INFO_TOPIC})")
     p.add_argument("--no-health-rule", action="store_true",
                    help="turn the node's sensor-health rules off (parameter sensor_health: false): the learned "
                         "gates alone, as before the rules existed")

@@ -1,9 +1,9 @@
-"""Results of a bag evaluation (bag_eval.BagEvaluation) as files, each written atomically:
+"""Results of a bag evaluation (evaluate.BagEvaluation) as files, each written atomically:
 
 - decisions.csv: one row per decision: time, label, confidence, truth, gates, presence, coverage, active
   faults, latency and the class probabilities;
 - report.md: accuracy against the ground truth overall, on clean stretches and per fault segment, mean
-  gates and presence per segment, the faulted modality's gate drop per fault (bag_fault_gates.py),
+  gates and presence per segment, the faulted modality's gate drop per fault (fault_gates.py),
   evaluation speed (windows/s, x real time), drops by reason, warnings;
 - gates.png: the gate timeline with fault segments shaded (the paper's Fig. 7, on a bag);
 - confusion.png: ground truth x prediction (only when the bag has ground truth).

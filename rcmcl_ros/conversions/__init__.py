@@ -18,6 +18,7 @@ __all__ = [
     "AREA_TAPS", "BODY_ID_STRIDE", "CLOUD_LAYOUTS", "DEFAULT_LIMITS", "DEPTH_SCALE_M", "ENCODINGS", "REASONS",
     "SKELETON_FRAME", "SKELETON_LAYOUTS", "ConversionError", "ConversionLimits", "SkeletonStats",
     "centre_square_roi", "depth_to_metres", "image_to_numpy", "image_to_rgb", "make_header",
-    "markers_to_bodies", "markers_to_skeleton", "numpy_to_image", "pointcloud2_to_rgb", "pointcloud2_to_xyz", "seconds_to_stamp",
+    "markers_to_bodies", "markers_to_skeleton",
+    "numpy_to_image", "pointcloud2_to_rgb", "pointcloud2_to_xyz", "seconds_to_stamp",
     "skeleton_to_markers", "stamp_to_seconds", "xyz_to_pointcloud2",
 ]

@@ -6,10 +6,11 @@ not yet taken (replaced windows are counted); ONE worker thread runs the model a
 delays decisions but never the callbacks. With max_people > 1 the pipeline's ingest also feeds the per-person
 path (rcmcl_ros/people/path.py; one subscription per topic serves both), whose rounds go through a second
 slot of the same kind to a second worker; ~/decision then carries one status per person (published here,
-its one owner) and the single-person topics follow the main actor (the person nearest the camera). Inputs use sensor-data QoS (best effort unless input_reliability
-says reliable), arrive serialised (raw_subscriptions) and only the first message at or after each window end
-is deserialised and converted (input_gate.py; the rest are counted as skipped); outputs are reliable;
-~/labels is latched (transient local). Stamps come from the node clock, so `use_sim_time` replays run on the
+its one owner) and the single-person topics follow the main actor (the person nearest the camera).
+Inputs use sensor-data QoS (best effort unless input_reliability says reliable), arrive serialised
+(raw_subscriptions) and only the first message at or after each window end is deserialised and converted
+(input_gate.py; the rest are counted as skipped); outputs are reliable; ~/labels is latched (transient local).
+Stamps come from the node clock, so `use_sim_time` replays run on the
 bag's /clock.
 """
 from __future__ import annotations

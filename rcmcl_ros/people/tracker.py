@@ -75,7 +75,8 @@ class PeopleConfig:
         checks = ((self.max_people >= 1, f"people.max_people must be >= 1, got {self.max_people}"),
                   (self.max_batch >= 1, f"people.max_batch must be >= 1, got {self.max_batch}"),
                   (self.stale_after_s > 0, f"people.stale_after_s must be > 0 s, got {self.stale_after_s}"),
-                  (0 <= self.forward_budget <= 1, f"people.forward_budget must be in [0, 1], got {self.forward_budget}"),
+                  (0 <= self.forward_budget <= 1,
+                   f"people.forward_budget must be in [0, 1], got {self.forward_budget}"),
                   (self.reset_backwards_s > 0, f"people.reset_backwards_s must be > 0, got {self.reset_backwards_s}"),
                   (self.max_joint_range_m > 0, f"people.max_joint_range_m must be > 0, got {self.max_joint_range_m}"))
         for ok, message in checks:
