@@ -19,6 +19,13 @@ STAMP_EPS_S = 1e-9
 """Stamps closer than this (s) are equal (float round-off of rates and strides)."""
 
 
+def went_back(stamp_s: float, newest_s: float | None, *, by_more_than_s: float = STAMP_EPS_S) -> bool:
+    """True when `stamp_s` lies more than `by_more_than_s` before `newest_s` (None: nothing seen yet): the one
+    rule for "the clock went back" (a bag loop, a clock reset, or with a small margin one late message).
+    Each caller says what follows: the synchroniser and the windowers reset, the health rules forget."""
+    return newest_s is not None and stamp_s < newest_s - by_more_than_s
+
+
 def window_times(end_s: float, *, frames: int, window_s: float) -> np.ndarray:
     """(T,) float64 sample times evenly spaced over [end_s - window_s, end_s], both ends included, seconds."""
     return end_s - window_s + np.linspace(0.0, window_s, frames)

@@ -44,7 +44,8 @@ from rcmcl_core.config import MODALITIES
 from rcmcl_core.sensor_health import JUMP, REPEATED, HealthConfig, RepeatedFrames, SkeletonMotion, trusted
 from rcmcl_core.geometry.pinhole import Intrinsics, sample_points
 from rcmcl_core.geometry.skeleton_layout import JOINT_INDEX, NUM_JOINTS
-from rcmcl_core.windowing import STAMP_EPS_S, is_present, nearest_stamps, screened_coverage, window_times
+from rcmcl_core.windowing import (STAMP_EPS_S, is_present, nearest_stamps, screened_coverage, went_back,
+                                   window_times)
 from rcmcl_ros.people.crop import PELVIS, people_region, person_points, person_rgbd
 from rcmcl_ros.pipeline.sync import SyncConfig
 from rcmcl_ros.pipeline.window import WindowConfig, first_window_index
@@ -181,8 +182,8 @@ class PeopleWindower:
         """Crop and store one frame for every tracked person. A frame older than the newest one is late
         (dropped, counted); one more than reset_backwards_s older resets first (bag loop, clock reset)."""
         stamp_s = float(frame.stamp_s)
-        if self._last_stamp_s is not None and stamp_s < self._last_stamp_s - STAMP_EPS_S:
-            if stamp_s >= self._last_stamp_s - self.config.reset_backwards_s:
+        if went_back(stamp_s, self._last_stamp_s):
+            if not went_back(stamp_s, self._last_stamp_s, by_more_than_s=self.config.reset_backwards_s):
                 self.stats.late_frames += 1
                 return
             self.stats.resets += 1

@@ -39,6 +39,7 @@ from rcmcl_core.device import DEVICE_PATTERN, DeviceError, resolve_device
 from rcmcl_core.inference_runtime import InferenceRuntime, RuntimeConfigError, normalise_amp
 from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_core.sensor_health import JUMP, REPEATED, HealthConfig, HealthConfigError, RepeatedFrames, SkeletonMotion
+from rcmcl_core.windowing import went_back
 from rcmcl_ros.conversions import ConversionError, stamp_to_seconds
 from rcmcl_ros.pipeline.stats import PipelineStats
 from rcmcl_ros.pipeline.preprocess import STREAMS, PreprocessConfig, Preprocessor, nearest_body
@@ -378,7 +379,7 @@ class Pipeline:
         rejected (not observed), counted in stats.rejected ('rgbd/repeated', 'skeleton/jump') and kept for the log."""
         if not self.config.health.enabled:
             return frames
-        if stamp_s < self._screened_s:     # time went back (bag loop): no motion across the jump
+        if went_back(stamp_s, self._screened_s, by_more_than_s=0.0):   # bag loop: no motion across the jump
             self._rgbd_health.reset()
             self._skeleton_health.reset()
         self._screened_s = stamp_s

@@ -35,6 +35,8 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rcmcl_core.windowing import went_back
+
 STAMP_TOLERANCE_S = 1e-9
 DELAY_HISTORY = 32
 """Arrival delays remembered per stream (about 1 s at 30 Hz, 6 s at 5 Hz)."""
@@ -166,7 +168,7 @@ class Synchroniser:
             if arrival_s is not None and math.isfinite(arrival_s) and self.config.max_stream_delay_s > 0:
                 self._delays[stream].append(max(0.0, float(arrival_s) - stamp_s))
             held = self._held[stream]
-            if self._max_stamp is not None and stamp_s < self._max_stamp - self.config.reset_backwards_s:
+            if went_back(stamp_s, self._max_stamp, by_more_than_s=self.config.reset_backwards_s):
                 held.append((stamp_s, payload))               # a bag loop / clock reset, or one late message
                 if len(held) >= self.config.confirm_backwards:
                     self._restart_locked()
@@ -215,7 +217,7 @@ class Synchroniser:
         if not math.isfinite(now_s):
             raise ValueError(f"now_s must be finite, got {now_s!r}")
         with self._lock:
-            if self._last_now is not None and now_s < self._last_now - self.config.reset_backwards_s:
+            if went_back(now_s, self._last_now, by_more_than_s=self.config.reset_backwards_s):
                 self._restart_locked()
             self._last_now = now_s
             return self._emit_locked(now_s, force=False)

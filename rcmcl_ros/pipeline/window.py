@@ -27,7 +27,7 @@ import torch
 
 from rcmcl_core.config import MODALITIES, ClipConfig
 from rcmcl_core.sensor_health import HealthConfig, trusted
-from rcmcl_core.windowing import (MAX_GAP_S, MIN_PRESENCE, STAMP_EPS_S, is_present, screened_coverage,
+from rcmcl_core.windowing import (MAX_GAP_S, MIN_PRESENCE, STAMP_EPS_S, is_present, screened_coverage, went_back,
                                   window_times)
 
 
@@ -143,7 +143,7 @@ class Windower:
         """Add one SyncedSet (stamp_s, frames {stream: (stamp_s, payload) | None}); return complete windows,
         oldest first. A stamp earlier than the previous one resets the windower first."""
         stamp_s = float(synced.stamp_s)
-        if self._last_stamp_s is not None and stamp_s < self._last_stamp_s - STAMP_EPS_S:
+        if went_back(stamp_s, self._last_stamp_s):
             self.stats.resets += 1
             self.reset()
         self.stats.sets += 1
