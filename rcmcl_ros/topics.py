@@ -7,3 +7,13 @@ def camera_info_beside(image_topic: str) -> str:
     '/rgb/image_raw' -> '/rgb/camera_info', 'image_raw' -> 'camera_info'."""
     namespace = image_topic.rsplit("/", 1)[0] if "/" in image_topic else ""
     return f"{namespace}/camera_info" if namespace else "camera_info"
+
+
+def camera_info_roles(*, cloud: str | None, people: str | None) -> dict[str, set[str]]:
+    """{camera_info topic: what it serves ("cloud": the depth-derived cloud, "people": the per-person crops)}
+    for the topics given (None: not needed): one reader per topic, also when both use the same one."""
+    roles: dict[str, set[str]] = {}
+    for role, topic in (("cloud", cloud), ("people", people)):
+        if topic:
+            roles.setdefault(topic, set()).add(role)
+    return roles

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from rcmcl_ros.bag.files import FAULT_TOPIC, GROUND_TRUTH_TOPIC, STREAM_TYPES, BagError, BagReader
 from rcmcl_ros.bag.annotations import Fault, GroundTruth
+from rcmcl_ros.topics import camera_info_roles
 
 STRING_TYPE = "std_msgs/msg/String"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
@@ -110,18 +111,15 @@ def evaluate_bag(bag_path: str | Path, *, pipeline, topics: dict[str, str], prog
         records: dict[str, list[tuple[float, str]]] = {t: [] for t in string_topics}
         annotations = [t for t in (GROUND_TRUTH_TOPIC, FAULT_TOPIC, *string_topics)
                        if getattr(present.get(t), "msgtype", "") == STRING_TYPE]
-        info_roles: dict[str, set[str]] = {}
-        for role, topic, needed in (("cloud", camera_info_topic, from_depth),
-                                    ("people", people_info_topic, people is not None)):
-            if not needed or not topic:
-                continue
-            if getattr(present.get(topic), "msgtype", "") == CAMERA_INFO_TYPE:
-                info_roles.setdefault(topic, set()).add(role)
-            elif role == "cloud":
+        info_roles = camera_info_roles(cloud=camera_info_topic if from_depth else None,
+                                       people=people_info_topic if people is not None else None)
+        for topic in [t for t in info_roles if getattr(present.get(t), "msgtype", "") != CAMERA_INFO_TYPE]:
+            if "cloud" in info_roles[topic]:
                 note(f"points from depth: {topic} ({CAMERA_INFO_TYPE}) is not in the bag; every "
                      f"cloud is dropped (reason camera_info)")
-            else:
+            if "people" in info_roles[topic]:
                 note(f"per person: {topic} ({CAMERA_INFO_TYPE}) is not in the bag; no RGB-D crop can be made")
+            del info_roles[topic]
         wanted = [*stream_of, *annotations, *info_roles]
         truth_samples: list[tuple[float, str]] = []
         faults: list[Fault] = []

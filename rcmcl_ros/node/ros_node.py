@@ -50,6 +50,7 @@ from rcmcl_ros.people.tracker import PeopleRound
 from rcmcl_ros.pipeline.runner import Decision, Drop, Pipeline, message_stamp_s
 from rcmcl_ros.pipeline.window import Window
 from rcmcl_ros.node.input_gate import InputGate, serialized_stamp_s
+from rcmcl_ros.topics import camera_info_roles
 from rcmcl_ros.node.cdr_view import view_message
 from rcmcl_ros.node.process_tuning import keep_large_buffers, set_gil_switch_interval
 
@@ -193,7 +194,7 @@ class RCMCLNode(Node):
         cloud_from_depth = self.pipeline.config.points_source == "depth"   # depth + camera_info (depth_cloud.py)
         if cloud_from_depth:
             inputs = [entry for entry in inputs if entry[0] != "points"]
-        for topic, roles in _camera_info_roles(cloud=s.camera_info_topic if cloud_from_depth else None,
+        for topic, roles in camera_info_roles(cloud=s.camera_info_topic if cloud_from_depth else None,
                                                people=s.people_info_topic() if self.people else None).items():
             self.create_subscription(CameraInfo, topic, lambda msg, roles=roles: self.pipeline.camera_info(
                 msg, cloud="cloud" in roles, people="people" in roles), sensor)
@@ -381,7 +382,9 @@ class RCMCLNode(Node):
                             node_name=self.get_fully_qualified_name(), stamp=self.get_clock().now().to_msg(),
                             extra={"device": str(self.pipeline.device),
                                    "checkpoint": str(self.pipeline.checkpoint_path or ""),
-                                   **(self.people.diagnostic_values() if self.people is not None else {})},
+                                   **(self.people.diagnostic_values() if self.people is not None else {}),
+                                   **({"people_rounds_replaced": str(self.people_rounds_replaced)}
+                                      if self.people is not None else {})},
                             gate_warnings=gate_warnings, warnings=self._standing_warnings())
         self.status_pub.publish(array)
         self.diagnostics_pub.publish(array)
@@ -405,16 +408,6 @@ class RCMCLNode(Node):
         if hasattr(self, "_workers"):
             self._stop_workers()
         super().destroy_node()
-
-
-def _camera_info_roles(*, cloud: str | None, people: str | None) -> dict[str, set[str]]:
-    """{camera_info topic: what it serves ("cloud": the depth-derived cloud, "people": the per-person crops)}:
-    one subscription per topic, also when both read the same one."""
-    roles: dict[str, set[str]] = {}
-    for role, topic in (("cloud", cloud), ("people", people)):
-        if topic:
-            roles.setdefault(topic, set()).add(role)
-    return roles
 
 
 def _float_array(values: np.ndarray, *, label: str) -> Float32MultiArray:

@@ -69,12 +69,6 @@ class SceneAssembler:
             self.dropped[key] = self.dropped.get(key, 0) + 1
         return self._ready(newer_skeleton=False)
 
-    def newest_stamp_s(self) -> float | None:
-        """The newest stamp of the image/cloud streams: the time of an unstamped (empty) MarkerArray, which
-        the driver publishes when nobody is tracked (the receive time would run ahead of a lagging queue)."""
-        stamps = [history[-1][0] for history in self._recent.values() if history]
-        return max(stamps) if stamps else None
-
     def flush(self) -> list[Any]:
         """Every pending skeleton's frame with what has arrived (end of a recording)."""
         frames = [self._frame(*item) for item in self._pending]
