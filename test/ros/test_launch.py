@@ -1,28 +1,32 @@
-"""launch/rcmcl.launch.py, config/rcmcl.yaml and config/rcmcl.rviz agree with the node and setup.py.
+"""launch/*.launch.py, config/rcmcl.yaml and config/rcmcl.rviz agree with the node and setup.py, and each
+launch decision (rcmcl_ros/launch_plan.py) does what a robot needs.
 
-`launch` / `launch_ros` are not installable here, so the launch file is checked through its AST; the real
-launch test runs only where launch_ros is importable."""
+`launch` / `launch_ros` are not installable here: the launch files run against recording stand-ins
+(fake_launch.py), their source is also checked through its AST, and the real launch test runs only where
+launch_ros is importable."""
 from __future__ import annotations
 
 import ast
-import importlib.util
+import signal
 from pathlib import Path
 
 import pytest
 import yaml
+from fake_launch import Context, ExitEvent, Installed, exit_handlers, of_type, run_launch
 
+from rcmcl_ros import launch_plan as plan
 from rcmcl_ros.node.params import PARAMETER_NAMES, NodeConfig, parameter_defaults
+from rcmcl_ros.node.transport import PROFILES, profile_path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAUNCH = ROOT / "launch" / "rcmcl.launch.py"
+LAUNCH_DIR = ROOT / "launch"
+LAUNCH = LAUNCH_DIR / "rcmcl.launch.py"
+REPLAY = LAUNCH_DIR / "replay.launch.py"
+AZURE = LAUNCH_DIR / "azure_kinect.launch.py"
 PARAMS = ROOT / "config" / "rcmcl.yaml"
 RVIZ = ROOT / "config" / "rcmcl.rviz"
 RCL_PARAMETERS = {"use_sim_time"}
 """Declared by rclpy itself on every node."""
-
-
-def launch_tree() -> ast.Module:
-    return ast.parse(LAUNCH.read_text(), filename=str(LAUNCH))
 
 
 def module_constants(tree: ast.Module) -> dict[str, object]:
@@ -36,83 +40,221 @@ def module_constants(tree: ast.Module) -> dict[str, object]:
     return constants
 
 
-def calls(tree: ast.AST, name: str) -> list[ast.Call]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name]
-
-
-def keyword(call: ast.Call, name: str, constants: dict[str, object]) -> object:
-    value = next(k.value for k in call.keywords if k.arg == name)
-    return constants[value.id] if isinstance(value, ast.Name) else ast.literal_eval(value)
-
-
 def console_scripts() -> dict[str, str]:
     tree = ast.parse((ROOT / "setup.py").read_text())
-    setup_call = calls(tree, "setup")[0]
+    setup_call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup")
     entry_points = ast.literal_eval(next(k.value for k in setup_call.keywords if k.arg == "entry_points"))
     return dict((part.strip() for part in line.split("=", 1)) for line in entry_points["console_scripts"])
 
 
-def test_launch_file_starts_an_executable_that_setup_py_installs():
-    tree = launch_tree()
-    constants = module_constants(tree)
-    (node,) = calls(tree, "Node")
-    executable = keyword(node, "executable", constants)
-    assert executable == "rcmcl_node"
-    assert console_scripts()[executable] == "rcmcl_ros.__main__:node_main"
-    assert keyword(node, "package", constants) == "rcmcl_ros"
+@pytest.fixture
+def share(tmp_path) -> Path:
+    """An installed share/rcmcl_ros: the shipped config files."""
+    (tmp_path / "config").mkdir()
+    for source in [PARAMS, RVIZ, *PROFILES.values()]:
+        (tmp_path / "config" / source.name).write_text(source.read_text())
+    return tmp_path
 
 
-def test_every_parameter_the_launch_file_passes_is_declared_by_the_node():
-    passed = {n.slice.value for n in ast.walk(launch_tree())
-              if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "overrides"
-              and isinstance(n.slice, ast.Constant)}
-    assert passed == {"checkpoint", "device", "use_sim_time"}
-    assert passed <= set(PARAMETER_NAMES) | RCL_PARAMETERS
+@pytest.fixture
+def bag(tmp_path) -> Path:
+    path = tmp_path / "recording.mcap"
+    path.write_bytes(b"")
+    return path
 
 
-def test_launch_arguments_are_the_documented_six():
-    declared = {ast.literal_eval(c.args[0]) for c in calls(launch_tree(), "DeclareLaunchArgument")}
-    assert declared == {"params_file", "checkpoint", "device", "camera_namespace", "use_sim_time", "dds_profile"}
-    documented = LAUNCH.read_text().split("Arguments:", 1)[1]
-    assert all(f"  {name} " in documented for name in declared)
+# -- every launch file -------------------------------------------------------------------------------
+def test_each_launch_file_declares_its_arguments_from_the_one_table():
+    assert {p.name for p in LAUNCH_DIR.glob("*.launch.py")} == set(plan.FILE_ARGUMENTS)
+    for name, declared in plan.FILE_ARGUMENTS.items():
+        source = (LAUNCH_DIR / name).read_text()
+        assert module_constants(ast.parse(source))["LAUNCH_FILE"] == name
+        assert "plan.declare(LAUNCH_FILE)" in source and "DeclareLaunchArgument" not in source
+        documented = source.split("Arguments", 1)[1]
+        assert all(f"  {argument} " in documented for argument in declared), name      # the docstring lists each
 
 
-@pytest.mark.parametrize("path", [LAUNCH, ROOT / "launch" / "replay.launch.py"], ids=lambda p: p.name)
-def test_launch_files_apply_a_shipped_dds_profile_that_setup_py_installs(path, tmp_path):
-    from rcmcl_ros.node.transport import PROFILES, profile_path
+@pytest.mark.parametrize("name", sorted(plan.FILE_ARGUMENTS))
+def test_the_stand_in_launch_declares_the_table_with_one_description_per_argument(name, monkeypatch):
+    from fake_launch import description
 
-    default = module_constants(ast.parse(path.read_text()))["DEFAULT_DDS_PROFILE"]
-    assert default in PROFILES
+    entities = description(LAUNCH_DIR / name, monkeypatch).args[0]
+    declared = [e for e in entities if type(e).__name__ == "DeclareLaunchArgument"]
+    assert [d.name for d in declared] == list(plan.FILE_ARGUMENTS[name])
+    for argument in declared:
+        assert argument.kwargs["description"] == plan.ARGUMENTS[argument.name].description
+
+
+def test_default_dds_profiles_are_shipped_profiles_that_setup_py_installs(share):
     assert 'glob("config/*.xml")' in (ROOT / "setup.py").read_text()
-    installed = tmp_path / "config"                       # what share/rcmcl_ros/config holds once installed
-    installed.mkdir()
-    (installed / PROFILES[default].name).write_text(PROFILES[default].read_text())
-    assert profile_path(default, config_dir=installed) == (installed / PROFILES[default].name).resolve()
-    assert profile_path("off", config_dir=installed) is None
+    for name in plan.FILE_ARGUMENTS:
+        default = next(a.default for a in plan.arguments(name) if a.name == "dds_profile")
+        assert default in PROFILES, name
+        assert profile_path(default, config_dir=share / "config") == (share / "config" / PROFILES[default].name)
+    assert next(a.default for a in plan.arguments("replay.launch.py") if a.name == "dds_profile") == "shm_localhost"
+
+
+def test_launch_files_start_executables_that_setup_py_installs():
+    scripts = console_scripts()
+    assert scripts[plan.NODE_EXECUTABLE] == "rcmcl_ros.__main__:node_main"
+    assert scripts[plan.PLAYER_EXECUTABLE] == "rcmcl_ros.__main__:play_main"
+
+
+# -- the decisions, one by one ------------------------------------------------------------------------
+def test_node_parameters_pass_only_declared_parameters_and_empty_keeps_the_file():
+    assert plan.node_parameters(params_file="p.yaml", checkpoint="", device=" ", use_sim_time=False) == [
+        "p.yaml", {"use_sim_time": False}]
+    parameters = plan.node_parameters(params_file="p.yaml", checkpoint="/m.pt", device="cuda", use_sim_time=True)
+    assert parameters[1] == {"use_sim_time": True, "checkpoint": "/m.pt", "device": "cuda"}
+    assert set(parameters[1]) <= set(PARAMETER_NAMES) | RCL_PARAMETERS
+
+
+def test_a_missing_params_file_is_an_error_and_empty_means_the_installed_one(share, tmp_path):
+    assert plan.params_file("", share=share) == str(share / "config" / "rcmcl.yaml")
+    assert plan.params_file(str(PARAMS), share=share) == str(PARAMS)
+    with pytest.raises(plan.LaunchError, match="params_file not found: /nonexistent.yaml"):
+        plan.params_file("/nonexistent.yaml", share=share)
+    with pytest.raises(plan.LaunchError, match="params_file not found"):
+        plan.params_file("", share=tmp_path / "elsewhere")
 
 
 def test_camera_namespace_remaps_exactly_the_node_default_input_topics():
-    topics = module_constants(launch_tree())["INPUT_TOPICS"]
     defaults = NodeConfig()
-    assert set(topics) == {defaults.rgb_topic, defaults.depth_topic, defaults.points_topic, defaults.skeleton_topic}
+    assert set(plan.input_topics()) == {defaults.rgb_topic, defaults.depth_topic, defaults.points_topic,
+                                        defaults.skeleton_topic}
+    assert plan.input_remappings("") == plan.input_remappings("/") == []
+    assert ("points2", "/k4a/points2") in plan.input_remappings("/k4a/")
+    assert len(plan.input_remappings("k4a")) == 4
+
+
+def test_player_arguments_check_the_bag_and_the_rate_before_anything_starts(bag):
+    assert plan.player_arguments(str(bag), "0.5", "true") == [str(bag), "--rate", "0.5", "--loop"]
+    assert plan.player_arguments(str(bag), "1", "false") == [str(bag), "--rate", "1.0"]
+    with pytest.raises(plan.LaunchError, match="bag not found"):
+        plan.player_arguments("/nonexistent", "1.0", "false")
+    with pytest.raises(plan.LaunchError, match="bag not found"):
+        plan.player_arguments("", "1.0", "false")
+    for rate in ("fast", "0", "-1", "nan"):
+        with pytest.raises(plan.LaunchError, match="rate must be"):
+            plan.player_arguments(str(bag), rate, "false")
+
+
+def test_rviz_without_rviz2_is_a_message_not_a_failed_launch():
+    assert plan.rviz_message(True, installed=True) is None
+    assert plan.rviz_message(False, installed=False) is None
+    assert "rviz2 package is not installed" in plan.rviz_message(True, installed=False)
+
+
+@pytest.mark.parametrize("returncode", [0, -signal.SIGINT, -signal.SIGTERM, 130, 143])
+def test_a_normal_stop_of_the_node_or_player_ends_the_launch_without_error(returncode):
+    for role in ("node", "player"):
+        assert plan.process_exit(role, returncode, shutting_down=False) == plan.ExitOutcome(shutdown=True)
+
+
+def test_a_failed_node_or_player_ends_the_launch_as_an_error_unless_it_is_already_stopping():
+    failed = plan.process_exit("node", 1, shutting_down=False)
+    assert failed.shutdown and "rcmcl_node exited with status 1" in failed.error
+    assert "rcmcl_play exited with status 2" in plan.process_exit("player", 2, shutting_down=False).error
+    assert plan.process_exit("node", 1, shutting_down=True).error is None       # Ctrl-C: whatever the status
+    with pytest.raises(ValueError, match="unknown role"):
+        plan.process_exit("rviz", 0, shutting_down=False)
+
+
+# -- the launch files, run against the stand-ins ------------------------------------------------------
+def _nodes(actions) -> dict[str, object]:
+    return {node.kwargs["executable"]: node for node in of_type(actions, "Node")}
+
+
+def _environment(actions) -> dict[str, str | None]:
+    """The profile variables after the launch's environment actions, in order (None: unset)."""
+    env: dict[str, str | None] = {}
+    for action in actions:
+        if type(action).__name__ == "UnsetEnvironmentVariable":
+            env[action.args[0]] = None
+        elif type(action).__name__ == "SetEnvironmentVariable":
+            env[action.args[0]] = action.args[1]
+    return env
+
+
+def test_rcmcl_launch_starts_the_node_with_the_profile_remaps_and_an_exit_handler(share, monkeypatch):
+    actions = run_launch(LAUNCH, {"camera_namespace": "k4a", "device": "cuda"}, share=share, monkeypatch=monkeypatch)
+    (node,) = _nodes(actions).values()
+    assert node.kwargs["executable"] == plan.NODE_EXECUTABLE and node.kwargs["package"] == plan.PACKAGE
+    assert node.kwargs["parameters"] == [str(share / "config" / "rcmcl.yaml"), {"use_sim_time": False,
+                                                                                "device": "cuda"}]
+    assert ("rgb/image_raw", "/k4a/rgb/image_raw") in node.kwargs["remappings"]
+    assert _environment(actions)["FASTDDS_DEFAULT_PROFILES_FILE"] == str(share / "config" / "fastdds_shm.xml")
+    assert actions.index(node) > max(actions.index(a) for a in of_type(actions, "SetEnvironmentVariable"))
+    handler = exit_handlers(actions)[plan.NODE_EXECUTABLE]
+    context = Context({}, share)
+    assert type(handler(ExitEvent(0), context)[0]).__name__ == "EmitEvent"          # the launch ends with it
+    with pytest.raises(plan.LaunchError, match="status 1"):
+        handler(ExitEvent(1), context)                                              # ... with status 1
+
+
+def test_rcmcl_launch_with_a_mistyped_params_file_starts_nothing(share, monkeypatch):
+    with pytest.raises(plan.LaunchError, match="params_file not found"):
+        run_launch(LAUNCH, {"params_file": str(share / "my_params.yml")}, share=share, monkeypatch=monkeypatch)
+
+
+def test_replay_launch_runs_node_on_sim_time_and_ends_with_the_player(share, bag, monkeypatch):
+    actions = run_launch(REPLAY, {"bag": str(bag), "rate": "0.5"}, share=share, monkeypatch=monkeypatch)
+    nodes = _nodes(actions)
+    assert set(nodes) == {plan.NODE_EXECUTABLE, plan.PLAYER_EXECUTABLE}
+    assert nodes[plan.NODE_EXECUTABLE].kwargs["parameters"][1] == {"use_sim_time": True}
+    assert nodes[plan.PLAYER_EXECUTABLE].kwargs["arguments"] == [str(bag), "--rate", "0.5"]
+    assert _environment(actions)["FASTDDS_DEFAULT_PROFILES_FILE"].endswith("fastdds_shm_localhost.xml")
+    handlers = exit_handlers(actions)
+    assert set(handlers) == {plan.NODE_EXECUTABLE, plan.PLAYER_EXECUTABLE}
+    assert type(handlers[plan.PLAYER_EXECUTABLE](ExitEvent(0), Context({}, share))[0]).__name__ == "EmitEvent"
+
+
+def test_replay_launch_without_a_bag_or_with_a_missing_one_starts_nothing(share, monkeypatch):
+    with pytest.raises(KeyError, match="required launch argument 'bag'"):
+        run_launch(REPLAY, {}, share=share, monkeypatch=monkeypatch)
+    with pytest.raises(plan.LaunchError, match="bag not found"):
+        run_launch(REPLAY, {"bag": "/nonexistent"}, share=share, monkeypatch=monkeypatch)
+
+
+def test_azure_launch_without_driver_or_rviz2_runs_the_node_and_says_so(share, monkeypatch):
+    actions = run_launch(AZURE, {"rviz": "true"}, share=share, monkeypatch=monkeypatch)
+    messages = [a.kwargs["msg"] for a in of_type(actions, "LogInfo")]
+    assert any("azure_kinect_ros_driver is not installed" in m for m in messages)
+    assert any("rviz2 package is not installed" in m for m in messages)
+    assert not of_type(actions, "Node")                                     # rviz2 is not started
+    (node_launch,) = of_type(actions, "IncludeLaunchDescription")
+    assert node_launch.args[0].args[0] == f"{share}/launch/rcmcl.launch.py"
+    assert dict(node_launch.kwargs["launch_arguments"])["params_file"] == str(share / "config" / "rcmcl.yaml")
+
+
+def test_azure_launch_with_driver_and_rviz2_starts_both(share, monkeypatch, tmp_path):
+    installed = Installed({"azure_kinect_ros_driver": str(tmp_path / "driver"), "rviz2": str(tmp_path / "rviz2")})
+    actions = run_launch(AZURE, {"rviz": "true", "dds_profile": "shm_localhost"}, share=share,
+                         monkeypatch=monkeypatch, installed=installed)
+    includes = of_type(actions, "IncludeLaunchDescription")
+    assert [i.args[0].args[0] for i in includes] == [f"{tmp_path}/driver/launch/driver.launch.py",
+                                                     f"{share}/launch/rcmcl.launch.py"]
+    assert dict(includes[1].kwargs["launch_arguments"])["dds_profile"] == "shm_localhost"
+    assert _environment(actions)["FASTDDS_DEFAULT_PROFILES_FILE"].endswith("fastdds_shm_localhost.xml")
+    (rviz,) = of_type(actions, "Node")
+    assert rviz.kwargs["arguments"] == ["-d", f"{share}/config/rcmcl.rviz"]
 
 
 def _launch_description(path: Path):
-    """generate_launch_description() of the launch file at `path` (needs launch_ros)."""
+    """generate_launch_description() of the launch file at `path` with the real launch_ros."""
+    import importlib.util
+
     spec = importlib.util.spec_from_file_location(path.name.replace(".", "_"), path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.generate_launch_description()
 
 
-def test_launch_description_builds_where_launch_ros_is_installed():
+@pytest.mark.parametrize("name", sorted(plan.FILE_ARGUMENTS))
+def test_launch_description_builds_where_launch_ros_is_installed(name):
     pytest.importorskip("launch_ros")
-    from launch import LaunchDescription
-
-    description = _launch_description(LAUNCH)
-    assert isinstance(description, LaunchDescription)
-    assert {a.name for a in description.get_launch_arguments()} == {
-        "params_file", "checkpoint", "device", "camera_namespace", "use_sim_time", "dds_profile"}
+    description = _launch_description(LAUNCH_DIR / name)
+    assert [a.name for a in description.get_launch_arguments()] == list(plan.FILE_ARGUMENTS[name])
 
 
 def params_yaml() -> dict:
@@ -158,48 +300,8 @@ def test_rviz_config_shows_image_cloud_skeleton_gates_and_label():
     assert config["Visualization Manager"]["Global Options"]["Fixed Frame"] == defaults.marker_frame_id
 
 
-# -- launch/replay.launch.py: the bag player and the node on sim time --------------------------------
-REPLAY = ROOT / "launch" / "replay.launch.py"
-REPLAY_ARGUMENTS = {"bag", "rate", "loop", "params_file", "checkpoint", "device", "dds_profile"}
 
-
-def replay_tree() -> ast.Module:
-    return ast.parse(REPLAY.read_text(), filename=str(REPLAY))
-
-
-def replay_nodes() -> dict[str, ast.Call]:
-    tree = replay_tree()
-    constants = module_constants(tree)
-    return {keyword(call, "executable", constants): call for call in calls(tree, "Node")}
-
-
-def test_replay_launch_starts_the_node_and_the_player_that_setup_py_installs():
-    nodes = replay_nodes()
-    assert set(nodes) == {"rcmcl_node", "rcmcl_play"}
-    scripts = console_scripts()
-    assert scripts["rcmcl_node"] == "rcmcl_ros.__main__:node_main"
-    assert scripts["rcmcl_play"] == "rcmcl_ros.__main__:play_main"
-    constants = module_constants(replay_tree())
-    assert all(keyword(call, "package", constants) == "rcmcl_ros" for call in nodes.values())
-    assert any(k.arg == "arguments" for k in nodes["rcmcl_play"].keywords)       # the bag path and --rate
-
-
-def test_replay_launch_runs_the_node_on_sim_time_with_declared_parameters_only():
-    assigned = {n.targets[0].slice.value: n.value for n in ast.walk(replay_tree())
-                if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript)
-                and isinstance(n.targets[0].value, ast.Name) and n.targets[0].value.id == "overrides"}
-    assert set(assigned) == {"checkpoint", "device", "use_sim_time"}
-    assert set(assigned) <= set(PARAMETER_NAMES) | RCL_PARAMETERS
-    assert ast.literal_eval(assigned["use_sim_time"]) is True
-
-
-def test_replay_launch_arguments_are_the_documented_seven():
-    declared = {ast.literal_eval(c.args[0]) for c in calls(replay_tree(), "DeclareLaunchArgument")}
-    assert declared == REPLAY_ARGUMENTS
-    documented = REPLAY.read_text().split("Arguments:", 1)[1]
-    assert all(f"  {name} " in documented for name in REPLAY_ARGUMENTS)
-
-
+# -- the player and the driver line ------------------------------------------------------------------
 def test_player_accepts_the_arguments_the_replay_launch_passes(tmp_path):
     from rcmcl_ros.bag.player import parse_arguments
 
@@ -207,15 +309,6 @@ def test_player_accepts_the_arguments_the_replay_launch_passes(tmp_path):
                                       "--ros-args", "-r", "__node:=rcmcl_bag_player"])
     assert (args.bag, args.rate, args.loop) == (tmp_path, 0.5, True)
     assert ros_args == ["--ros-args", "-r", "__node:=rcmcl_bag_player"]
-
-
-def test_replay_launch_description_builds_where_launch_ros_is_installed():
-    pytest.importorskip("launch_ros")
-    description = _launch_description(REPLAY)
-    assert {a.name for a in description.get_launch_arguments()} == REPLAY_ARGUMENTS
-
-
-AZURE = ROOT / "launch" / "azure_kinect.launch.py"
 
 
 def test_azure_kinect_launch_passes_the_driver_the_readme_line_arguments():
@@ -228,21 +321,3 @@ def test_azure_kinect_launch_passes_the_driver_the_readme_line_arguments():
     assert dict(arg.split(":=") for arg in readme_line.split()[4:]) == driver
     readme = (ROOT / "README.md").read_text()
     assert all(f"`{name}:=" in readme for name in driver)                # each argument's reason is stated
-
-
-def test_azure_kinect_launch_arguments_are_documented_and_it_starts_the_node_alone_without_the_driver():
-    tree = ast.parse(AZURE.read_text())
-    declared = {ast.literal_eval(c.args[0]) for c in calls(tree, "DeclareLaunchArgument")}
-    assert declared == {"rviz", "params_file", "checkpoint", "device", "dds_profile"}
-    documented = AZURE.read_text().split("Arguments:", 1)[1]
-    assert all(f"  {name} " in documented for name in declared)
-    text = AZURE.read_text()
-    assert "PackageNotFoundError" in text and "starting the rcmcl node alone" in text
-    assert "rcmcl.launch.py" in text and "rcmcl.rviz" in text
-
-
-def test_azure_kinect_launch_description_builds_where_launch_ros_is_installed():
-    pytest.importorskip("launch_ros")
-    description = _launch_description(AZURE)
-    assert {a.name for a in description.get_launch_arguments()} == {
-        "rviz", "params_file", "checkpoint", "device", "dds_profile"}
