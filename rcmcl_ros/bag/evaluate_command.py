@@ -9,7 +9,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from rcmcl_ros.bag.evaluate import DEPTH_CAMERA_INFO_TOPIC, evaluate_bag
+from rcmcl_ros.bag.evaluate import evaluate_bag
+from rcmcl_ros.bag.replay import DEPTH_CAMERA_INFO_TOPIC
 from rcmcl_ros.bag.files import DEFAULT_TOPICS, BagError, parse_topic_map
 from rcmcl_ros.pipeline.runner import POINTS_SOURCES
 

@@ -22,7 +22,8 @@ import numpy as np
 
 from rcmcl_core.windowing import window_times
 from rcmcl_ros.bag.demo_people import GROUND_TRUTH_PEOPLE_TOPIC, read_people_truth
-from rcmcl_ros.bag.evaluate import DEPTH_CAMERA_INFO_TOPIC, evaluate_bag
+from rcmcl_ros.bag.evaluate import evaluate_bag
+from rcmcl_ros.bag.replay import DEPTH_CAMERA_INFO_TOPIC
 from rcmcl_ros.bag.files import GROUND_TRUTH_TOPIC
 from rcmcl_ros.people.decisions import PersonDecision
 

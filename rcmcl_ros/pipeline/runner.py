@@ -468,13 +468,17 @@ class Pipeline:
         """Offline convenience: every window that completed by `now_s`, inferred in order."""
         return [self.infer(window) for window in self.ready_windows(now_s)]
 
-    def flush(self) -> list[Decision]:
-        """End of a recording: emit what the synchroniser still holds without waiting, infer it."""
+    def flush_windows(self) -> list[Window]:
+        """End of a recording: the windows of what the synchroniser still holds, without waiting."""
         with self._lock:
             sets = self.synchroniser.flush()
             windows = self.windower.push_many(self._finish(s) for s in sets)
         self.stats.count_sets(len(sets), windows=len(windows))
-        return [self.infer(window) for window in windows]
+        return windows
+
+    def flush(self) -> list[Decision]:
+        """End of a recording: flush_windows, inferred."""
+        return [self.infer(window) for window in self.flush_windows()]
 
     def reset(self) -> None:
         """Forget buffered frames and windows (e.g. the bag looped); counters are kept."""

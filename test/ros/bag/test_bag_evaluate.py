@@ -162,7 +162,7 @@ def test_a_missing_mapped_topic_is_evaluated_as_an_absent_modality(small_bag, ti
     status, _, err = run_cli(capsys, str(small_bag), "--checkpoint", str(tiny_checkpoint(window_s=0.5)),
                              "--out", str(out), "--topic", "points:=/nowhere")
     assert status == 0
-    assert "warning: points: topic /nowhere is not in the bag; evaluating without it" in err
+    assert "warning: points: topic /nowhere is not in the bag; reading the bag without it" in err
     rows = (out / "decisions.csv").read_text().splitlines()
     header = rows[0].split(",")
     points = [row.split(",") for row in rows[1:]]
