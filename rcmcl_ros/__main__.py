@@ -2,6 +2,7 @@
 
     python -m rcmcl_ros node --ros-args --params-file config/rcmcl.yaml
     python -m rcmcl_ros make-demo-bag | play BAG | evaluate-bag BAG --out DIR | watch
+    python -m rcmcl_ros make-shards BAGS... --labels FILE --out DIR
 
 Console scripts (setup.py): `rcmcl-ros` -> main, `rcmcl_node` -> node_main, `rcmcl_play` -> play_main,
 `rcmcl_lifecycle_node` -> lifecycle_node_main.
@@ -59,6 +60,13 @@ def evaluate_bag_command(argv: list[str]) -> int:
     return evaluate_command(argv)
 
 
+def make_shards_command(argv: list[str]) -> int:
+    """Cut labelled recordings into training clips, exactly as the node windows them."""
+    from rcmcl_ros.bag.make_shards_command import make_shards_command as make_shards
+
+    return make_shards(argv)
+
+
 def watch_command(argv: list[str]) -> int:
     """Print a line per decision of a running node."""
     from rcmcl_ros.node.watch import watch_command as watch
@@ -71,6 +79,7 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "make-demo-bag": make_demo_bag_command,
     "play": play_command,
     "evaluate-bag": evaluate_bag_command,
+    "make-shards": make_shards_command,
     "watch": watch_command,
 }
 """command name -> function(argv) -> exit status. Each imports its module when called (rclpy and torch

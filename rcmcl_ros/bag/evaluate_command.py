@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 from rcmcl_ros.bag.evaluate import evaluate_bag
-from rcmcl_ros.bag.replay import DEPTH_CAMERA_INFO_TOPIC
 from rcmcl_ros.bag.files import DEFAULT_TOPICS, BagError, parse_topic_map
-from rcmcl_ros.pipeline.runner import POINTS_SOURCES
+from rcmcl_ros.bag.pipeline_options import add_pipeline_arguments, pipeline_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,25 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for the results (created if missing)")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="rcmcl checkpoint (default: the bundled rcmcl_core/assets/rcmcl_compact.pt)")
-    p.add_argument("--topic", action="append", default=[], metavar="STREAM:=TOPIC",
-                   help="read STREAM (rgb, depth, points, skeleton) from TOPIC (repeatable; default: the Azure "
-                        "Kinect driver's topics)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="inference device")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--stride-s", type=float, default=None, help="seconds between decisions (default: the node's)")
-    p.add_argument("--skeleton-format", default=None, choices=("azure32", "ntu25"),
-                   help="joint layout of the skeleton markers (default azure32)")
-    p.add_argument("--points-source", default="topic", choices=POINTS_SOURCES,
-                   help="topic: read the points topic; depth: back-project the depth images with their camera_info "
-                        "(as the node's points_source parameter)")
-    p.add_argument("--camera-info-topic", default=DEPTH_CAMERA_INFO_TOPIC,
-                   help=f"camera_info of the depth images, for --points-source depth "
-                        f"(default {DEPTH_CAMERA_INFO_TOPIC})")
-    p.add_argument("--no-health-rule", action="store_true",
-                   help="turn the node's sensor-health rules off (parameter sensor_health: false): the learned "
-                        "gates alone, as before the rules existed")
-    p.add_argument("--health-max-rejected-fraction", type=float, default=None, metavar="F",
-                   help="the node's health_max_rejected_fraction (default: its default)")
+    p.add_argument("--labels", type=Path, default=None, metavar="FILE",
+                   help="labels CSV (recording,start_s,end_s,label,...; README 'Teach it your actions'): the truth "
+                        "for this bag's recording, in place of /rcmcl/ground_truth")
+    p.add_argument("--absolute-times", action="store_true",
+                   help="with --labels: its times are sensor stamps in seconds, not seconds from the bag's start")
+    add_pipeline_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--max-people", type=int, default=1,
                    help="N >= 2: per-person evaluation of up to N tracked bodies (people.json, people.csv)")
@@ -72,9 +58,14 @@ def evaluate_command(argv: list[str]) -> int:
                                         fix="pass --checkpoint PATH to an rcmcl .pt file")
         pipeline = Pipeline.from_checkpoint(checkpoint, config=pipeline_config(args))
         if args.max_people > 1:
+            if args.labels is not None:
+                return _fail("--labels is not read with --max-people yet: per-person truth comes from "
+                             "/rcmcl/ground_truth_people")
             return _people(args, pipeline=pipeline, topics=topics)
+        truth = labels_truth(args.labels, args.bag, classes=pipeline.labels, absolute=args.absolute_times) \
+            if args.labels is not None else None
         result = evaluate_bag(args.bag, pipeline=pipeline, topics=topics, progress=not args.no_progress,
-                              warn=_warn, camera_info_topic=args.camera_info_topic)
+                              warn=_warn, camera_info_topic=args.camera_info_topic, truth_source=truth)
     except (BagError, CheckpointError, FileNotFoundError, PipelineConfigError, ValueError) as error:
         return _fail(str(error))
     from rcmcl_ros.bag.report import write_report
@@ -88,22 +79,26 @@ def evaluate_command(argv: list[str]) -> int:
     return 0
 
 
-def pipeline_config(args: argparse.Namespace):
-    """The PipelineConfig the arguments ask for (device, threads, stride, skeleton format, points source,
-    sensor-health rules); the warm-up is skipped (offline, the first window's latency does not matter)."""
-    from rcmcl_core.sensor_health import HealthConfig
-    from rcmcl_ros.pipeline.runner import PipelineConfig
+def labels_truth(path: Path, bag: Path, *, classes: list[str], absolute: bool):
+    """The labels file's truth for `bag` (its recording name, rcmcl_ros/bag/labels_file.py), checked against
+    the bag's span and the checkpoint's classes. Raises LabelsError (a ValueError)."""
+    from rcmcl_ros.bag.files import BagReader
+    from rcmcl_ros.bag.labels_file import LabelsError, read_labels, recording_name
 
-    health = HealthConfig(enabled=not args.no_health_rule)
-    if args.health_max_rejected_fraction is not None:
-        health.max_rejected_fraction = args.health_max_rejected_fraction
-    config = PipelineConfig(device=args.device, torch_threads=args.threads, health=health,
-                            points_source=args.points_source)
-    if args.stride_s is not None:
-        config.window = dataclasses.replace(config.window, stride_s=args.stride_s)
-    if args.skeleton_format is not None:
-        config.preprocess = dataclasses.replace(config.preprocess, skeleton_format=args.skeleton_format)
-    return config
+    labels = read_labels(path, absolute=absolute)
+    recording = recording_name(bag)
+    if recording not in labels.recordings:
+        raise LabelsError(f"{path} has no rows for recording {recording!r} (the bag's name); it names "
+                          f"{', '.join(labels.recordings)}")
+    if labels.has_body_ids and all(s.body_id is not None for s in labels.of(recording)):
+        raise LabelsError(f"{path}: every row of {recording!r} names a body_id; the single-person evaluation "
+                          f"scores the followed person (rows with an empty body_id)")
+    with BagReader(bag) as reader:
+        start_s, end_s = reader.start_ns / 1e9, reader.end_ns / 1e9
+    only = dataclasses.replace(labels, segments=labels.of(recording))
+    only.check_recordings({recording: (start_s, end_s)})
+    only.check_known(classes, what="the checkpoint")
+    return labels.truth(recording, bag_start_s=start_s)
 
 
 def _people(args: argparse.Namespace, *, pipeline, topics: dict[str, str]) -> int:

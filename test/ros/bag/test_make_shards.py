@@ -1,0 +1,243 @@
+"""make-shards: labelled recordings -> training clips that are exactly the node's windows; resumable; bad
+input is an error with nothing that looks finished; the result fine-tunes."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from rcmcl_core.config import preset
+from rcmcl_core.data.dataset import ClipDataset
+from rcmcl_core.data.shards import MANIFEST, Manifest
+from rcmcl_ros.__main__ import main
+from rcmcl_ros.bag.annotations import Fault
+from rcmcl_ros.bag.demo import DemoBagConfig, make_demo_bag, read_sidecar
+from rcmcl_ros.bag.files import DEFAULT_TOPICS
+from rcmcl_ros.bag.make_shards import SPLIT
+from rcmcl_ros.bag.replay import replay_bag
+from rcmcl_ros.pipeline.runner import Pipeline, PipelineConfig
+
+RECORDINGS = {"alice_01": (1, ()), "alice_02": (2, (Fault("rgbd_dropped", 0.5, 2.0),)),
+              "bob_01": (3, ()), "bob_02": (4, ())}
+"""recording -> (demo seed, faults): 2 actions of 2 s each, 32 px."""
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory) -> tuple[list[Path], Path]:
+    """Four short bags and the labels file a person would write for them (times from each bag's start)."""
+    root = tmp_path_factory.mktemp("recordings")
+    rows = ["recording,start_s,end_s,label,split"]
+    bags = []
+    for name, (seed, faults) in RECORDINGS.items():
+        bag = make_demo_bag(DemoBagConfig(seed=seed, actions=2, segment_s=2.0, image_size=32, faults=faults,
+                                          classes=("clap", "kick", "wave")), out=root / name, progress=False)
+        bags.append(bag)
+        split = "test" if name == "bob_02" else ""
+        rows += [f"{name},{a},{b},{label},{split}" for a, b, label in read_sidecar(bag)["actions"]]
+    labels = root / "labels.csv"
+    labels.write_text("\n".join(rows) + "\n")
+    return bags, labels
+
+
+def run(*argv) -> int:
+    return main(["make-shards", *map(str, argv), "--no-progress"])
+
+
+@pytest.fixture(scope="module")
+def shards(recordings, tiny_checkpoint, tmp_path_factory) -> Path:
+    bags, labels = recordings
+    out = tmp_path_factory.mktemp("shards") / "data"
+    assert run(*bags, "--labels", labels, "--out", out, "--checkpoint", tiny_checkpoint(), "--split", "file") == 0
+    return out
+
+
+def live_windows(bag: Path, checkpoint: Path) -> list:
+    """The windows the node's pipeline builds over `bag`, as the node would feed them to the model."""
+    pipeline = Pipeline.from_checkpoint(checkpoint, config=PipelineConfig(device="cpu", warmup=False,
+                                                                          cpu_trace=False))
+    windows = []
+    replayed = replay_bag(bag, pipeline=pipeline, topics=DEFAULT_TOPICS, progress=False, note=lambda text: None,
+                          after_message=lambda newest: windows.extend(pipeline.ready_windows(newest)))
+    return windows + pipeline.flush_windows(), replayed.start_s
+
+
+def test_clips_are_the_node_windows_array_for_array(shards, recordings, tiny_checkpoint):
+    """Each clip, read back through the training Dataset (eval mode), is the tensor the node's pipeline gives
+    the model for that window: rgb, skeleton, points and presence exactly; depth within its 1 mm storage."""
+    bags, labels_path = recordings
+    from rcmcl_ros.bag.labels_file import read_labels
+
+    labels = read_labels(labels_path)
+    config = preset("tiny")
+    dataset = ClipDataset(shards, split=SPLIT, subset="all", config=config, train=False)
+    items = {dataset.clip_ids[i]: dataset[i] for i in range(len(dataset))}
+    compared = 0
+    for subject, bag in enumerate(bags):
+        windows, start_s = live_windows(bag, tiny_checkpoint())
+        truth = labels.truth(bag.name, bag_start_s=start_s)
+        kept = [w for w in windows if truth.purity(w.target_s)[1] == 1.0]
+        assert kept, bag.name
+        for index, window in enumerate(kept):
+            item = items[f"r{subject:04d}_w{index:05d}"]
+            assert dataset.class_names[int(item["label"])] == truth.majority(window.target_s)
+            assert torch.equal(item["present"], window.batch["present"][0])
+            for key in ("rgb", "skeleton", "points"):
+                if window.batch[key] is not None:
+                    assert torch.equal(item[key], window.batch[key][0]), (bag.name, index, key)
+            if window.batch["depth"] is not None:
+                assert torch.allclose(item["depth"], window.batch["depth"][0], atol=0.5e-3, rtol=0)
+            compared += 1
+    assert compared == len(dataset)
+
+
+def test_a_recording_without_rgbd_for_a_while_gives_clips_with_rgbd_absent(shards):
+    manifest = Manifest.load(shards)
+    absent = manifest.extra["rgb_missing"]
+    assert absent and all(cid.startswith("r0001_") for cid in absent)              # alice_02 only
+    dataset = ClipDataset(shards, split=SPLIT, subset="all", config=preset("tiny"), train=False)
+    present = {dataset.clip_ids[i]: dataset[i]["present"].tolist() for i in range(len(dataset))}
+    assert all(present[cid] == [False, True, True] for cid in absent)
+
+
+def test_the_split_is_by_recording_and_the_classes_are_the_labels(shards):
+    manifest = Manifest.load(shards)
+    from rcmcl_ros.bag.labels_file import read_labels
+
+    assert manifest.classes == read_labels(manifest.extra["labels_file"]).classes          # sorted labels
+    assert manifest.splits[SPLIT] == {"train": [0, 1, 2], "test": [3]}              # bob_02 is test in the file
+    assert manifest.extra["recordings"]["3"]["name"] == "bob_02"
+    for subset, subjects in (("train", {0, 1, 2}), ("test", {3})):
+        dataset = ClipDataset(shards, split=SPLIT, subset=subset, config=preset("tiny"), train=False)
+        assert {int(cid[1:5]) for cid in dataset.clip_ids} == subjects
+    assert math.isclose(manifest.fps, 8 / 1.0)                                      # T / window_s of the tiny preset
+
+
+def test_a_rerun_reuses_every_recording_and_a_changed_label_rebuilds_only_its_recording(shards, recordings,
+                                                                                        tiny_checkpoint, capsys):
+    bags, labels = recordings
+    before = {p.name: p.stat().st_mtime_ns for p in (shards / "shards").glob("*.npz")}
+    assert run(*bags, "--labels", labels, "--out", shards, "--checkpoint", tiny_checkpoint(), "--split", "file") == 0
+    assert "4 reused from an earlier run" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in (shards / "shards").glob("*.npz")} == before
+    edited = labels.parent / "edited.csv"
+    lines = labels.read_text().splitlines()
+    first_bob = next(i for i, line in enumerate(lines) if line.startswith("bob_01,"))
+    parts = lines[first_bob].split(",")
+    parts[2] = str(float(parts[2]) - 0.5)                                           # bob_01's first segment shorter
+    lines[first_bob] = ",".join(parts)
+    edited.write_text("\n".join(lines) + "\n")
+    out = shards.parent / "edited"
+    import shutil
+
+    shutil.copytree(shards, out)
+    assert run(*bags, "--labels", edited, "--out", out, "--checkpoint", tiny_checkpoint(), "--split", "file") == 0
+    assert "3 reused from an earlier run" in capsys.readouterr().out
+
+
+def test_a_killed_run_resumes_and_leaves_no_manifest_until_done(shards, recordings, tiny_checkpoint, capsys):
+    bags, labels = recordings
+    out = shards.parent / "killed"
+    import shutil
+
+    shutil.copytree(shards, out)
+    (out / MANIFEST).unlink()                                                       # as if killed before the end
+    (out / "shards" / "shard_00002.json").unlink()                                  # ... while on bob_01
+    assert run(*bags, "--labels", labels, "--out", out, "--checkpoint", tiny_checkpoint(), "--split", "file") == 0
+    assert "3 reused" in capsys.readouterr().out
+    assert Manifest.load(out).num_clips == Manifest.load(shards).num_clips
+
+
+def test_auto_split_draws_whole_recordings(recordings, tiny_checkpoint, tmp_path):
+    bags, labels = recordings
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join(line.rsplit(",", 1)[0] for line in labels.read_text().splitlines()) + "\n")
+    out = tmp_path / "auto"
+    assert run(*bags, "--labels", plain, "--out", out, "--checkpoint", tiny_checkpoint(), "--test-fraction", "0.5") == 0
+    split = Manifest.load(out).splits[SPLIT]
+    assert set(split["train"]).isdisjoint(split["test"]) and split["test"]
+    assert sorted(split["train"] + split["test"]) == [0, 1, 2, 3]
+
+
+def test_labels_naming_a_recording_that_is_not_given_write_nothing(recordings, tiny_checkpoint, tmp_path, capsys):
+    bags, labels = recordings
+    out = tmp_path / "none"
+    assert run(*bags[:3], "--labels", labels, "--out", out, "--checkpoint", tiny_checkpoint()) == 2
+    err = capsys.readouterr().err
+    assert "recording 'bob_02' is not among the bags given" in err and "labels.csv:" in err
+    assert not (out / MANIFEST).exists() and not list(out.glob("shards/*.npz"))
+
+
+def test_body_ids_are_refused_in_this_version_with_the_reason(recordings, tiny_checkpoint, tmp_path, capsys):
+    bags, labels = recordings
+    with_ids = tmp_path / "ids.csv"
+    with_ids.write_text("recording,start_s,end_s,label,body_id\nalice_01,0,2,clap,1\n")
+    assert run(bags[0], "--labels", with_ids, "--out", tmp_path / "ids", "--checkpoint", tiny_checkpoint()) == 2
+    assert "body_id is set on some rows" in capsys.readouterr().err
+
+
+def test_a_truncated_bag_is_a_clear_error_before_any_clip_is_written(recordings, tiny_checkpoint, tmp_path, capsys):
+    bags, labels = recordings
+    import shutil
+
+    broken = tmp_path / "bob_02"
+    shutil.copytree(bags[3], broken)
+    mcap = next(broken.glob("*.mcap"))
+    mcap.write_bytes(mcap.read_bytes()[: mcap.stat().st_size * 2 // 3])
+    out = tmp_path / "broken"
+    assert run(*bags[:3], broken, "--labels", labels, "--out", out, "--checkpoint", tiny_checkpoint()) == 2
+    assert f"cannot read bag {broken}" in capsys.readouterr().err
+    assert not (out / MANIFEST).exists() and not list(out.glob("shards/*.npz"))
+
+
+def test_the_shards_fine_tune_from_a_checkpoint_into_one_that_knows_the_new_labels(shards, tiny_checkpoint, tmp_path):
+    from rcmcl_core.checkpoint import load_checkpoint
+    from rcmcl_core.cli import main as rcmcl
+
+    config = tmp_path / "budget.yaml"
+    config.write_text("preset: tiny\noptim:\n  finetune_epochs: 1\n  batch_size: 8\n")
+    code = rcmcl(["finetune", "--preset", "tiny", "--config", str(config), "--init", str(tiny_checkpoint()),
+                  "--data-root", str(shards), "--split", SPLIT, "--out", str(tmp_path / "run"), "--no-progress",
+                  "--device", "cpu"])
+    assert code == 0
+    checkpoint = load_checkpoint(tmp_path / "run" / "finetune.pt")
+    assert checkpoint.labels == Manifest.load(shards).classes
+    assert json.loads((shards / MANIFEST).read_text())["source"] == "recordings"
+
+
+# -- evaluate-bag --labels ------------------------------------------------------------------------------
+def test_evaluate_bag_takes_its_truth_from_a_labels_file_as_from_the_truth_topic(recordings, tmp_path, capsys):
+    from rcmcl_core.bundled import BUNDLED_CHECKPOINT
+    from rcmcl_ros.bag.evaluate import evaluate_bag
+    from rcmcl_ros.bag.evaluate_command import labels_truth
+
+    bags, labels = recordings
+
+    def pipeline() -> Pipeline:
+        return Pipeline.from_checkpoint(BUNDLED_CHECKPOINT, config=PipelineConfig(device="cpu"))
+
+    from_topic = evaluate_bag(bags[0], pipeline=pipeline(), topics=DEFAULT_TOPICS, progress=False)
+    truth = labels_truth(labels, bags[0], classes=from_topic.labels, absolute=False)
+    from_file = evaluate_bag(bags[0], pipeline=pipeline(), topics=DEFAULT_TOPICS, progress=False, truth_source=truth)
+    assert [d.label for d in from_file.decisions] == [d.label for d in from_topic.decisions]
+    agree = sum(a == b for a, b in zip(from_file.truth, from_topic.truth))
+    assert agree >= 0.9 * len(from_topic.truth) and any(t is not None for t in from_file.truth)
+    out = tmp_path / "report"
+    assert main(["evaluate-bag", str(bags[0]), "--labels", str(labels), "--out", str(out), "--no-progress"]) == 0
+    assert "accuracy" in (out / "report.md").read_text().lower()
+
+
+def test_evaluate_bag_refuses_labels_that_do_not_fit_the_bag_or_the_checkpoint(recordings, tmp_path, capsys):
+    bags, labels = recordings
+    other = tmp_path / "other.csv"
+    other.write_text("recording,start_s,end_s,label\nsomeone_else,0,1,clap\n")
+    assert main(["evaluate-bag", str(bags[0]), "--labels", str(other), "--out", str(tmp_path / "a"),
+                 "--no-progress"]) == 2
+    assert "has no rows for recording 'alice_01'" in capsys.readouterr().err
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("recording,start_s,end_s,label\nalice_01,0,1,hand over\n")
+    assert main(["evaluate-bag", str(bags[0]), "--labels", str(unknown), "--out", str(tmp_path / "b"),
+                 "--no-progress"]) == 2
+    assert "label 'hand over' is not a class of the checkpoint" in capsys.readouterr().err
