@@ -15,6 +15,7 @@ from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.data.shards import ShardError
 from rcmcl_core.device import resolve_device
 
+DEFAULT_PRESET = "lite"
 DATA_SOURCES = {"synthetic": ("data/synth", "xsub"), "ntu60": ("data/ntu60", "xsub"),
                 "ntu120": ("data/ntu120", "xsub")}
 """--data name -> (default dataset root made by `rcmcl generate` / the NTU builder, default split)."""
@@ -22,7 +23,8 @@ DATA_SOURCES = {"synthetic": ("data/synth", "xsub"), "ntu60": ("data/ntu60", "xs
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Options every training/evaluation command takes."""
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="lite", help="model/clip sizes (default lite)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="model/clip sizes (default lite; with --init and no --config: the checkpoint's own)")
     parser.add_argument("--config", type=Path, help="YAML overriding the preset (keys as in config.py)")
     parser.add_argument("--data", choices=sorted(DATA_SOURCES), default="synthetic", help="dataset kind")
     parser.add_argument("--data-root", type=Path, help="dataset folder (default data/synth, data/ntu60, ...)")
@@ -45,10 +47,16 @@ def load_config(args: argparse.Namespace) -> RCMCLConfig:
         torch.set_num_threads(args.threads)
     if args.config is not None:
         config = RCMCLConfig.from_yaml(args.config)
-        if config.preset != args.preset and "--preset" in sys.argv:
+        if args.preset is not None and config.preset != args.preset:
             raise ConfigError(f"--preset {args.preset} contradicts preset {config.preset!r} in {args.config}")
         return config
-    return preset(args.preset)
+    init = getattr(args, "init", None)
+    if args.preset is None and init is not None:
+        config = load_checkpoint(init).config       # fine-tune or probe a checkpoint as it was built
+        print(f"[rcmcl] the config of {init} (preset {config.preset!r}): pass --config to change budgets",
+              file=sys.stderr)
+        return config
+    return preset(args.preset or DEFAULT_PRESET)
 
 
 def open_dataset(args: argparse.Namespace, config: RCMCLConfig, *, subset: str, train: bool) -> ClipDataset:

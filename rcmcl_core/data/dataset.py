@@ -13,6 +13,7 @@ Item (docs/ARCHITECTURE.md "Tensor contracts" without the batch axis):
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,7 +25,7 @@ from torch.utils.data import Dataset
 
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.windowing import nearest_frame_indices, window_times
-from rcmcl_core.data.shards import Manifest, ShardError, read_shard
+from rcmcl_core.data.shards import CLIP_KEY, Manifest, ShardError, read_shard
 from rcmcl_core.data.splits import resolve_split
 
 SHARD_CACHE_MB = 2048.0
@@ -70,6 +71,7 @@ class ClipDataset(Dataset):
         self._split_ids = resolve_split(self.manifest, split, root=self.root) if subset != "all" else None
         self.split, self.subset = split, subset
         extra = self.manifest.extra
+        _check_cut_for(self.manifest, config, root=self.root)
         self._rgb_missing = frozenset(extra.get("rgb_missing", ()))
         self._depth_missing = frozenset(extra.get("depth_missing", ()))
         self._build_index()
@@ -218,6 +220,19 @@ class ClipDataset(Dataset):
             else:
                 out[t] = kept[np.arange(count) % len(kept)]
         return out, True
+
+
+def _check_cut_for(manifest: Manifest, config: RCMCLConfig, *, root: Path) -> None:
+    """Clips cut as model windows for one clip config (manifest.extra[CLIP_KEY]) are read only with that one."""
+    cut_for = manifest.extra.get(CLIP_KEY)
+    if cut_for is None:
+        return
+    wanted = dataclasses.asdict(config.clip)
+    differing = [f"{key} {cut_for.get(key)} there, {value} here" for key, value in wanted.items()
+                 if cut_for.get(key) != value]
+    if differing:
+        raise ShardError(f"{root}: its clips were cut for another clip config ({'; '.join(differing)}); cut them "
+                         f"again for this checkpoint (make-shards --checkpoint)")
 
 
 def draw_clips(count: int, max_clips: int, *, seed: int) -> np.ndarray:

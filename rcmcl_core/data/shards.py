@@ -36,6 +36,10 @@ FORMAT_VERSION = 1
 SHARD_DIR = "shards"
 MANIFEST = "manifest.json"
 
+CLIP_KEY = "clip"
+"""manifest.extra[CLIP_KEY]: the clip config (ClipConfig fields) the clips were cut for, when they are model
+windows already (make-shards): a dataset read with another clip config would be resampled silently."""
+
 FIELD_DTYPES = {
     "rgb": np.uint8, "depth_mm": np.uint16, "skeleton": np.float32, "skeleton_valid": np.bool_,
     "points": np.float32, "label": np.int64, "subject": np.int64, "camera": np.int64, "setup": np.int64,

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from rcmcl_core.atomic_io import atomic_write_bytes
 from rcmcl_core.config import MODALITIES, ClipConfig
-from rcmcl_core.data.shards import SHARD_DIR, Manifest, write_shard
+from rcmcl_core.data.shards import CLIP_KEY, SHARD_DIR, Manifest, write_shard
 from rcmcl_core.geometry.pinhole import Intrinsics
 from rcmcl_ros.bag.files import BagError
 from rcmcl_ros.bag.labels_file import LabelsError, LabelsFile, recording_name
@@ -337,7 +337,8 @@ def _write_manifest(out: Path, labels: LabelsFile, results: list[RecordingResult
                               height=size),
         shards=[r.shard for r in with_shards], num_clips=sum(sum(r.kept.values()) for r in with_shards),
         splits={SPLIT: {"train": train, "test": test}}, split_fields={SPLIT: "subject"},
-        extra={"rgb_missing": rgb_missing, "depth_missing": rgb_missing, "labels_file": str(labels.path),
+        extra={CLIP_KEY: asdict(clip), "rgb_missing": rgb_missing, "depth_missing": rgb_missing,
+               "labels_file": str(labels.path),
                "recordings": {str(r.subject): {"name": r.recording, "bag": r.bag, "split": r.split}
                               for r in results},
                "settings": settings, "intrinsics": "nominal: the model's S x S input, not a camera's"})

@@ -2,7 +2,6 @@
 input is an error with nothing that looks finished; the result fine-tunes."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -192,19 +191,26 @@ def test_a_truncated_bag_is_a_clear_error_before_any_clip_is_written(recordings,
     assert not (out / MANIFEST).exists() and not list(out.glob("shards/*.npz"))
 
 
-def test_the_shards_fine_tune_from_a_checkpoint_into_one_that_knows_the_new_labels(shards, tiny_checkpoint, tmp_path):
+def test_the_shards_fine_tune_from_a_checkpoint_into_one_that_knows_the_new_labels(shards, tiny_checkpoint, tmp_path,
+                                                                                     capsys):
+    """`rcmcl finetune --init CHECKPOINT` with no --preset or --config trains the checkpoint's own architecture."""
     from rcmcl_core.checkpoint import load_checkpoint
     from rcmcl_core.cli import main as rcmcl
 
-    config = tmp_path / "budget.yaml"
-    config.write_text("preset: tiny\noptim:\n  finetune_epochs: 1\n  batch_size: 8\n")
-    code = rcmcl(["finetune", "--preset", "tiny", "--config", str(config), "--init", str(tiny_checkpoint()),
-                  "--data-root", str(shards), "--split", SPLIT, "--out", str(tmp_path / "run"), "--no-progress",
-                  "--device", "cpu"])
+    code = rcmcl(["finetune", "--init", str(tiny_checkpoint()), "--data-root", str(shards), "--split", SPLIT,
+                  "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"])
     assert code == 0
+    assert "the config of" in capsys.readouterr().err
     checkpoint = load_checkpoint(tmp_path / "run" / "finetune.pt")
     assert checkpoint.labels == Manifest.load(shards).classes
-    assert json.loads((shards / MANIFEST).read_text())["source"] == "recordings"
+    assert checkpoint.config.clip == load_checkpoint(tiny_checkpoint()).config.clip
+
+
+def test_clips_cut_for_one_clip_config_are_refused_under_another(shards):
+    from rcmcl_core.data.shards import ShardError
+
+    with pytest.raises(ShardError, match="cut for another clip config .*window_s 1.0 there, 2.0 here"):
+        ClipDataset(shards, split=SPLIT, subset="all", config=preset("compact"), train=False)
 
 
 # -- evaluate-bag --labels ------------------------------------------------------------------------------
