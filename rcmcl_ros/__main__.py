@@ -67,6 +67,13 @@ def make_shards_command(argv: list[str]) -> int:
     return make_shards(argv)
 
 
+def teach_demo_command(argv: list[str]) -> int:
+    """Synthetic takes of new actions -> labels -> make-shards -> fine-tune -> a held-out subject's score."""
+    from rcmcl_ros.bag.teach_demo import teach_demo_command as teach_demo
+
+    return teach_demo(argv)
+
+
 def watch_command(argv: list[str]) -> int:
     """Print a line per decision of a running node."""
     from rcmcl_ros.node.watch import watch_command as watch
@@ -80,6 +87,7 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "play": play_command,
     "evaluate-bag": evaluate_bag_command,
     "make-shards": make_shards_command,
+    "teach-demo": teach_demo_command,
     "watch": watch_command,
 }
 """command name -> function(argv) -> exit status. Each imports its module when called (rclpy and torch

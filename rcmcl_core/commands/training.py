@@ -108,14 +108,41 @@ def fit_classes(config: RCMCLConfig, class_names: list[str]) -> RCMCLConfig:
     return dataclasses.replace(config, model=dataclasses.replace(config.model, num_classes=len(class_names)))
 
 
+def kept_classes(args: argparse.Namespace, config: RCMCLConfig, *, subset: str, new, train: bool):
+    """--keep-classes: the --init checkpoint's classes (their clips from --old-data-root) followed by the new
+    dataset's, as one ClassUnion. ValueError for a new class that has an old class's name, or old data whose
+    classes are not the checkpoint's."""
+    from rcmcl_core.data.class_union import ClassUnion
+
+    if args.init is None or args.old_data_root is None:
+        raise ValueError("--keep-classes needs --init CHECKPOINT and --old-data-root DIR (the old classes' clips: "
+                         "without them the old classes would only ever be trained as wrong answers)")
+    old_labels = load_checkpoint(args.init).labels
+    taken = sorted(set(old_labels) & set(new.class_names))
+    if taken:
+        raise ValueError(f"new classes {', '.join(taken)} are already classes of {args.init}; rename them in the "
+                         f"labels, or fine-tune without --keep-classes (the head then holds the new classes only)")
+    old = ClipDataset(args.old_data_root, split=args.old_split or "xsub", subset=subset, config=config,
+                      train=train, seed=args.seed)
+    if old.class_names != old_labels:
+        raise ValueError(f"{args.old_data_root} has classes {old.class_names[:5]}... but {args.init} was trained "
+                         f"on {old_labels[:5]}...; --old-data-root must hold the checkpoint's classes in its order")
+    return ClassUnion([old, new])
+
+
 def _train(args: argparse.Namespace, stage: str) -> int:
     from rcmcl_core.training.loop import train_stage
     config = load_config(args)
     dataset = open_dataset(args, config, subset="train", train=True)
-    config = fit_classes(config, dataset.class_names)
+    keep = getattr(args, "keep_classes", False)
     if stage != "pretrain":
         dataset = labelled_training_set(args, dataset)
+    if keep:
+        dataset = kept_classes(args, config, subset="train", new=dataset, train=True)
+    config = fit_classes(config, dataset.class_names)
     heldout = None if args.no_heldout else open_dataset(args, config, subset="test", train=False)
+    if keep and heldout is not None:
+        heldout = kept_classes(args, config, subset="test", new=heldout, train=False)
     result = train_stage(stage=stage, config=config, dataset=dataset, labels=dataset.class_names,
                          out_dir=args.out, device=args.device, seed=args.seed, resume=args.resume,
                          init_checkpoint=getattr(args, "init", None), method=getattr(args, "method", "rcmcl"),
@@ -241,6 +268,12 @@ def register(subparsers) -> None:
     p.add_argument("--init", type=Path, help="checkpoint to start from; omit to train from scratch")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     add_label_subset(p)
+    p.add_argument("--keep-classes", action="store_true",
+                   help="the head holds the --init checkpoint's classes and then the dataset's (default: the "
+                        "dataset's only); needs --old-data-root. Label subsets apply to the new classes")
+    p.add_argument("--old-data-root", type=Path, help="with --keep-classes: a dataset root of the checkpoint's "
+                   "classes (e.g. `rcmcl generate --preset compact` for the bundled model)")
+    p.add_argument("--old-split", help="with --keep-classes: the split of --old-data-root (default xsub)")
     p.set_defaults(handler=finetune)
 
     p = subparsers.add_parser("evaluate", help="robustness suite on the test subset (Tables II/III + gates)")

@@ -83,10 +83,13 @@ HEAD = "classifier."
 """State-dict prefix of the classifier, the one part a checkpoint for another class set leaves out."""
 
 
-def build_model(config: RCMCLConfig, *, init_checkpoint: Path | None, device: torch.device) -> RCMCL:
+def build_model(config: RCMCLConfig, *, init_checkpoint: Path | None, device: torch.device,
+                labels: Sequence[str] | None = None) -> RCMCL:
     """A fresh model, optionally with the weights of a checkpoint of the same architecture (e.g. pretrain.pt).
     A checkpoint trained on another number of classes gives everything but the classifier, which starts
-    fresh (transfer to a new class set); the log says so."""
+    fresh (transfer to a new class set), except the rows of classes whose names are in both the checkpoint's
+    labels and `labels` (a fine-tune that keeps the old classes: their rows move to their new positions);
+    the log says so."""
     model = RCMCL(config=config)
     if init_checkpoint is not None:
         # Later stages may change the optimiser, augmentation or loss weights and the class count, never the
@@ -96,11 +99,23 @@ def build_model(config: RCMCLConfig, *, init_checkpoint: Path | None, device: to
         state = checkpoint.model_state
         if checkpoint.config.model.num_classes != config.model.num_classes:
             state = {k: v for k, v in state.items() if not k.startswith(HEAD)}
-            state.update({k: v for k, v in model.state_dict().items() if k.startswith(HEAD)})
+            head = {k: v.clone() for k, v in model.state_dict().items() if k.startswith(HEAD)}
+            kept = _kept_rows(checkpoint.labels, list(labels or ()))
+            for key, value in head.items():
+                for old, new in kept:
+                    value[new] = checkpoint.model_state[key][old]
+            state.update(head)
             print(f"[rcmcl] {init_checkpoint}: {checkpoint.config.model.num_classes} classes there, "
-                  f"{config.model.num_classes} here: encoders and gate loaded, classifier new", file=sys.stderr)
+                  f"{config.model.num_classes} here: encoders and gate loaded, classifier new"
+                  + (f" but for the {len(kept)} classes kept" if kept else ""), file=sys.stderr)
         model.load_state_dict(state)
     return model.to(device)
+
+
+def _kept_rows(old_labels: Sequence[str], new_labels: Sequence[str]) -> list[tuple[int, int]]:
+    """(row in the old head, row in the new head) of every class name in both."""
+    position = {name: i for i, name in enumerate(new_labels)}
+    return [(i, position[name]) for i, name in enumerate(old_labels) if name in position]
 
 
 def stage_batch_size(config: RCMCLConfig, *, num_items: int, world: World) -> int:
@@ -140,7 +155,7 @@ def train_stage(*, stage: Stage, config: RCMCLConfig, dataset: Dataset, labels: 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    model = build_model(config, init_checkpoint=init_checkpoint, device=world.device)
+    model = build_model(config, init_checkpoint=init_checkpoint, device=world.device, labels=labels)
     objective: torch.nn.Module
     if stage == "pretrain" and method == "cmkm":
         objective = CMKMObjective(model=model, config=config)

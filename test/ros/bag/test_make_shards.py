@@ -247,3 +247,67 @@ def test_evaluate_bag_refuses_labels_that_do_not_fit_the_bag_or_the_checkpoint(r
     assert main(["evaluate-bag", str(bags[0]), "--labels", str(unknown), "--out", str(tmp_path / "b"),
                  "--no-progress"]) == 2
     assert "label 'hand over' is not a class of the checkpoint" in capsys.readouterr().err
+
+
+# -- keeping the old classes ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def new_shards(recordings, tiny_checkpoint, tmp_path_factory) -> Path:
+    """The same takes labelled as new actions ('new_' + name): a second label space."""
+    bags, labels = recordings
+    renamed = tmp_path_factory.mktemp("new") / "new.csv"
+    lines = labels.read_text().splitlines()
+    renamed.write_text("\n".join([lines[0]] + [",".join(p[:3] + ["new_" + p[3]] + p[4:])
+                                                for p in (line.split(",") for line in lines[1:])]) + "\n")
+    out = renamed.parent / "data"
+    assert run(*bags, "--labels", renamed, "--out", out, "--checkpoint", tiny_checkpoint(), "--split", "file") == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def old_checkpoint(shards, tiny_checkpoint, tmp_path_factory) -> Path:
+    """A checkpoint whose classes are those of `shards`."""
+    from rcmcl_core.cli import main as rcmcl
+
+    out = tmp_path_factory.mktemp("old_run")
+    assert rcmcl(["finetune", "--init", str(tiny_checkpoint()), "--data-root", str(shards), "--split", SPLIT,
+                  "--out", str(out), "--no-progress", "--device", "cpu", "--no-heldout"]) == 0
+    return out / "finetune.pt"
+
+
+def test_keeping_the_old_classes_trains_one_head_of_old_then_new_classes(shards, new_shards, old_checkpoint, tmp_path):
+    from rcmcl_core.checkpoint import load_checkpoint
+    from rcmcl_core.cli import main as rcmcl
+
+    out = tmp_path / "kept"
+    assert rcmcl(["finetune", "--init", str(old_checkpoint), "--data-root", str(new_shards), "--split", SPLIT,
+                  "--keep-classes", "--old-data-root", str(shards), "--old-split", SPLIT, "--out", str(out),
+                  "--no-progress", "--device", "cpu"]) == 0
+    old, new = Manifest.load(shards).classes, Manifest.load(new_shards).classes
+    assert load_checkpoint(out / "finetune.pt").labels == old + new
+
+
+def test_the_kept_classes_start_from_their_trained_rows_and_the_new_ones_fresh(old_checkpoint):
+    from rcmcl_core.checkpoint import load_checkpoint
+    from rcmcl_core.training.loop import build_model
+
+    checkpoint = load_checkpoint(old_checkpoint)
+    labels = ["fresh_a", *checkpoint.labels, "fresh_b"]
+    config = checkpoint.config
+    config.model.num_classes = len(labels)
+    model = build_model(config, init_checkpoint=old_checkpoint, device=torch.device("cpu"), labels=labels)
+    old_weight = checkpoint.model_state["classifier.weight"]
+    assert torch.equal(model.classifier.weight[1:-1], old_weight)
+    assert not torch.equal(model.classifier.weight[0], old_weight[0])
+
+
+def test_keeping_classes_refuses_a_new_class_with_an_old_name_and_missing_old_data(shards, old_checkpoint, tmp_path,
+                                                                                  capsys):
+    from rcmcl_core.cli import main as rcmcl
+
+    common = ["finetune", "--init", str(old_checkpoint), "--data-root", str(shards), "--split", SPLIT,
+              "--keep-classes", "--out", str(tmp_path / "x"), "--no-progress", "--device", "cpu"]
+    assert rcmcl(common) == 2
+    assert "--keep-classes needs --init CHECKPOINT and --old-data-root" in capsys.readouterr().err
+    assert rcmcl(common + ["--old-data-root", str(shards), "--old-split", SPLIT]) == 2
+    assert "are already classes of" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "finetune.pt").exists()
