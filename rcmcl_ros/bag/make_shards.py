@@ -37,6 +37,7 @@ from rcmcl_core.geometry.pinhole import Intrinsics
 from rcmcl_ros.bag.files import BagError
 from rcmcl_ros.bag.labels_file import LabelsError, LabelsFile, recording_name
 from rcmcl_ros.bag.replay import DEPTH_CAMERA_INFO_TOPIC, replay_bag
+from rcmcl_ros.topics import camera_info_beside
 
 SOURCE = "recordings"
 SPLIT = "recordings"
@@ -52,6 +53,7 @@ class ShardOptions:
     label with two or more recordings) by `seed`."""
 
     min_label_fraction: float = 1.0
+    max_people: int = 3                 # bodies tracked at once where the labels name body ids (at least those)
     split: str = "auto"
     test_fraction: float = 0.2
     seed: int = 0
@@ -61,6 +63,8 @@ class ShardOptions:
             raise ValueError(f"min_label_fraction must be in (0.5, 1], got {self.min_label_fraction}")
         if self.split not in SPLIT_MODES:
             raise ValueError(f"split must be one of {', '.join(SPLIT_MODES)}, got {self.split!r}")
+        if self.max_people < 1:
+            raise ValueError(f"max_people must be >= 1, got {self.max_people}")
         if not 0.0 <= self.test_fraction < 1.0:
             raise ValueError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
         return self
@@ -76,7 +80,7 @@ class RecordingResult:
     split: str
     windows: int = 0
     kept: dict[str, int] = field(default_factory=dict)
-    dropped_windows: dict[str, int] = field(default_factory=dict)    # unlabelled, mixed
+    dropped_windows: dict[str, int] = field(default_factory=dict)    # unlabelled, mixed, body_not_tracked
     dropped_messages: dict[str, int] = field(default_factory=dict)   # the pipeline's drops by reason
     absent: dict[str, int] = field(default_factory=dict)             # kept windows without the modality
     missing_streams: dict[str, str] = field(default_factory=dict)    # stream -> why it was not read
@@ -99,32 +103,28 @@ class ShardsResult:
         return {label: counts.get(label, 0) for label in self.classes}
 
 
-def window_clip(window: Any, *, clip: ClipConfig) -> dict[str, np.ndarray]:
-    """One pipeline Window (B = 1, rcmcl_ros/pipeline/window.py) of a model with clip config `clip` -> one clip
-    of the shard format (no batch axis): rgb (T, S, S, 3) uint8, depth_mm (T, S, S) uint16, skeleton
-    (T, M, 25, 3) metres, skeleton_valid (T, M), points (T, N, 3) metres. Absent modalities: zeros, NaN points."""
-    batch = window.batch
-    present = dict(zip(MODALITIES, np.asarray(window.present, bool).reshape(-1)))
-    frames = len(window.target_s)
-    rgbd = present["rgbd"] and batch["rgb"] is not None
-    if rgbd:
-        rgb = np.rint(batch["rgb"][0].permute(0, 2, 3, 1).numpy() * 255.0).astype(np.uint8)
-        depth_mm = np.rint(np.clip(batch["depth"][0, :, 0].numpy() * 1000.0, 0, 65535)).astype(np.uint16)
+def batch_clip(batch: dict, present: Sequence[bool], *, row: int, frames: int,
+               clip: ClipConfig) -> dict[str, np.ndarray]:
+    """Row `row` of model inputs (a pipeline Window's batch, B = 1, or a PeopleRound's, B people;
+    rcmcl_ros/pipeline/window.py) -> one clip of the shard format: rgb (T, S, S, 3) uint8, depth_mm (T, S, S)
+    uint16, skeleton (T, M, 25, 3) metres, skeleton_valid (T, M), points (T, N, 3) metres. present (3,) in
+    MODALITIES order; absent modalities are zeros, NaN points."""
+    there = dict(zip(MODALITIES, (bool(p) for p in present)))
+    size = clip.image_size
+    if there["rgbd"] and batch["rgb"] is not None:
+        rgb = np.rint(batch["rgb"][row].permute(0, 2, 3, 1).numpy() * 255.0).astype(np.uint8)
+        depth_mm = np.rint(np.clip(batch["depth"][row, :, 0].numpy() * 1000.0, 0, 65535)).astype(np.uint16)
     else:
-        size = clip.image_size
         rgb = np.zeros((frames, size, size, 3), np.uint8)
         depth_mm = np.zeros((frames, size, size), np.uint16)
-    skeleton = batch["skeleton"]
-    if present["skeleton"] and skeleton is not None:
-        joints = skeleton[0].numpy().astype(np.float32)
+    if there["skeleton"] and batch["skeleton"] is not None:
+        joints = batch["skeleton"][row].numpy().astype(np.float32)
         valid = (joints != 0).any(axis=(-1, -2))
     else:
-        bodies = clip.max_bodies
-        joints = np.zeros((frames, bodies, 25, 3), np.float32)
-        valid = np.zeros((frames, bodies), bool)
-    points = batch["points"]
-    if present["points"] and points is not None:
-        cloud = points[0].numpy().astype(np.float32)
+        joints = np.zeros((frames, clip.max_bodies, 25, 3), np.float32)
+        valid = np.zeros((frames, clip.max_bodies), bool)
+    if there["points"] and batch["points"] is not None:
+        cloud = batch["points"][row].numpy().astype(np.float32)
     else:
         cloud = np.full((frames, clip.num_points, 3), np.nan, np.float32)
     return {"rgb": rgb, "depth_mm": depth_mm, "skeleton": joints, "skeleton_valid": valid, "points": cloud}
@@ -132,7 +132,8 @@ def window_clip(window: Any, *, clip: ClipConfig) -> dict[str, np.ndarray]:
 
 def make_shards(bags: Sequence[Path], labels: LabelsFile, out: Path, *, pipeline_factory: Callable[[], Any],
                 clip: ClipConfig, topics: dict[str, str], options: ShardOptions | None = None,
-                camera_info_topic: str = DEPTH_CAMERA_INFO_TOPIC, settings: dict[str, Any] | None = None,
+                camera_info_topic: str = DEPTH_CAMERA_INFO_TOPIC, people_info_topic: str | None = None,
+                settings: dict[str, Any] | None = None,
                 progress: bool = True, warn: Callable[[str], None] | None = None) -> ShardsResult:
     """Write the dataset root `out` from `bags` labelled by `labels` (module docstring).
 
@@ -144,10 +145,6 @@ def make_shards(bags: Sequence[Path], labels: LabelsFile, out: Path, *, pipeline
     options = (options or ShardOptions()).validate()
     warn = warn or (lambda text: None)
     named = _bags_by_recording(bags)
-    if labels.has_body_ids:
-        raise LabelsError(f"{labels.path}: body_id is set on some rows; make-shards follows one person per "
-                          f"recording (the nearest body, as the node's single-person path) in this version: leave "
-                          f"body_id empty")
     spans = {name: _span(path) for name, path in named.items() if name in labels.recordings}
     unlabelled = sorted(set(named) - set(labels.recordings))
     if unlabelled:
@@ -156,8 +153,9 @@ def make_shards(bags: Sequence[Path], labels: LabelsFile, out: Path, *, pipeline
     recordings = labels.recordings
     splits = assign_splits(labels, options)
     settings = dict(settings or {})
-    settings.update(clip=asdict(clip), min_label_fraction=options.min_label_fraction,
-                    camera_info_topic=camera_info_topic, topics=dict(sorted(topics.items())))
+    settings.update(clip=asdict(clip), min_label_fraction=options.min_label_fraction, max_people=options.max_people,
+                    camera_info_topic=camera_info_topic, people_info_topic=people_info_topic,
+                    topics=dict(sorted(topics.items())))
     out = Path(out)
     (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
     results = []
@@ -174,8 +172,9 @@ def make_shards(bags: Sequence[Path], labels: LabelsFile, out: Path, *, pipeline
             continue
         result = RecordingResult(recording=recording, bag=str(bag), subject=subject, split=splits[recording])
         clips = _recording_clips(bag, labels, recording, result, pipeline_factory=pipeline_factory, topics=topics,
-                                 options=options, camera_info_topic=camera_info_topic, warn=warn,
-                                 progress=progress, clip=clip)
+                                 options=options, camera_info_topic=camera_info_topic,
+                                 people_info_topic=people_info_topic or camera_info_beside(topics["rgb"]),
+                                 warn=warn, progress=progress, clip=clip)
         if clips is not None:
             result.shard = write_shard(out, subject, clips)
         elif (out / SHARD_DIR / f"shard_{subject:05d}.npz").exists():
@@ -189,42 +188,80 @@ def make_shards(bags: Sequence[Path], labels: LabelsFile, out: Path, *, pipeline
 
 def _recording_clips(bag: Path, labels: LabelsFile, recording: str, result: RecordingResult, *,
                      pipeline_factory: Callable[[], Any], topics: dict[str, str], options: ShardOptions,
-                     camera_info_topic: str, warn: Callable[[str], None], progress: bool,
+                     camera_info_topic: str, people_info_topic: str, warn: Callable[[str], None], progress: bool,
                      clip: ClipConfig) -> dict[str, np.ndarray] | None:
-    """The labelled windows of one recording stacked as shard fields (None when no window is kept)."""
+    """The labelled windows of one recording stacked as shard fields (None when no window is kept): the
+    followed person's windows for rows without a body_id, and with body ids the per-person path's windows
+    of those bodies (rcmcl_ros/people/path.py, as the node's ~/decision per person)."""
+    from rcmcl_core.windowing import window_times
+    from rcmcl_ros.people.path import PeoplePath
+    from rcmcl_ros.people.tracker import PeopleConfig
+
     pipeline = pipeline_factory()
     if pipeline.model_config.clip != clip:
         raise ValueError(f"the pipeline's clip config {pipeline.model_config.clip} is not {clip}")
+    segments = labels.of(recording)
+    bodies = sorted({s.body_id for s in segments if s.body_id is not None})
+    followed = any(s.body_id is None for s in segments)
+    people = None
+    if bodies:
+        count = max(len(bodies), options.max_people)
+        people = PeoplePath.for_pipeline(pipeline, PeopleConfig(max_people=count, max_batch=count))
     windows: list = []
+    rounds: list = []
 
     def collect(newest_s: float) -> None:
         windows.extend(pipeline.ready_windows(newest_s))
+        if people is not None:
+            rounds.extend(people.take_rounds())
 
     def note(text: str) -> None:
         warn(f"{recording}: {text}")
 
     replayed = replay_bag(bag, pipeline=pipeline, topics=topics, after_message=collect, note=note,
-                          progress=progress, camera_info_topic=camera_info_topic, desc=recording)
+                          progress=progress, camera_info_topic=camera_info_topic,
+                          people_info_topic=people_info_topic if people is not None else None, desc=recording)
     windows += pipeline.flush_windows()
+    if people is not None:
+        people.flush()
+        rounds.extend(people.take_rounds())
     result.missing_streams = dict(replayed.missing)
     result.dropped_messages = {k: int(v) for k, v in pipeline.snapshot(replayed.newest_s)["drops"].items() if v}
-    truth = labels.truth(recording, bag_start_s=replayed.start_s)
-    result.windows = len(windows)
+    # (person, window end, target times, batch, row, present): the followed person's windows, then each body's
+    candidates = [(None, w.target_s, w.batch, 0, np.asarray(w.present).reshape(-1)) for w in windows] \
+        if followed else []
+    seen = set()
+    frames, window_s = clip.frames, clip.window_s
+    for people_round in rounds:
+        targets = window_times(people_round.end_s, frames=frames, window_s=window_s)
+        for row, body in enumerate(people_round.body_ids):
+            seen.add(int(body))
+            if int(body) in bodies:
+                candidates.append((int(body), targets, people_round.batch, row, people_round.present[row]))
+    truths = {person: labels.truth(recording, bag_start_s=replayed.start_s, body_id=person)
+              for person in ([None] if followed else []) + bodies}
+    result.windows = len(candidates)
     kept, kept_labels = [], []
     dropped, absent = Counter(), Counter()
-    for window in windows:
-        label, fraction = truth.purity(window.target_s)
+    for person in bodies:
+        if person not in seen:
+            lost = sum(1 for s in segments if s.body_id == person)
+            dropped["body_not_tracked"] += lost
+            warn(f"{recording}: body {person} is never reported by the tracker; its {lost} labelled segments "
+                 f"give no clips (the tracker's ids: {sorted(seen) or 'none'})")
+    for person, targets, batch, row, present in candidates:
+        label, fraction = truths[person].purity(targets)
         if label is None:
             dropped["unlabelled"] += 1
             continue
         if fraction < options.min_label_fraction - 1e-9:
             dropped["mixed"] += 1
             continue
-        kept.append(window_clip(window, clip=clip))
-        for name, present in zip(MODALITIES, np.asarray(window.present).reshape(-1)):
-            if not present:
+        kept.append(batch_clip(batch, present, row=row, frames=len(targets), clip=clip))
+        for name, there in zip(MODALITIES, present):
+            if not there:
                 absent[name] += 1
-        if not window.present.reshape(-1)[MODALITIES.index("rgbd")]:
+        if not present[MODALITIES.index("rgbd")]:
             result.rgbd_absent.append(len(kept) - 1)
         kept_labels.append(label)
     result.kept = dict(sorted(Counter(kept_labels).items()))

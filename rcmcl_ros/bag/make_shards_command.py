@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-label-fraction", type=float, default=1.0, metavar="F",
                    help="keep a window when at least F of its frames carry one label (default 1: windows across "
                         "a label boundary are dropped)")
+    p.add_argument("--max-people", type=int, default=3,
+                   help="where the labels name body ids: bodies tracked at once (at least those named; default 3), "
+                        "as the node's max_people")
+    p.add_argument("--people-camera-info-topic", default=None,
+                   help="where the labels name body ids: the colour camera_info for the per-person crops (default: "
+                        "the one beside the rgb topic, as the node's people_camera_info_topic)")
     add_pipeline_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -60,13 +66,15 @@ def make_shards_command(argv: list[str]) -> int:
         clip = load_checkpoint(checkpoint).config.clip
         config = dataclasses.replace(pipeline_config(args), cpu_trace=False)     # windows only, no inference
         options = ShardOptions(min_label_fraction=args.min_label_fraction, split=args.split,
+                               max_people=args.max_people,
                                test_fraction=args.test_fraction, seed=args.seed)
         settings = {"checkpoint": str(checkpoint), "stride_s": config.window.stride_s,
                     "points_source": config.points_source, "skeleton_format": config.preprocess.skeleton_format,
                     "health": dataclasses.asdict(config.health)}
         result = make_shards(args.bags, labels, args.out, clip=clip, topics=topics, options=options,
                              pipeline_factory=lambda: Pipeline.from_checkpoint(checkpoint, config=config),
-                             camera_info_topic=args.camera_info_topic, settings=settings,
+                             camera_info_topic=args.camera_info_topic,
+                             people_info_topic=args.people_camera_info_topic, settings=settings,
                              progress=not args.no_progress, warn=_warn)
     except (BagError, CheckpointError, LabelsError, PipelineConfigError, FileNotFoundError, ValueError) as error:
         return _fail(str(error))

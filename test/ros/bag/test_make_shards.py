@@ -169,12 +169,71 @@ def test_labels_naming_a_recording_that_is_not_given_write_nothing(recordings, t
     assert not (out / MANIFEST).exists() and not list(out.glob("shards/*.npz"))
 
 
-def test_body_ids_are_refused_in_this_version_with_the_reason(recordings, tiny_checkpoint, tmp_path, capsys):
-    bags, labels = recordings
-    with_ids = tmp_path / "ids.csv"
-    with_ids.write_text("recording,start_s,end_s,label,body_id\nalice_01,0,2,clap,1\n")
-    assert run(bags[0], "--labels", with_ids, "--out", tmp_path / "ids", "--checkpoint", tiny_checkpoint()) == 2
-    assert "body_id is set on some rows" in capsys.readouterr().err
+@pytest.fixture(scope="module")
+def people_recording(tmp_path_factory) -> tuple[Path, Path]:
+    """Two people, each with their own actions, and a labels file naming their body ids."""
+    from rcmcl_ros.bag.demo_people import make_people_demo_bag
+
+    root = tmp_path_factory.mktemp("people")
+    bag = make_people_demo_bag(DemoBagConfig(seed=3, actions=2, segment_s=2.0, image_size=48, faults=(),
+                                             classes=("clap", "kick", "wave")),
+                               people=2, out=root / "pair_01", progress=False)
+    rows = ["recording,start_s,end_s,label,body_id"]
+    for person in read_sidecar(bag)["people"]:
+        rows += [f"pair_01,{a},{b},{label},{person['body_id']}" for a, b, label in person["actions"]]
+    labels = root / "labels.csv"
+    labels.write_text("\n".join(rows) + "\n")
+    return bag, labels
+
+
+def test_body_ids_cut_each_person_as_the_per_person_path_sees_them(people_recording, tiny_checkpoint, tmp_path):
+    from rcmcl_core.windowing import window_times
+    from rcmcl_ros.bag.labels_file import read_labels
+    from rcmcl_ros.people.path import PeoplePath
+    from rcmcl_ros.people.tracker import PeopleConfig
+    from rcmcl_ros.topics import camera_info_beside
+
+    bag, labels_path = people_recording
+    out = tmp_path / "people"
+    assert run(bag, "--labels", labels_path, "--out", out, "--checkpoint", tiny_checkpoint(), "--split", "file") == 0
+    pipeline = Pipeline.from_checkpoint(tiny_checkpoint(), config=PipelineConfig(device="cpu", warmup=False,
+                                                                                 cpu_trace=False))
+    people = PeoplePath.for_pipeline(pipeline, PeopleConfig(max_people=3, max_batch=3))
+    rounds = []
+    replayed = replay_bag(bag, pipeline=pipeline, topics=DEFAULT_TOPICS, progress=False, note=lambda text: None,
+                          people_info_topic=camera_info_beside(DEFAULT_TOPICS["rgb"]),
+                          after_message=lambda newest: (pipeline.ready_windows(newest),
+                                                        rounds.extend(people.take_rounds())))
+    people.flush()
+    rounds += people.take_rounds()
+    labels = read_labels(labels_path)
+    truths = {body: labels.truth("pair_01", bag_start_s=replayed.start_s, body_id=body) for body in (1, 2)}
+    expected = []
+    for people_round in rounds:
+        targets = window_times(people_round.end_s, frames=8, window_s=1.0)
+        for row, body in enumerate(people_round.body_ids):
+            if body in truths and truths[body].purity(targets)[1] == 1.0:
+                expected.append((truths[body].majority(targets), people_round, row))
+    dataset = ClipDataset(out, split=SPLIT, subset="all", config=preset("tiny"), train=False)
+    assert len(dataset) == len(expected) > 0
+    for index, (label, people_round, row) in enumerate(expected):
+        item = dataset[dataset.clip_ids.index(f"r0000_w{index:05d}")]
+        assert dataset.class_names[int(item["label"])] == label
+        assert item["present"].tolist() == people_round.present[row].tolist()
+        for key, modality in (("rgb", 0), ("skeleton", 1), ("points", 2)):          # MODALITIES order
+            if people_round.present[row][modality]:
+                assert torch.equal(item[key], people_round.batch[key][row]), (index, key)
+
+
+def test_a_body_id_the_tracker_never_reports_is_said_and_counted(people_recording, tiny_checkpoint, tmp_path,
+                                                                capsys):
+    bag, labels_path = people_recording
+    extra = tmp_path / "extra.csv"
+    extra.write_text(labels_path.read_text() + "pair_01,0,2,wave,7\n")
+    assert run(bag, "--labels", extra, "--out", tmp_path / "x", "--checkpoint", tiny_checkpoint()) == 0
+    captured = capsys.readouterr()
+    assert "body 7 is never reported by the tracker" in captured.err
+    assert "'body_not_tracked': 1" in captured.out
 
 
 def test_a_truncated_bag_is_a_clear_error_before_any_clip_is_written(recordings, tiny_checkpoint, tmp_path, capsys):
