@@ -58,10 +58,9 @@ def evaluate_command(argv: list[str]) -> int:
                                         fix="pass --checkpoint PATH to an rcmcl .pt file")
         pipeline = Pipeline.from_checkpoint(checkpoint, config=pipeline_config(args))
         if args.max_people > 1:
-            if args.labels is not None:
-                return _fail("--labels is not read with --max-people yet: per-person truth comes from "
-                             "/rcmcl/ground_truth_people")
-            return _people(args, pipeline=pipeline, topics=topics)
+            truths = people_truths(args.labels, args.bag, classes=pipeline.labels, absolute=args.absolute_times) \
+                if args.labels is not None else None
+            return _people(args, pipeline=pipeline, topics=topics, truths=truths)
         truth = labels_truth(args.labels, args.bag, classes=pipeline.labels, absolute=args.absolute_times) \
             if args.labels is not None else None
         result = evaluate_bag(args.bag, pipeline=pipeline, topics=topics, progress=not args.no_progress,
@@ -79,9 +78,32 @@ def evaluate_command(argv: list[str]) -> int:
     return 0
 
 
+def people_truths(path: Path, bag: Path, *, classes: list[str], absolute: bool) -> dict:
+    """{body id: truth} of `bag`'s rows with a body_id in the labels file, checked as labels_truth checks."""
+    from rcmcl_ros.bag.labels_file import LabelsError
+
+    labels, recording, start_s = _checked_labels(path, bag, classes=classes, absolute=absolute)
+    bodies = sorted({s.body_id for s in labels.of(recording) if s.body_id is not None})
+    if not bodies:
+        raise LabelsError(f"{path}: no row of {recording!r} names a body_id; --max-people scores body ids")
+    return {body: labels.truth(recording, bag_start_s=start_s, body_id=body) for body in bodies}
+
+
 def labels_truth(path: Path, bag: Path, *, classes: list[str], absolute: bool):
     """The labels file's truth for `bag` (its recording name, rcmcl_ros/bag/labels_file.py), checked against
     the bag's span and the checkpoint's classes. Raises LabelsError (a ValueError)."""
+    from rcmcl_ros.bag.labels_file import LabelsError
+
+    labels, recording, start_s = _checked_labels(path, bag, classes=classes, absolute=absolute)
+    if all(s.body_id is not None for s in labels.of(recording)):
+        raise LabelsError(f"{path}: every row of {recording!r} names a body_id; the single-person evaluation "
+                          f"scores the followed person (rows with an empty body_id); --max-people N scores ids")
+    return labels.truth(recording, bag_start_s=start_s)
+
+
+def _checked_labels(path: Path, bag: Path, *, classes: list[str], absolute: bool):
+    """(labels, the bag's recording name, the bag's start s): the file read, its rows of this bag checked
+    against the bag's span and the checkpoint's classes."""
     from rcmcl_ros.bag.files import BagReader
     from rcmcl_ros.bag.labels_file import LabelsError, read_labels, recording_name
 
@@ -90,18 +112,15 @@ def labels_truth(path: Path, bag: Path, *, classes: list[str], absolute: bool):
     if recording not in labels.recordings:
         raise LabelsError(f"{path} has no rows for recording {recording!r} (the bag's name); it names "
                           f"{', '.join(labels.recordings)}")
-    if labels.has_body_ids and all(s.body_id is not None for s in labels.of(recording)):
-        raise LabelsError(f"{path}: every row of {recording!r} names a body_id; the single-person evaluation "
-                          f"scores the followed person (rows with an empty body_id)")
     with BagReader(bag) as reader:
         start_s, end_s = reader.start_ns / 1e9, reader.end_ns / 1e9
     only = dataclasses.replace(labels, segments=labels.of(recording))
     only.check_recordings({recording: (start_s, end_s)})
     only.check_known(classes, what="the checkpoint")
-    return labels.truth(recording, bag_start_s=start_s)
+    return labels, recording, start_s
 
 
-def _people(args: argparse.Namespace, *, pipeline, topics: dict[str, str]) -> int:
+def _people(args: argparse.Namespace, *, pipeline, topics: dict[str, str], truths: dict | None = None) -> int:
     """--max-people N: people.json / people.csv, and the summary line."""
     from rcmcl_ros.bag.people_eval import evaluate_people_bag, write_people_report
     from rcmcl_ros.people.path import PeoplePath
@@ -112,7 +131,8 @@ def _people(args: argparse.Namespace, *, pipeline, topics: dict[str, str]) -> in
     PeoplePath.for_pipeline(pipeline, people)
     info_topic = args.people_camera_info_topic or camera_info_beside(topics.get("rgb", DEFAULT_TOPICS["rgb"]))
     result = evaluate_people_bag(args.bag, pipeline=pipeline, topics=topics, people_info_topic=info_topic,
-                                 camera_info_topic=args.camera_info_topic, progress=not args.no_progress, warn=_warn)
+                                 camera_info_topic=args.camera_info_topic, progress=not args.no_progress, warn=_warn,
+                                 truths=truths)
     path = write_people_report(result, out_dir=args.out)
     summary = result.summary()
     per_person = ", ".join(f"{i}: {v['accuracy']:.2f} ({v['clean_windows']})"

@@ -62,9 +62,11 @@ class PeopleEvaluation:
 
 def evaluate_people_bag(bag_path: str | Path, *, pipeline: Any, topics: dict[str, str], people_info_topic: str,
                         camera_info_topic: str = DEPTH_CAMERA_INFO_TOPIC, progress: bool = False,
-                        warn: Callable[[str], None] | None = None) -> PeopleEvaluation:
+                        warn: Callable[[str], None] | None = None,
+                        truths: dict[int, Any] | None = None) -> PeopleEvaluation:
     """`pipeline` with a PeoplePath attached (PeoplePath.for_pipeline) over the bag; every round inferred.
-    The single-person forwards are skipped."""
+    The single-person forwards are skipped. truths: {body id: its truth} from a labels file
+    (rcmcl_ros/bag/labels_file.py, LabelsFile.truth) in place of the bag's truth topics."""
     people = pipeline.people
     run = evaluate_bag(bag_path, pipeline=pipeline, topics=topics, progress=progress, warn=warn,
                        camera_info_topic=camera_info_topic, people_info_topic=people_info_topic,
@@ -72,10 +74,18 @@ def evaluate_people_bag(bag_path: str | Path, *, pipeline: Any, topics: dict[str
     result = PeopleEvaluation(decisions=run.people_decisions, rounds=run.people_rounds, wall_s=run.wall_s)
     result.dropped.update(people.assembler.dropped)
     result.rejected = dict(people.windower.stats.rejected)
+    window = people.windower.window
+    if truths is not None:
+        for d in result.decisions:
+            targets = window_times(d.decision.stamp_s, frames=window.frames, window_s=window.window_s)
+            person = truths.get(d.body_id)
+            label, fraction = person.purity(targets) if person is not None else (None, 0.0)
+            result.truth.append(label if fraction == 1.0 else None)
+            result.identity_ok.append(person is not None and person.label_at(d.decision.stamp_s) is not None)
+        return result
     truth = [(t, read_people_truth(data)) for t, data in run.records[GROUND_TRUTH_PEOPLE_TOPIC]]
     truth = truth or [(t, {ANY_BODY: data}) for t, data in run.records[GROUND_TRUTH_TOPIC]]
     times = [t for t, _ in truth]
-    window = people.windower.window
     for d in result.decisions:
         targets = window_times(d.decision.stamp_s, frames=window.frames, window_s=window.window_s)
         seen = [truth[i][1] for i in (np.searchsorted(times, targets, side="right") - 1) if i >= 0]

@@ -2,6 +2,7 @@
 input is an error with nothing that looks finished; the result fine-tunes."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def people_recording(tmp_path_factory) -> tuple[Path, Path]:
     from rcmcl_ros.bag.demo_people import make_people_demo_bag
 
     root = tmp_path_factory.mktemp("people")
-    bag = make_people_demo_bag(DemoBagConfig(seed=3, actions=2, segment_s=2.0, image_size=48, faults=(),
+    bag = make_people_demo_bag(DemoBagConfig(seed=3, actions=2, segment_s=3.0, image_size=48, faults=(),
                                              classes=("clap", "kick", "wave")),
                                people=2, out=root / "pair_01", progress=False)
     rows = ["recording,start_s,end_s,label,body_id"]
@@ -229,7 +230,7 @@ def test_a_body_id_the_tracker_never_reports_is_said_and_counted(people_recordin
                                                                 capsys):
     bag, labels_path = people_recording
     extra = tmp_path / "extra.csv"
-    extra.write_text(labels_path.read_text() + "pair_01,0,2,wave,7\n")
+    extra.write_text(labels_path.read_text() + "pair_01,0,3,wave,7\n")
     assert run(bag, "--labels", extra, "--out", tmp_path / "x", "--checkpoint", tiny_checkpoint()) == 0
     captured = capsys.readouterr()
     assert "body 7 is never reported by the tracker" in captured.err
@@ -370,3 +371,17 @@ def test_keeping_classes_refuses_a_new_class_with_an_old_name_and_missing_old_da
     assert rcmcl(common + ["--old-data-root", str(shards), "--old-split", SPLIT]) == 2
     assert "are already classes of" in capsys.readouterr().err
     assert not (tmp_path / "x" / "finetune.pt").exists()
+
+
+def test_evaluate_bag_scores_each_body_id_from_a_labels_file_as_from_the_people_truth_topic(people_recording,
+                                                                                           tmp_path):
+    bag, labels = people_recording
+    common = ["evaluate-bag", str(bag), "--max-people", "2", "--no-progress"]
+    assert main(common + ["--out", str(tmp_path / "topic")]) == 0
+    assert main(common + ["--out", str(tmp_path / "file"), "--labels", str(labels)]) == 0
+    topic = json.loads((tmp_path / "topic" / "people.json").read_text())
+    file = json.loads((tmp_path / "file" / "people.json").read_text())
+    assert file["decisions"] == topic["decisions"] and file["clean_windows"] > 0
+    assert abs(file["clean_windows"] - topic["clean_windows"]) <= 0.1 * topic["clean_windows"]
+    assert abs(file["accuracy"] - topic["accuracy"]) <= 0.1
+    assert file["identity_consistency"] > 0.9
