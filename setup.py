@@ -15,7 +15,6 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml")),
-        (f"share/{PACKAGE}/config/labels", glob("config/labels/*.txt")),
     ],
     install_requires=["setuptools", "numpy", "pyyaml", "tqdm", "matplotlib"],
     zip_safe=False,
@@ -23,7 +22,6 @@ setup(
     maintainer_email="rcmcl@example.org",
     description="Robust multi-modal action recognition (RCMCL) for ROS 2",
     license="Apache-2.0",
-    tests_require=["pytest"],
     python_requires=">=3.10",
     entry_points={
         "console_scripts": [

@@ -328,3 +328,14 @@ def test_azure_kinect_launch_passes_the_driver_the_readme_line_arguments():
     assert dict(arg.split(":=") for arg in readme_line.split()[4:]) == driver
     readme = (ROOT / "README.md").read_text()
     assert all(f"`{name}:=" in readme for name in driver)                # each argument's reason is stated
+
+
+def test_every_data_files_entry_of_setup_py_installs_at_least_one_file():
+    """An empty glob would install an empty share folder (it did for config/labels)."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    globs = [ast.literal_eval(n.args[0]) for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "glob"]
+    assert globs
+    for pattern in globs:
+        assert list(ROOT.glob(pattern)), f"setup.py data_files glob {pattern!r} matches nothing"
+    assert "tests_require" not in (ROOT / "setup.py").read_text()              # setuptools warns: deprecated
