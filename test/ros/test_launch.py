@@ -16,7 +16,7 @@ from fake_launch import Context, ExitEvent, Installed, exit_handlers, of_type, r
 
 from rcmcl_ros import launch_plan as plan
 from rcmcl_ros.node.params import PARAMETER_NAMES, NodeConfig, parameter_defaults
-from rcmcl_ros.node.transport import PROFILES, profile_path
+from rcmcl_ros.node.transport import PROFILES, profile_path, profile_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_DIR = ROOT / "launch"
@@ -183,7 +183,7 @@ def test_rcmcl_launch_starts_the_node_with_the_profile_remaps_and_an_exit_handle
     assert node.kwargs["parameters"] == [str(share / "config" / "rcmcl.yaml"), {"use_sim_time": False,
                                                                                 "device": "cuda"}]
     assert ("rgb/image_raw", "/k4a/rgb/image_raw") in node.kwargs["remappings"]
-    assert _environment(actions)["FASTDDS_DEFAULT_PROFILES_FILE"] == str(share / "config" / "fastdds_shm.xml")
+    assert _environment(actions)[profile_variables()[0]] == str(share / "config" / "fastdds_shm.xml")
     assert actions.index(node) > max(actions.index(a) for a in of_type(actions, "SetEnvironmentVariable"))
     handler = exit_handlers(actions)[plan.NODE_EXECUTABLE]
     context = Context({}, share)
@@ -203,7 +203,7 @@ def test_replay_launch_runs_node_on_sim_time_and_ends_with_the_player(share, bag
     assert set(nodes) == {plan.NODE_EXECUTABLE, plan.PLAYER_EXECUTABLE}
     assert nodes[plan.NODE_EXECUTABLE].kwargs["parameters"][1] == {"use_sim_time": True}
     assert nodes[plan.PLAYER_EXECUTABLE].kwargs["arguments"] == [str(bag), "--rate", "0.5"]
-    assert _environment(actions)["FASTDDS_DEFAULT_PROFILES_FILE"].endswith("fastdds_shm_localhost.xml")
+    assert _environment(actions)[profile_variables()[0]].endswith("fastdds_shm_localhost.xml")
     handlers = exit_handlers(actions)
     assert set(handlers) == {plan.NODE_EXECUTABLE, plan.PLAYER_EXECUTABLE}
     assert type(handlers[plan.PLAYER_EXECUTABLE](ExitEvent(0), Context({}, share))[0]).__name__ == "EmitEvent"
@@ -242,7 +242,7 @@ def test_azure_launch_with_driver_and_rviz2_starts_both(share, monkeypatch, tmp_
     assert [i.args[0].args[0] for i in includes] == [f"{tmp_path}/driver/launch/driver.launch.py",
                                                      f"{share}/launch/rcmcl.launch.py"]
     assert dict(includes[1].kwargs["launch_arguments"])["dds_profile"] == "shm_localhost"
-    assert _environment(actions)["FASTDDS_DEFAULT_PROFILES_FILE"].endswith("fastdds_shm_localhost.xml")
+    assert _environment(actions)[profile_variables()[0]].endswith("fastdds_shm_localhost.xml")
     (rviz,) = of_type(actions, "Node")
     assert rviz.kwargs["arguments"] == ["-d", f"{share}/config/rcmcl.rviz"]
 
