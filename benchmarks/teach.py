@@ -43,6 +43,20 @@ def run_cell(out: Path, work: Path, *, takes: int, start: str, seed: int, epochs
     atomic_write_bytes(target, (work / name / RESULT).read_bytes())
 
 
+def recount_clips(out: Path, work: Path) -> None:
+    """Set train_clips / test_clips of every cell file from its shards' sidecars (cells written before
+    teach-demo counted the two splits apart held their sum as train_clips)."""
+    from rcmcl_ros.bag.teach_demo import split_clips
+
+    for path in sorted((out / "cells").glob("*.json")):
+        shards = work / path.stem / "shards"
+        data = json.loads(path.read_text())
+        if "test_clips" in data or not shards.is_dir():
+            continue
+        data["train_clips"], data["test_clips"] = split_clips(shards)
+        atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
+
+
 def summary(out: Path) -> dict:
     """Every finished cell, and per (K, start) the mean and range over seeds."""
     cells = []
@@ -52,6 +66,7 @@ def summary(out: Path) -> dict:
         data = json.loads(path.read_text())
         cells.append({"takes": takes, "start": start, "seed": seed, "accuracy": data["accuracy"],
                       "clean_windows": data["clean_windows"], "train_clips": data["train_clips"],
+                      "test_clips": data.get("test_clips"),
                       "stages_s": data["stages_s"], "total_s": sum(data["stages_s"].values()),
                       "per_class": data["per_class"]})
     groups = {}
@@ -106,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 for start in args.starts:
                     run_cell(args.out, args.work, takes=takes, start=start, seed=seed, epochs=args.epochs,
                              held_out_takes=args.held_out_takes, progress=not args.no_progress)
+    recount_clips(args.out, args.work)
     data = summary(args.out)
     command = "python benchmarks/teach.py " + " ".join(argv if argv is not None else sys.argv[1:])
     atomic_write_bytes(args.out / "summary.json", (json.dumps(data, indent=1) + "\n").encode())

@@ -49,7 +49,8 @@ class TeachDemoResult:
     clean_windows: int = 0
     accuracy: float = float("nan")
     per_class: dict[str, float] = field(default_factory=dict)
-    train_clips: int = 0
+    train_clips: int = 0                # clips of the training takes (the held-out takes' are the test split)
+    test_clips: int = 0
     checkpoint: str = ""
     settings: dict = field(default_factory=dict)
 
@@ -89,7 +90,7 @@ def run_teach_demo(config: TeachDemoConfig) -> TeachDemoResult:
     _check(_rcmcl(["export", str(run / "finetune.pt"), str(model)]), "export")
     stage("finetune")
     result.checkpoint = str(model)
-    result.train_clips = json.loads((shards / "manifest.json").read_text())["num_clips"]
+    result.train_clips, result.test_clips = split_clips(shards)
     right, seen = Counter(), Counter()
     for bag in held_out:
         for truth, decided in _clean_decisions(bag, labels, model):
@@ -101,6 +102,15 @@ def run_teach_demo(config: TeachDemoConfig) -> TeachDemoResult:
     result.per_class = {name: right[name] / seen[name] for name in classes if seen[name]}
     atomic_write_bytes(out / RESULT, (json.dumps(asdict(result), indent=1) + "\n").encode())
     return result
+
+
+def split_clips(shards: Path) -> tuple[int, int]:
+    """(train, test) clip counts of a make-shards root, from its per-recording sidecars."""
+    counts = {"train": 0, "test": 0}
+    for sidecar in sorted((shards / "shards").glob("shard_*.json")):
+        result = json.loads(sidecar.read_text())["result"]
+        counts[result["split"]] += sum(result["kept"].values())
+    return counts["train"], counts["test"]
 
 
 def _record(config: TeachDemoConfig, classes: list[str], out: Path) -> tuple[list[Path], list[Path]]:

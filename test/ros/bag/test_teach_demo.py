@@ -22,6 +22,7 @@ def test_teach_demo_records_labels_trains_and_scores_a_held_out_subject(tmp_path
     result = json.loads((tmp_path / RESULT).read_text())
     assert set(result["stages_s"]) == {"record", "make_shards", "finetune", "evaluate"}
     assert result["clean_windows"] > 0 and 0.0 <= result["accuracy"] <= 1.0
+    assert result["train_clips"] > 0 and result["test_clips"] > 0                  # the held-out takes: test
     assert load_checkpoint(result["checkpoint"]).labels == sorted(CLASSES)
     labels = read_labels(tmp_path / "labels.csv")
     assert len(labels.recordings) == 2 * 2 + 2                                      # 2 takes + 1 held out, each
