@@ -66,3 +66,22 @@ def count_colour(domain_id: int, until_wall: float, results: Any) -> None:
         results.put(received[0])
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+def report_sockets(domain_id: int, seconds: float, results: Any) -> None:
+    """Run a node with a publisher and a subscription for `seconds`, then put the (type, local address) of
+    every inet socket this process holds."""
+    import psutil
+    import rclpy
+    from std_msgs.msg import String
+
+    context, node = _start(domain_id, "socket_probe")
+    publisher = node.create_publisher(String, "probe", 10)
+    node.create_subscription(String, "probe", lambda msg: None, 10)
+    end = time.time() + seconds
+    while time.time() < end:
+        publisher.publish(String(data="probe"))
+        time.sleep(0.05)
+    results.put(sorted({(c.type.name, c.laddr.ip) for c in psutil.Process().net_connections(kind="inet")}))
+    node.destroy_node()
+    rclpy.shutdown(context=context)

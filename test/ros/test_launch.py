@@ -331,7 +331,7 @@ def test_azure_kinect_launch_passes_the_driver_the_readme_line_arguments():
 
 
 def test_every_data_files_entry_of_setup_py_installs_at_least_one_file():
-    """An empty glob would install an empty share folder (it did for config/labels)."""
+    """An empty glob would install an empty share folder (one did, for a labels folder that never existed)."""
     tree = ast.parse((ROOT / "setup.py").read_text())
     globs = [ast.literal_eval(n.args[0]) for n in ast.walk(tree)
              if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "glob"]

@@ -10,7 +10,7 @@ import pytest
 
 from rcmcl_ros.node.transport import (FASTDDS_2_VARIABLE, FASTDDS_3_VARIABLE, OFF, PROFILE_ENV_VARS, PROFILES,
                                       profile_environment, profile_path, profile_variables)
-from transport_peers import count_colour, publish_colour
+from transport_peers import count_colour, publish_colour, report_sockets
 
 NAMESPACE = "{http://www.eprosima.com}"
 
@@ -95,3 +95,27 @@ def test_true_size_colour_stream_is_delivered_between_processes_with_the_shipped
                 process.kill()
     assert sent >= 0.9 * seconds * rate_hz
     assert received >= 0.95 * sent, f"{received} of {sent} 3.7 MB frames delivered with the shipped profile"
+
+
+def test_the_localhost_profile_keeps_every_udp_socket_on_loopback_on_this_fast_dds(ros_domain, monkeypatch):
+    """The XML means the same on Fast DDS 2.14 (Jazzy) and 3.2 (Kilted): with the profile alone (no
+    ROS_AUTOMATIC_DISCOVERY_RANGE; the profile itself keeps discovery on 127.0.0.1), a node's UDP sockets are
+    bound to 127.0.0.1 or to the discovery multicast group, none to another interface. CI runs this on both."""
+    for variable in PROFILE_ENV_VARS:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("ROS_AUTOMATIC_DISCOVERY_RANGE", raising=False)
+    for variable in profile_variables():
+        monkeypatch.setenv(variable, str(profile_path("shm_localhost")))
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    probe = context.Process(target=report_sockets, args=(ros_domain, 1.5, results))
+    probe.start()
+    try:
+        sockets = results.get(timeout=60)
+    finally:
+        probe.join(timeout=10)
+        if probe.is_alive():
+            probe.kill()
+    addresses = {address for kind, address in sockets if kind == "SOCK_DGRAM"}
+    assert "127.0.0.1" in addresses, sockets
+    assert addresses <= {"127.0.0.1", "239.255.0.1"}, f"UDP sockets off loopback with the localhost profile: {sockets}"
