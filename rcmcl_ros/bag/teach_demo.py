@@ -187,9 +187,10 @@ def _checkpoint_config(checkpoint: Path, out: Path, epochs: int | None) -> Path:
 
 
 def _rcmcl_ros(argv: list[str], config: TeachDemoConfig) -> int:
-    from rcmcl_ros.__main__ import main
+    from rcmcl_ros.bag.make_shards_command import make_shards_command
 
-    return main(argv + ([] if config.progress else ["--no-progress"]))
+    assert argv[0] == "make-shards"
+    return make_shards_command(argv[1:] + ([] if config.progress else ["--no-progress"]))
 
 
 def _rcmcl(argv: list[str]) -> int:
