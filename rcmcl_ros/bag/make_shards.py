@@ -280,9 +280,14 @@ def _recording_clips(bag: Path, labels: LabelsFile, recording: str, result: Reco
     return stacked
 
 
+def clip_id(subject: int, index: int) -> str:
+    """Stable id of a recording's index-th kept window (time order): r<subject>_w<index>."""
+    return f"r{subject:04d}_w{index:05d}"
+
+
 def clip_ids(subject: int, count: int) -> list[str]:
-    """Stable clip ids of a recording's kept windows, in time order: r<subject>_w<index>."""
-    return [f"r{subject:04d}_w{index:05d}" for index in range(count)]
+    """The ids of a recording's `count` kept windows, in time order."""
+    return [clip_id(subject, index) for index in range(count)]
 
 
 def assign_splits(labels: LabelsFile, options: ShardOptions) -> dict[str, str]:
@@ -364,7 +369,7 @@ def _write_manifest(out: Path, labels: LabelsFile, results: list[RecordingResult
     if not with_shards:
         raise LabelsError(f"no recording gave a labelled window; nothing to train on (see the drops above); "
                           f"{out} has no manifest.json")
-    rgb_missing = [clip_ids(r.subject, max(r.rgbd_absent) + 1)[i] for r in with_shards for i in r.rgbd_absent]
+    rgb_missing = [clip_id(r.subject, i) for r in with_shards for i in r.rgbd_absent]
     train = sorted(r.subject for r in with_shards if r.split == "train")
     test = sorted(r.subject for r in with_shards if r.split == "test")
     size = clip.image_size

@@ -78,8 +78,8 @@ def run_teach_demo(config: TeachDemoConfig) -> TeachDemoResult:
     labels = _write_labels(out / "labels.csv", train=train_bags, test=held_out)
     stage("record")
     shards = out / "shards"
-    _check(_rcmcl_ros(["make-shards", *map(str, train_bags + held_out), "--labels", str(labels), "--out", str(shards),
-                       "--checkpoint", str(init), "--split", "file"], config), "make-shards")
+    _check(_make_shards([*map(str, train_bags + held_out), "--labels", str(labels), "--out", str(shards),
+                         "--checkpoint", str(init), "--split", "file"], config), "make-shards")
     stage("make_shards")
     run = out / ("run_scratch" if config.scratch else "run")
     command = ["finetune", "--data-root", str(shards), "--split", "recordings", "--out", str(run), "--no-heldout",
@@ -186,11 +186,10 @@ def _checkpoint_config(checkpoint: Path, out: Path, epochs: int | None) -> Path:
     return path
 
 
-def _rcmcl_ros(argv: list[str], config: TeachDemoConfig) -> int:
+def _make_shards(argv: list[str], config: TeachDemoConfig) -> int:
     from rcmcl_ros.bag.make_shards_command import make_shards_command
 
-    assert argv[0] == "make-shards"
-    return make_shards_command(argv[1:] + ([] if config.progress else ["--no-progress"]))
+    return make_shards_command(argv + ([] if config.progress else ["--no-progress"]))
 
 
 def _rcmcl(argv: list[str]) -> int:
