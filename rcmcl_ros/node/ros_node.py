@@ -270,10 +270,13 @@ class RCMCLNode(Node):
         return True
 
     def _log_drop(self, drop: Drop) -> None:
-        key = f"{drop.stream}/{drop.reason}"
-        if self._throttled(key):
-            count = self.pipeline.stats.drops.get(key, 0)
-            self.get_logger().warning(f"dropped {drop.stream} message ({drop.reason}, {count} so far): {drop.detail}")
+        if self._throttled(drop.key):
+            stats = self.pipeline.stats
+            if drop.rejected:
+                counts, what = stats.rejected, f"rejected {drop.stream} frame"
+            else:
+                counts, what = stats.drops, f"dropped {drop.stream} message"
+            self.get_logger().warning(f"{what} ({drop.reason}, {counts.get(drop.key, 0)} so far): {drop.detail}")
 
     def _poll(self) -> None:
         now_s = self.now_s()

@@ -122,11 +122,18 @@ class PipelineConfig:
 
 @dataclass
 class Drop:
-    """Why one message was not used. reason: a conversions/preprocess reason or stamp_* / internal."""
+    """Why one message was not used. reason: a conversions/preprocess reason or stamp_* / internal.
+    rejected: a converted frame the sensor-health rules took out (counted in stats.rejected, not stats.drops)."""
 
     stream: str
     reason: str
     detail: str
+    rejected: bool = False
+
+    @property
+    def key(self) -> str:
+        """'stream/reason', the key of its counter."""
+        return f"{self.stream}/{self.reason}"
 
 
 @dataclass
@@ -400,7 +407,8 @@ class Pipeline:
         """Under self._lock."""
         self.windower.reject(modality, stamp_s)
         self.stats.count_rejected(modality, reason)
-        self._logged_drops.append(Drop(stream=modality, reason=reason, detail=f"stamp {stamp_s:.3f} s: {detail}"))
+        self._logged_drops.append(Drop(stream=modality, reason=reason, detail=f"stamp {stamp_s:.3f} s: {detail}",
+                                       rejected=True))
 
     def take_drops(self) -> list[Drop]:
         """The drops that ingest did not return, since the last call (at most LOGGED_DROPS_KEPT), for the

@@ -3,7 +3,9 @@ sim time, parameters, start-up errors and Ctrl-C. Tiny random-weight checkpoint 
 `Harness` takes any scene with `messages(t_s)`, so a trained checkpoint can be checked the same way)."""
 from __future__ import annotations
 
+import copy
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -364,3 +366,36 @@ def test_integer_values_are_accepted_for_float_parameters_and_text_is_a_named_er
     with pytest.raises(NodeStartError, match="parameter slop_s must be a number"):
         RCMCLNode(context=rclpy_context, parameter_overrides=[
             Parameter("checkpoint", value=str(tiny_checkpoint())), Parameter("slop_s", value="fast")])
+
+
+class FrozenCameraScene:
+    """`scene` with colour and depth frozen at their first frame (restamped): what a hung driver sends."""
+
+    def __init__(self, scene) -> None:
+        self.scene, self.first = scene, scene.messages(0.0)
+
+    def messages(self, t_s: float) -> dict:
+        messages = self.scene.messages(t_s)
+        for stream in ("rgb", "depth"):
+            frozen = copy.deepcopy(self.first[stream])
+            frozen.header.stamp = seconds_to_stamp(t_s)
+            messages[stream] = frozen
+        return messages
+
+
+def test_a_frozen_camera_is_logged_with_its_rejection_count_and_its_gate_is_zero(rclpy_context, tiny_checkpoint,
+                                                                                  scene, capfd):
+    h = Harness(context=rclpy_context, checkpoint=tiny_checkpoint(window_s=WINDOW_S), scene=FrozenCameraScene(scene))
+    try:
+        def rejected() -> int:
+            return int(_diagnostic_value(h.status[-1], "health_rejected_rgbd/repeated") or 0) if h.status else 0
+
+        assert h.wait_for(lambda: rejected() >= 30 and len(h.reliability) >= 3, timeout_s=15.0), rejected()
+        start = h.clock_s()
+        assert h.wait_for(lambda: len(h.gates_after(start + WINDOW_S)) >= 2, timeout_s=10.0)
+        assert np.all(h.gates_after(start + WINDOW_S)[:, 0] == 0.0)        # rgbd is gate 0
+    finally:
+        h.close()
+    counts = [int(n) for n in re.findall(r"rejected rgbd frame \(repeated, (\d+) so far\)", capfd.readouterr().err)]
+    assert counts and max(counts) >= 2, counts       # log_throttle_s 0.5: several lines, the count rising
+    assert counts == sorted(counts)
