@@ -8,6 +8,8 @@ from pathlib import Path
 
 BUNDLED_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "rcmcl_compact.pt"
 """The checkpoint installed with the package (compact preset, the 24 synthetic classes); "" means this one."""
+BUNDLED_ONNX = BUNDLED_CHECKPOINT.with_suffix(".onnx")
+"""Its `rcmcl export --format onnx` file (backend auto runs it with onnxruntime when that is installed)."""
 
 
 def resolve_checkpoint(path: str) -> Path:

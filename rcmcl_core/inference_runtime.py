@@ -12,16 +12,22 @@ No ROS imports; rcmcl_ros.pipeline.runner uses it per window, benchmarks can use
   modalities are present (the static shapes of the checkpoint's clip config); other windows run eagerly.
 - cpu_trace: on the CPU the same all-present windows run a frozen TorchScript trace (traced_forward.py):
   the graph in C++, without the interpreter between small ops.
+- backend (backend_choice.py): torch | torchscript | onnxruntime, or auto (an ONNX file for the checkpoint
+  and onnxruntime -> onnxruntime; else the CPU trace when cpu_trace; else torch). onnxruntime runs every
+  window, any presence and any batch of people (onnx_backend.py).
 """
 from __future__ import annotations
 
 import threading
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping
 
 import torch
 
+from rcmcl_core.backend_choice import BackendChoice, BackendError, choose_backend, fallback_choice
 from rcmcl_core.config import MODALITIES, RCMCLConfig
 from rcmcl_core.models.rcmcl import RCMCL
 
@@ -127,6 +133,28 @@ def warm_up(model: RCMCL, *, device: torch.device, dtype: torch.dtype | None, ru
     return time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class OnnxSettings:
+    """What the onnxruntime backend needs besides the model: the file (None: none known), the checkpoint's
+    label names (checked against the file's), the providers ('auto' or a list, onnx_backend.parse_providers),
+    TensorRT fp16 and its engine cache folder ('' = none)."""
+
+    path: Path | None
+    labels: list[str]
+    providers: str = "auto"
+    fp16: bool = False
+    trt_cache: str = ""
+
+
+def warm_up_onnx(onnx: Any, config: RCMCLConfig, runs: int = 2) -> float:
+    """Run the onnxruntime session on example_batch (TensorRT builds or loads its engine here)."""
+    batch = example_batch(config, device=torch.device("cpu"))
+    started = time.perf_counter()
+    for _ in range(runs):
+        onnx(batch)
+    return time.perf_counter() - started
+
+
 def cuda_graph_blocker(device: torch.device, *, enabled: bool) -> str | None:
     """None when forward_all_present may be captured in a CUDA graph, else why not (for the logs)."""
     if not enabled:
@@ -178,7 +206,8 @@ class InferenceRuntime:
     output tensors are shared (on the CPU nothing is, and the lock is a no-op)."""
 
     def __init__(self, model: RCMCL, *, device: torch.device, amp: Any = "bf16", cuda_graph: bool = True,
-                 warmup: bool = True, cpu_trace: bool = False) -> None:
+                 warmup: bool = True, cpu_trace: bool = False, backend: str = "auto",
+                 onnx: OnnxSettings | None = None) -> None:
         if model.training:   # warm-up forwards would move BatchNorm statistics
             raise RuntimeConfigError("InferenceRuntime needs a model in eval mode (call model.eval())")
         self.model = model
@@ -186,18 +215,23 @@ class InferenceRuntime:
         self.lock: ContextManager[Any] = threading.Lock() if device.type == "cuda" else nullcontext()
         self.amp = normalise_amp(amp)
         self.dtype = autocast_dtype(self.amp, device)
-        self.staging = HostStaging(device)
-        self.warmup_s = warm_up(model, device=device, dtype=self.dtype) if warmup else None
+        self.choice, self.onnx = self._open_backend(backend, onnx, cpu_trace=cpu_trace)
+        self.staging = HostStaging(device if self.onnx is None else torch.device("cpu"))
         self.graph: GraphedForward | None = None
-        self.graph_blocker = cuda_graph_blocker(device, enabled=cuda_graph)
+        self.graph_blocker = ("backend onnxruntime" if self.onnx is not None
+                              else cuda_graph_blocker(device, enabled=cuda_graph))
+        self.warmup_s = None
+        if warmup:
+            self.warmup_s = (warm_up_onnx(self.onnx, model.config) if self.onnx is not None
+                             else warm_up(model, device=device, dtype=self.dtype))
         if self.graph_blocker is None:
             try:
                 self.graph = GraphedForward(model, device=device, dtype=self.dtype)
             except Exception as error:  # a model the graph cannot capture still runs eagerly; say why
                 self.graph_blocker = f"capture failed: {type(error).__name__}: {error}"
         self.traced: Any = None
-        self.trace_blocker: str | None = ("off by parameter" if not cpu_trace
-                                          else None if device.type == "cpu" else f"device is {device.type}")
+        self.trace_blocker: str | None = (None if self.choice.backend == "torchscript"
+                                          else f"backend {self.choice.backend}")
         if self.trace_blocker is None:
             from rcmcl_core.traced_forward import TracedForward
 
@@ -205,6 +239,39 @@ class InferenceRuntime:
                 self.traced = TracedForward(model, example=example_batch(model.config, device=device))
             except Exception as error:  # an untraceable model still runs eagerly; say why
                 self.trace_blocker = f"trace failed: {type(error).__name__}: {error}"
+
+    def _open_backend(self, backend: str, onnx: OnnxSettings | None, *,
+                      cpu_trace: bool) -> tuple[BackendChoice, Any]:
+        """(the choice, an OnnxForward or None). auto falls back with the reason when onnxruntime cannot start;
+        an explicit onnxruntime that cannot is a RuntimeConfigError. A file of another checkpoint always is."""
+        from rcmcl_core.onnx_backend import (OnnxBackendError, OnnxForward, ProviderOptions, available_providers,
+                                             onnxruntime_version)
+        from rcmcl_core.onnx_export import OnnxMismatchError
+
+        path = onnx.path if onnx is not None else None
+        try:
+            choice = choose_backend(backend, device_type=self.device.type, onnx_path=path,
+                                    onnx_exists=path is not None and path.is_file(),
+                                    onnxruntime_version=onnxruntime_version(),
+                                    onnxruntime_providers=available_providers(), cpu_trace=cpu_trace)
+        except BackendError as error:
+            raise RuntimeConfigError(str(error)) from None
+        if choice.backend != "onnxruntime":
+            return choice, None
+        if onnx is None or path is None:
+            raise RuntimeConfigError("backend onnxruntime needs an ONNX file (parameter onnx_model)")
+        options = ProviderOptions(device_id=self.device.index or 0, fp16=onnx.fp16, trt_cache=onnx.trt_cache)
+        try:
+            return choice, OnnxForward(path, config=self.model.config, labels=onnx.labels,
+                                       model_state=self.model.state_dict(), providers=onnx.providers,
+                                       options=options, threads=torch.get_num_threads())
+        except OnnxMismatchError as error:
+            raise RuntimeConfigError(str(error)) from None
+        except (OnnxBackendError, ValueError) as error:
+            if choice.requested != "auto":
+                raise RuntimeConfigError(str(error)) from None
+            return fallback_choice(device_type=self.device.type, cpu_trace=cpu_trace,
+                                   why=f"onnxruntime could not start ({error})"), None
 
     def to_device(self, batch: Mapping[str, Any]) -> dict[str, Any]:
         return self.staging.to_device(batch)
@@ -214,6 +281,8 @@ class InferenceRuntime:
 
     def forward(self, batch: Mapping[str, Any], *, all_present: bool) -> Any:
         """The model's Output for a batch on the device (the graph's when it applies, else forward())."""
+        if self.onnx is not None:
+            return self.onnx(batch)
         with torch.inference_mode(), self.autocast():
             if self.graph is not None and all_present and self.graph.accepts(batch):
                 return self.graph(batch)
@@ -227,5 +296,8 @@ class InferenceRuntime:
         graph = "on" if self.graph is not None else f"off ({self.graph_blocker})"
         warm = "no warm-up" if self.warmup_s is None else f"warm-up {self.warmup_s:.2f} s"
         trace = "on" if self.traced is not None else f"off ({self.trace_blocker})"
-        return (f"amp {self.amp} ({dtype}), {'pinned non-blocking' if self.staging.pinned else 'plain'} copies, "
-                f"CUDA graph {graph}, CPU trace {trace}, {warm}")
+        backend = f"backend {self.choice.backend} ({self.choice.requested}: {self.choice.reason})"
+        if self.onnx is not None:
+            return f"{backend}, {self.onnx.describe()}, {warm}"
+        return (f"{backend}, amp {self.amp} ({dtype}), {'pinned non-blocking' if self.staging.pinned else 'plain'} "
+                f"copies, CUDA graph {graph}, CPU trace {trace}, {warm}")

@@ -142,3 +142,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_checkpoint, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """make(**tiny_checkpoint arguments) -> an `rcmcl export --format onnx` file of that tiny checkpoint, in a
+    folder of its own (not beside the checkpoint, where backend auto would find it for every other test)."""
+    cache: dict[tuple, Path] = {}
+
+    def make(**arguments: Any) -> Path:
+        key = tuple(sorted(arguments.items()))
+        if key not in cache:
+            from rcmcl_core.checkpoint import load_model
+            from rcmcl_core.onnx_export import export_onnx
+
+            model, checkpoint = load_model(tiny_checkpoint(**arguments))
+            path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+            export_onnx(model, labels=checkpoint.labels, path=path)
+            cache[key] = path
+        return cache[key]
+
+    return make

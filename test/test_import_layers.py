@@ -14,10 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("rcmcl_core", "rcmcl_ros")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("rcmcl_core", "rcmcl_core.config", "rcmcl_core.atomic_io", "rcmcl_core.device", "rcmcl_core.windowing",
-     "rcmcl_core.bundled"),
+     "rcmcl_core.bundled", "rcmcl_core.backend_choice"),
     ("rcmcl_core.geometry",),
     ("rcmcl_core.models", "rcmcl_core.augment", "rcmcl_core.data", "rcmcl_core.sensor_health"),
-    ("rcmcl_core.checkpoint", "rcmcl_core.traced_forward", "rcmcl_core.inference_runtime"),
+    ("rcmcl_core.checkpoint", "rcmcl_core.traced_forward", "rcmcl_core.onnx_export", "rcmcl_core.onnx_backend",
+     "rcmcl_core.inference_runtime"),
     ("rcmcl_core.training",),
     ("rcmcl_core.evaluation",),
     ("rcmcl_core.plots",),

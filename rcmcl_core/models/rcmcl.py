@@ -170,6 +170,20 @@ class RCMCL(nn.Module):
         fused = gate_weighted_mean(z, gates, eps=self.config.model.gate_eps)
         return Output(logits=self.classifier(fused), gates=gates, z=z, fused=fused)
 
+    def forward_masked(self, batch: Mapping[str, torch.Tensor]) -> Output:
+        """forward() as one fixed graph for export (ONNX): every encoder runs on every sample and absent rows
+        are then replaced by exact zeros with torch.where (never multiplied, so NaN in an absent slot cannot
+        leak), gates are 0 where absent and Eq.5 runs over the present rows. Nothing reads a tensor back to
+        the host, so the presence mask (B, 3) bool is a graph input. Every input tensor must be given (zeros
+        where absent). Equal to forward() in eval mode: each sample's encoders see only that sample (eval
+        BatchNorm), and a sample with no modality present gets fused 0 and gates 0 instead of an error."""
+        present = batch["present"]
+        z = torch.stack([self.encoders[m](*(batch[key] for key in INPUTS[m])) for m in MODALITIES], dim=1)
+        z = torch.where(present[..., None], z, torch.zeros_like(z))
+        gates = self.gates(z, present)
+        fused = gate_weighted_mean(z, gates, eps=self.config.model.gate_eps)
+        return Output(logits=self.classifier(fused), gates=gates, z=z, fused=fused)
+
     def reconstruct_skeleton(self, z_skeleton: torch.Tensor) -> torch.Tensor:
         """D_S (Eq.3): (B, D) -> (B, T, M, 25, 3) in the skeleton encoder's centred frame."""
         return self.skeleton_decoder(z_skeleton)

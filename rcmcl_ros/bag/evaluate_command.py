@@ -57,6 +57,7 @@ def evaluate_command(argv: list[str]) -> int:
         checkpoint = require_checkpoint(str(args.checkpoint or ""), setting="--checkpoint",
                                         fix="pass --checkpoint PATH to an rcmcl .pt file")
         pipeline = Pipeline.from_checkpoint(checkpoint, config=pipeline_config(args))
+        print(f"evaluate-bag: {checkpoint.name} on {pipeline.device}: {pipeline.runtime.describe()}", flush=True)
         if args.max_people > 1:
             truths = people_truths(args.labels, args.bag, classes=pipeline.labels, absolute=args.absolute_times) \
                 if args.labels is not None else None

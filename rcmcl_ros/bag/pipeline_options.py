@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from rcmcl_core.backend_choice import BACKENDS
 from rcmcl_ros.bag.replay import DEPTH_CAMERA_INFO_TOPIC
 from rcmcl_ros.pipeline.runner import POINTS_SOURCES
 
 
 def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
-    """--topic, --device, --threads, --stride-s, --skeleton-format, --points-source, --camera-info-topic and
-    the health options."""
+    """--topic, --device, --threads, --backend, --onnx-model, --onnx-providers, --stride-s, --skeleton-format,
+    --points-source, --camera-info-topic and the health options."""
     p.add_argument("--topic", action="append", default=[], metavar="STREAM:=TOPIC",
                    help="read STREAM (rgb, depth, points, skeleton) from TOPIC (repeatable; default: the Azure "
                         "Kinect driver's topics)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="inference device")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="as the node's backend parameter: auto (onnxruntime when an ONNX file of the checkpoint "
+                        "exists and onnxruntime is installed, else the CPU trace, else torch)")
+    p.add_argument("--onnx-model", default="", help="the ONNX file (default: the checkpoint's path with .onnx)")
+    p.add_argument("--onnx-providers", default="auto", help="onnxruntime providers: auto or e.g. cuda,cpu")
     p.add_argument("--stride-s", type=float, default=None, help="seconds between decisions (default: the node's)")
     p.add_argument("--skeleton-format", default=None, choices=("azure32", "ntu25"),
                    help="joint layout of the skeleton markers (default azure32)")
@@ -43,7 +49,8 @@ def pipeline_config(args: argparse.Namespace):
     if args.health_max_rejected_fraction is not None:
         health.max_rejected_fraction = args.health_max_rejected_fraction
     config = PipelineConfig(device=args.device, torch_threads=args.threads, health=health,
-                            points_source=args.points_source, warmup=False)
+                            points_source=args.points_source, warmup=False, backend=args.backend,
+                            onnx_model=args.onnx_model, onnx_providers=args.onnx_providers)
     if args.stride_s is not None:
         config.window = dataclasses.replace(config.window, stride_s=args.stride_s)
     if args.skeleton_format is not None:

@@ -207,7 +207,16 @@ PARAMETERS: tuple[Param, ...] = (
                                         "the inference thread may wait for the callbacks to let go of the "
                                         "interpreter lock; 0 keeps Python's 0.005"),
     _p("cpu_trace", "pipeline", "on CPU, windows with all modalities present run a TorchScript trace of the model "
-                                "(checked against the eager model at start-up; ~2x faster, no Python between ops)"),
+                                "(checked against the eager model at start-up; ~2x faster, no Python between ops) "
+                                "when backend auto finds no ONNX file"),
+    _p("backend", "pipeline", "auto | torch | torchscript | onnxruntime. auto: onnxruntime when an ONNX file of the "
+                              "checkpoint exists and onnxruntime is installed, else the CPU trace (cpu_trace), else "
+                              "torch; the start-up log says which and why"),
+    _p("onnx_model", "pipeline", "the `rcmcl export --format onnx` file; empty = the checkpoint's path with .onnx"),
+    _p("onnx_providers", "pipeline", "onnxruntime providers: auto (tensorrt, cuda, cpu, those installed, falling "
+                                     "back with a logged reason) or a list such as 'cuda,cpu' (each must start)"),
+    _p("onnx_fp16", "pipeline", "TensorRT provider: build fp16 engines"),
+    _p("onnx_trt_cache", "pipeline", "TensorRT engine cache folder (engines take minutes to build); empty = none"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 

@@ -36,7 +36,9 @@ import torch
 from rcmcl_core.checkpoint import check_model_compatible, load_checkpoint
 from rcmcl_core.config import RCMCLConfig
 from rcmcl_core.device import DEVICE_PATTERN, DeviceError, resolve_device
-from rcmcl_core.inference_runtime import InferenceRuntime, RuntimeConfigError, normalise_amp
+from rcmcl_core.backend_choice import BACKENDS, default_onnx_path
+from rcmcl_core.inference_runtime import InferenceRuntime, OnnxSettings, RuntimeConfigError, normalise_amp
+from rcmcl_core.onnx_backend import parse_providers
 from rcmcl_core.models.rcmcl import RCMCL
 from rcmcl_core.sensor_health import JUMP, REPEATED, HealthConfig, HealthConfigError, RepeatedFrames, SkeletonMotion
 from rcmcl_core.windowing import went_back
@@ -86,6 +88,11 @@ class PipelineConfig:
     cuda_graph: bool = True           # CUDA: all-present windows replay forward_all_present from a CUDA graph
     warmup: bool = True               # forwards on a synthetic window at start-up (first decision not slow)
     cpu_trace: bool = True            # CPU: all-present windows run a TorchScript trace (traced_forward.py)
+    backend: str = "auto"             # auto | torch | torchscript | onnxruntime (rcmcl_core/backend_choice.py)
+    onnx_model: str = ""              # "" = the checkpoint's path with the suffix .onnx
+    onnx_providers: str = "auto"      # auto (tensorrt, cuda, cpu: those installed) or a list, e.g. "cuda,cpu"
+    onnx_fp16: bool = False           # TensorRT: fp16 engines
+    onnx_trt_cache: str = "~/.cache/rcmcl/tensorrt"   # TensorRT engine cache folder ("" = no cache)
     sync: SyncConfig = field(default_factory=SyncConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
@@ -103,14 +110,18 @@ class PipelineConfig:
             (self.max_age_s > 0, f"max_age_s must be > 0 s, got {self.max_age_s}"),
             (self.latency_history >= 1, f"latency_history must be >= 1, got {self.latency_history}"),
             (self.rate_window_s > 0, f"rate_window_s must be > 0 s, got {self.rate_window_s}"),
+            (str(self.backend).lower() in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}, "
+                                                    f"got {self.backend!r}"),
         )
         for ok, message in checks:
             if not ok:
                 raise PipelineConfigError(message)
         try:
             self.amp = normalise_amp(self.amp)
-        except RuntimeConfigError as error:
+            parse_providers(self.onnx_providers)
+        except (RuntimeConfigError, ValueError) as error:
             raise PipelineConfigError(str(error)) from None
+        self.backend = str(self.backend).lower()
         self.window.validate()
         self.preprocess.validate()
         try:
@@ -228,9 +239,15 @@ class Pipeline:
         if self.config.torch_threads > 0:
             torch.set_num_threads(self.config.torch_threads)
         self.model = model.to(self.device).eval()
-        self.runtime = InferenceRuntime(self.model, device=self.device, amp=self.config.amp,
-                                        cuda_graph=self.config.cuda_graph, warmup=self.config.warmup,
-                                        cpu_trace=self.config.cpu_trace)
+        onnx = OnnxSettings(path=default_onnx_path(checkpoint_path, self.config.onnx_model), labels=self.labels,
+                            providers=self.config.onnx_providers, fp16=self.config.onnx_fp16,
+                            trt_cache=self.config.onnx_trt_cache)
+        try:
+            self.runtime = InferenceRuntime(self.model, device=self.device, amp=self.config.amp,
+                                            cuda_graph=self.config.cuda_graph, warmup=self.config.warmup,
+                                            cpu_trace=self.config.cpu_trace, backend=self.config.backend, onnx=onnx)
+        except RuntimeConfigError as error:
+            raise PipelineConfigError(str(error)) from None
         self.preprocessor = Preprocessor(config=self.config.preprocess)
         self.synchroniser = Synchroniser(config=self.config.sync)
         self.windower = Windower(config=self.config.window, health=self.config.health)

@@ -57,7 +57,8 @@ def test_the_runtime_traces_on_cpu_when_asked_and_keeps_eager_for_partial_window
     runtime.forward(partial, all_present=False)
     assert calls == [1]
     off = InferenceRuntime(tiny_model, device=CPU, warmup=False)
-    assert off.traced is None and "CPU trace off (off by parameter)" in off.describe()
+    assert off.traced is None and "CPU trace off (backend torch)" in off.describe()
+    assert "cpu_trace off" in off.describe()
 
 
 def test_a_trace_that_disagrees_with_the_model_is_refused_and_the_runtime_stays_eager(tiny_model, monkeypatch):

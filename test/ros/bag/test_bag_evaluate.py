@@ -266,3 +266,31 @@ def test_windows_that_straddle_a_change_of_action_are_counted_apart_from_clean_o
     assert (rows["straddles two actions"].windows, rows["clean (no fault, one action)"].windows) == (2, 3)
     assert rows["clean (no fault, one action)"].accuracy == pytest.approx(2 / 3)
     assert rows["no fault, straddles two actions"].windows == 2 and "no fault" not in rows   # no fault in this bag
+
+
+def test_each_backend_replays_the_bag_to_the_same_decisions(trained_checkpoint, faulty_bag, evaluation, tmp_path,
+                                                            capsys):
+    """torch, the CPU trace and onnxruntime (the export beside the checkpoint, found by backend auto) decide the
+    same on every window, faults (absent modalities) included; evaluate-bag says which backend ran."""
+    checkpoint = tmp_path / "trained.pt"
+    checkpoint.write_bytes(Path(trained_checkpoint).read_bytes())
+    from rcmcl_core.cli import main as core_main
+
+    assert core_main(["export", str(checkpoint), "--format", "onnx"]) == 0
+    by_backend = {}
+    for backend in ("torch", "torchscript", "onnxruntime", "auto"):
+        pipeline = Pipeline.from_checkpoint(checkpoint, config=PipelineConfig(device="cpu", backend=backend))
+        assert pipeline.runtime.choice.backend == ("onnxruntime" if backend == "auto" else backend)
+        by_backend[backend] = evaluate_bag(faulty_bag, pipeline=pipeline, topics=DEFAULT_TOPICS, progress=False)
+    reference = evaluation.decisions                   # the module's run: PipelineConfig's default backend
+    for backend, result in by_backend.items():
+        assert len(result.decisions) == len(reference), backend
+        for ours, theirs in zip(result.decisions, reference):
+            assert ours.label == theirs.label, backend
+            assert np.allclose(ours.gates, theirs.gates, atol=1e-4) and np.allclose(ours.scores, theirs.scores,
+                                                                                    atol=1e-4), backend
+    assert any(not d.present.all() for d in reference)     # the faults made windows with modalities absent
+    capsys.readouterr()
+    status, stdout, _ = run_cli(capsys, str(faulty_bag), "--checkpoint", str(checkpoint), "--out",
+                                str(tmp_path / "eval"), "--backend", "onnxruntime")
+    assert status == 0 and "backend onnxruntime (onnxruntime: set by parameter)" in stdout

@@ -399,3 +399,28 @@ def test_a_frozen_camera_is_logged_with_its_rejection_count_and_its_gate_is_zero
     counts = [int(n) for n in re.findall(r"rejected rgbd frame \(repeated, (\d+) so far\)", capfd.readouterr().err)]
     assert counts and max(counts) >= 2, counts       # log_throttle_s 0.5: several lines, the count rising
     assert counts == sorted(counts)
+
+
+def test_the_node_decides_through_onnxruntime_and_its_log_says_so(rclpy_context, tiny_checkpoint, tiny_onnx, scene,
+                                                                   capfd, tmp_path):
+    h = Harness(context=rclpy_context, checkpoint=tiny_checkpoint(window_s=WINDOW_S), scene=scene,
+                backend="onnxruntime", onnx_model=str(tiny_onnx(window_s=WINDOW_S)))
+    try:
+        assert h.node.pipeline.runtime.onnx is not None
+        assert h.wait_for(lambda: len(h.reliability) >= 3, timeout_s=15.0), "no decisions"
+        assert np.all(h.gates_after(0.0)[-1] > 0)
+        h.streams -= {"skeleton"}                                  # one modality gone: still onnxruntime
+        gone = h.clock_s() + WINDOW_S + SETTLE_S + 0.5
+        assert h.wait_for(lambda: len(h.gates_after(gone)) >= 2, timeout_s=10.0)
+        assert np.all(h.gates_after(gone)[:, 1] == 0.0) and np.all(h.gates_after(gone)[:, 0] > 0)
+    finally:
+        h.close()
+    assert "backend onnxruntime (onnxruntime: set by parameter), onnxruntime" in capfd.readouterr().err
+    with pytest.raises(NodeStartError, match="another checkpoint"):
+        RCMCLNode(context=rclpy_context, parameter_overrides=[
+            Parameter("checkpoint", value=str(tiny_checkpoint(window_s=WINDOW_S, seed=1))),
+            Parameter("onnx_model", value=str(tiny_onnx(window_s=WINDOW_S)))])
+    with pytest.raises(NodeStartError, match="ONNX file not found"):
+        RCMCLNode(context=rclpy_context, parameter_overrides=[
+            Parameter("checkpoint", value=str(tiny_checkpoint(window_s=WINDOW_S))),
+            Parameter("backend", value="onnxruntime"), Parameter("onnx_model", value=str(tmp_path / "no.onnx"))])

@@ -283,3 +283,29 @@ def test_a_jumping_tracker_takes_that_person_s_skeleton_away_only(checkpoint, tw
         rows = dict(zip(r.body_ids, r.present))
         assert not rows[1][1] and rows[1][0] and rows[1][2]      # body 1: skeleton absent, RGB-D and points kept
         assert rows[2].all()                                      # body 2 untouched
+
+
+def test_the_people_batch_runs_through_onnxruntime_as_through_torch(checkpoint, two_people):
+    """The shipped ONNX file (backend auto finds it beside the bundled checkpoint) decides each person's
+    round as the torch runtime does, the round where body 2's skeleton is gone (mixed presence) included."""
+    import torch
+
+    from rcmcl_core.bundled import BUNDLED_ONNX
+    from rcmcl_core.checkpoint import load_model
+    from rcmcl_core.inference_runtime import InferenceRuntime, OnnxSettings
+    from rcmcl_ros.people.decisions import infer_round
+
+    runtime, labels, clip = checkpoint
+    model, _ = load_model(BUNDLED)
+    onnx = InferenceRuntime(model, device=torch.device("cpu"), warmup=False,
+                            onnx=OnnxSettings(path=BUNDLED_ONNX, labels=labels))
+    assert onnx.choice.backend == "onnxruntime"
+    frames = [f if f.stamp_s < 3.0 else without(f, 2) for f in two_people]
+    rounds = rounds_of(windower(clip, stale_after_s=2.5), frames)
+    assert any(not r.present.all() for r in rounds) and any(len(r.body_ids) == 2 for r in rounds)
+    for r in rounds:
+        ours, theirs = infer_round(onnx, r, labels=labels), infer_round(runtime, r, labels=labels)
+        for a, b in zip(ours, theirs):
+            assert a.body_id == b.body_id and a.decision.label == b.decision.label
+            assert np.allclose(a.decision.scores, b.decision.scores, atol=1e-4)
+            assert np.allclose(a.decision.gates, b.decision.gates, atol=1e-4)
