@@ -11,6 +11,7 @@ Arguments (descriptions and defaults: rcmcl_ros/launch_plan.py, ARGUMENTS; `--sh
   params_file  parameters YAML for the node (empty: the installed config/rcmcl.yaml)
   checkpoint   rcmcl checkpoint; empty keeps the params file's value (empty there = bundled model)
   device       auto | cpu | cuda; empty keeps the params file's value
+  backend      auto | torch | torchscript | onnxruntime; empty keeps the params file's value
   dds_profile  Fast DDS transport for driver and node: shm (default), shm_localhost, off or an XML path
 """
 from launch import LaunchDescription
@@ -64,7 +65,8 @@ def _start(context, *_args, **_kwargs):
             launch_arguments=DRIVER_ARGUMENTS.items()))
     actions.append(IncludeLaunchDescription(
         PythonLaunchDescriptionSource(f"{share}/launch/rcmcl.launch.py"),
-        launch_arguments=[(name, given[name]) for name in ("params_file", "checkpoint", "device", "dds_profile")]))
+        launch_arguments=[(name, given[name]) for name in ("params_file", "checkpoint", "device", "backend",
+                                                              "dds_profile")]))
     message = plan.rviz_message(plan.is_true(given["rviz"]), installed=_share_of("rviz2") is not None)
     if message is not None:
         actions.append(LogInfo(msg=message))

@@ -7,6 +7,7 @@ Arguments (descriptions and defaults: rcmcl_ros/launch_plan.py, ARGUMENTS; `--sh
   params_file       parameters YAML (empty: the installed config/rcmcl.yaml; a missing file is an error)
   checkpoint        rcmcl checkpoint; empty keeps the params file's value (empty there = bundled model)
   device            auto | cpu | cuda; empty keeps the params file's value
+  backend           auto | torch | torchscript | onnxruntime; empty keeps the params file's value
   camera_namespace  namespace of the camera driver; the four inputs are remapped under it (empty: as is)
   use_sim_time      true when replaying a bag with /clock
   dds_profile       Fast DDS transport: shm (default), shm_localhost, off or an XML path (README, "Transport")
@@ -30,7 +31,7 @@ def _start(context, *_args, **_kwargs):
     share = FindPackageShare(plan.PACKAGE).perform(context)
     given = {name: LaunchConfiguration(name).perform(context) for name in plan.FILE_ARGUMENTS[LAUNCH_FILE]}
     parameters = plan.node_parameters(params_file=plan.params_file(given["params_file"], share=share),
-                                      checkpoint=given["checkpoint"], device=given["device"],
+                                      checkpoint=given["checkpoint"], device=given["device"], backend=given["backend"],
                                       use_sim_time=plan.is_true(given["use_sim_time"]))
     node = Node(package=plan.PACKAGE, executable=plan.NODE_EXECUTABLE, name=plan.NODE_EXECUTABLE, output="screen",
                 emulate_tty=True, parameters=parameters, remappings=plan.input_remappings(given["camera_namespace"]))

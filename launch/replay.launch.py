@@ -12,6 +12,7 @@ Arguments (descriptions and defaults: rcmcl_ros/launch_plan.py, ARGUMENTS; `--sh
   params_file  parameters YAML for the node (empty: the installed config/rcmcl.yaml)
   checkpoint   rcmcl checkpoint; empty keeps the params file's value (empty there = bundled model)
   device       auto | cpu | cuda; empty keeps the params file's value
+  backend      auto | torch | torchscript | onnxruntime; empty keeps the params file's value
   dds_profile  Fast DDS transport: shm_localhost (default: shared memory + UDP on 127.0.0.1), shm, off or a path
 
 The launch ends when the player finishes (or the node exits); with status 1 when either failed.
@@ -34,7 +35,8 @@ def _start(context, *_args, **_kwargs):
     given = {name: LaunchConfiguration(name).perform(context) for name in plan.FILE_ARGUMENTS[LAUNCH_FILE]}
     player_arguments = plan.player_arguments(given["bag"], given["rate"], given["loop"])
     parameters = plan.node_parameters(params_file=plan.params_file(given["params_file"], share=share),
-                                      checkpoint=given["checkpoint"], device=given["device"], use_sim_time=True)
+                                      checkpoint=given["checkpoint"], device=given["device"], backend=given["backend"],
+                                      use_sim_time=True)
     node = Node(package=plan.PACKAGE, executable=plan.NODE_EXECUTABLE, name=plan.NODE_EXECUTABLE, output="screen",
                 emulate_tty=True, parameters=parameters)
     player = Node(package=plan.PACKAGE, executable=plan.PLAYER_EXECUTABLE, name=plan.PLAYER_NAME, output="screen",

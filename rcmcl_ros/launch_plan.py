@@ -45,6 +45,8 @@ ARGUMENTS = {argument.name: argument for argument in (
     LaunchArgument("checkpoint", "rcmcl checkpoint (.pt); empty keeps the params file's value (empty there: the "
                                  "bundled model)"),
     LaunchArgument("device", "auto, cpu or cuda; empty keeps the params file's value"),
+    LaunchArgument("backend", "auto, torch, torchscript or onnxruntime (README, 'Backends'); empty keeps the params "
+                              "file's value"),
     LaunchArgument("camera_namespace", "camera driver namespace; the four inputs are remapped under it (empty: "
                                        "as they are)"),
     LaunchArgument("use_sim_time", "true: run on /clock (bag replay)", "false"),
@@ -61,9 +63,10 @@ ARGUMENTS = {argument.name: argument for argument in (
 """Every launch argument of every launch file, with its one description and default."""
 
 FILE_ARGUMENTS = {
-    "rcmcl.launch.py": ("params_file", "checkpoint", "device", "camera_namespace", "use_sim_time", "dds_profile"),
-    "azure_kinect.launch.py": ("rviz", "params_file", "checkpoint", "device", "dds_profile"),
-    "replay.launch.py": ("bag", "rate", "loop", "params_file", "checkpoint", "device", "dds_profile"),
+    "rcmcl.launch.py": ("params_file", "checkpoint", "device", "backend", "camera_namespace", "use_sim_time",
+                        "dds_profile"),
+    "azure_kinect.launch.py": ("rviz", "params_file", "checkpoint", "device", "backend", "dds_profile"),
+    "replay.launch.py": ("bag", "rate", "loop", "params_file", "checkpoint", "device", "backend", "dds_profile"),
 }
 """The arguments each launch file declares, in the order `ros2 launch --show-args` lists them."""
 FILE_DEFAULTS = {"replay.launch.py": {"dds_profile": "shm_localhost"}}
@@ -102,14 +105,14 @@ def params_file(value: str, *, share: str | Path) -> str:
     return str(path)
 
 
-def node_parameters(*, params_file: str, checkpoint: str, device: str, use_sim_time: bool) -> list:
-    """`parameters=` for the node: the params file, then the overrides; an empty checkpoint or device keeps
-    the file's value."""
+def node_parameters(*, params_file: str, checkpoint: str, device: str, use_sim_time: bool,
+                    backend: str = "") -> list:
+    """`parameters=` for the node: the params file, then the overrides; an empty checkpoint, device or backend
+    keeps the file's value."""
     overrides: dict[str, object] = {"use_sim_time": use_sim_time}
-    if checkpoint.strip():
-        overrides["checkpoint"] = checkpoint.strip()
-    if device.strip():
-        overrides["device"] = device.strip()
+    for name, value in (("checkpoint", checkpoint), ("device", device), ("backend", backend)):
+        if value.strip():
+            overrides[name] = value.strip()
     return [params_file, overrides]
 
 

@@ -104,8 +104,9 @@ def test_launch_files_start_executables_that_setup_py_installs():
 def test_node_parameters_pass_only_declared_parameters_and_empty_keeps_the_file():
     assert plan.node_parameters(params_file="p.yaml", checkpoint="", device=" ", use_sim_time=False) == [
         "p.yaml", {"use_sim_time": False}]
-    parameters = plan.node_parameters(params_file="p.yaml", checkpoint="/m.pt", device="cuda", use_sim_time=True)
-    assert parameters[1] == {"use_sim_time": True, "checkpoint": "/m.pt", "device": "cuda"}
+    parameters = plan.node_parameters(params_file="p.yaml", checkpoint="/m.pt", device="cuda", use_sim_time=True,
+                                      backend="onnxruntime")
+    assert parameters[1] == {"use_sim_time": True, "checkpoint": "/m.pt", "device": "cuda", "backend": "onnxruntime"}
     assert set(parameters[1]) <= set(PARAMETER_NAMES) | RCL_PARAMETERS
 
 
