@@ -46,6 +46,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="node parameter max_people (> 1: per-person decisions on ~/decision, counted per body)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary figures here")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 71))
+    parser.add_argument("--dds-profile", default="shm_localhost",
+                        help="shipped Fast DDS profile (shm, shm_localhost) set in the variable this Fast DDS reads "
+                             "(rcmcl_ros/node/transport.py), or off")
     return parser.parse_args(argv)
 
 
@@ -66,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     sys.path.insert(0, str(HERE))
+    from ros_setup import apply_profile
+
+    ros = apply_profile(args.dds_profile)
     import numpy as np
 
     from conversion_speed import machine
@@ -109,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         arrival = {s: node.message_latency(s, since_s=since) for s in STREAMS}
         stride_s = node.pipeline.config.window.stride_s
         preset_name = node.pipeline.model_config.preset
+        backend = node.pipeline.runtime.choice.backend
         alive = live.alive()
 
     e2e = np.array([d.published_wall - d.newest_input_s for d in decisions])
@@ -125,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n## Node latency vs bare transport ({args.seconds:.0f} s at {args.rate:.0f} Hz)\n")
     print(f"- machine: {machine()}; load average while running "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} (shared CPU)")
-    print(f"- checkpoint: {what}; torch threads 1; stride {stride_s} s; node alive at the end: {alive}")
+    print(f"- checkpoint: {what}; backend {backend}; 1 thread; stride {stride_s} s; node alive at the end: {alive}")
+    print(f"- ROS 2: {ros['distro']} (rclpy {ros['rclpy']}, Fast DDS {ros['fastdds']}), profile {ros['dds_profile']} "
+          f"via {ros['variable'] or 'none'}")
     print(f"- frames: rgb {sizes.rgb[1]}x{sizes.rgb[0]} bgra8 ({frames.nbytes('rgb') / 1e6:.1f} MB), depth "
           f"{sizes.depth[1]}x{sizes.depth[0]} 16UC1 ({frames.nbytes('depth') / 1e6:.2f} MB), cloud "
           f"{sizes.points} points ({frames.nbytes('points') / 1e6:.1f} MB), skeleton {sizes.joints} joints\n")
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps({
             "seconds": args.seconds, "checkpoint": what, "node_parameters": node_parameters, "rate_hz": args.rate,
             "sizes": args.sizes,
-            "profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", ""),
+            "ros": ros, "backend": backend,
             "published": published["published"], "received": received, "skipped": snapshot.get("skipped", {}),
             "delivered": delivered,
             "frame_sets_delivered": min(v for s, v in delivered.items()

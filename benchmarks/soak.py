@@ -3,8 +3,9 @@
     ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST .venv/bin/python benchmarks/soak.py [--minutes 30] [--out runs/soak]
         [--figure docs/figures/soak_rss.png]
 
-The publisher runs in its own process (benchmarks/traffic.py); the node (lite preset, 1 torch thread) runs in
-this one, so the process RSS is the node's plus a small sampler. Every --interval seconds (default 60 s, 10 s
+The publisher runs in its own process (benchmarks/traffic.py); the node (--model: the bundled checkpoint as shipped,
+or the lite preset; 1 thread) runs in this one, so the process RSS is the node's plus a small sampler.
+Every --interval seconds (default 60 s, 10 s
 for runs under 10 minutes) it records RSS, thread count, the synchroniser's buffers, the windower's tracks,
 the worker's pending batch, the latency and rate histories, and the node's counters. Writes soak.csv and
 soak_rss.png (RSS and threads over time) into --out and prints a markdown table. Goals: RSS growth <= 5 %
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import sys
 import time
@@ -36,7 +38,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", choices=("azure", "small"), default="azure")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "soak")
     parser.add_argument("--figure", type=Path, default=None, help="also write the RSS plot here")
+    parser.add_argument("--model", choices=("bundled", "lite"), default="bundled",
+                        help="bundled: the shipped checkpoint and backend (its ONNX file with onnxruntime); lite: the "
+                             "lite preset of earlier soaks")
+    parser.add_argument("--json", type=Path, default=None, help="also write the summary figures here")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 71))
+    parser.add_argument("--dds-profile", default="shm_localhost",
+                        help="shipped Fast DDS profile (shm, shm_localhost) set in the variable this Fast DDS reads "
+                             "(rcmcl_ros/node/transport.py), or off")
     return parser.parse_args(argv)
 
 
@@ -105,16 +114,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     sys.path.insert(0, str(HERE))
+    from ros_setup import apply_profile
+
+    ros = apply_profile(args.dds_profile)
     import numpy as np
 
     from conversion_speed import machine
-    from probed_node import LiveNode, lite_checkpoint
+    from probed_node import LiveNode, bundled_checkpoint, lite_checkpoint
     from traffic import Segment, TrafficRun, TrafficSpec
 
     seconds = args.minutes * 60.0
     interval = args.interval or (60.0 if args.minutes >= 10 else 10.0)
     warmup_s = args.warmup if args.warmup is not None else max(60.0, 0.2 * seconds)
-    checkpoint, what = lite_checkpoint()
+    checkpoint, what = lite_checkpoint() if args.model == "lite" else bundled_checkpoint()
     rows: list[dict] = []
     with LiveNode(domain_id=args.domain, checkpoint=checkpoint, keep=1000) as live:
         spec = TrafficSpec(domain_id=args.domain, segments=[Segment(seconds=seconds)], start_wall=time.time() + 4.0,
@@ -132,6 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(sample(live.node, started))
         published, _ = run.results()
         alive = live.alive()
+        snapshot = live.node.pipeline.snapshot(live.node.now_s())
+        rejected = snapshot["rejected"]
+        records = live.node.decision_records()
+        made, complete = len(records), int(sum(bool(np.all(d.present)) for d in records))
 
     title = f"soak: {what}, {args.sizes} frames at 30 Hz, {args.minutes:g} min"
     csv_path = write_outputs(rows, out=args.out, figure=args.figure, warmup_s=warmup_s, title=title)
@@ -170,6 +186,21 @@ def main(argv: list[str] | None = None) -> None:
     print(f"- threads: {min(r['threads'] for r in after)}..{max(r['threads'] for r in after)} after the warm-up")
     print(f"- queues whose maximum in the second half after the warm-up exceeds 1.5x the first half's (+8): "
           f"{grown or 'none'}")
+    print(f"- ROS 2: {ros['distro']} (rclpy {ros['rclpy']}, Fast DDS {ros['fastdds']}), profile {ros['dds_profile']}; "
+          f"sensor-health rejections {rejected or 'none'}; decisions with every modality: {complete} of the last "
+          f"{made}")
+    if args.json is not None:
+        from rcmcl_core.atomic_io import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps({
+            "minutes": args.minutes, "sizes": args.sizes, "checkpoint": what, "ros": ros, "warmup_s": warmup_s,
+            "rss_mb_after_warmup": base["rss_mb"], "rss_mb_last": last["rss_mb"], "rss_growth": growth,
+            "rss_trend_mb_per_min": slope, "median_rss_first_third_mb": early, "median_rss_last_third_mb": late,
+            "threads": [min(r["threads"] for r in after), max(r["threads"] for r in after)],
+            "grown_queues": {k: list(v) for k, v in grown.items()}, "published": sum(published["published"].values()),
+            "received": last["received"], "decisions": last["decisions"], "decisions_complete": complete,
+            "rejected": rejected, "drops": last["drops"], "replaced": last["replaced"], "alive": alive,
+            "goal_met": growth <= GOAL_RSS_GROWTH, "csv": str(csv_path)}, indent=1).encode())
 
 
 if __name__ == "__main__":
