@@ -24,7 +24,7 @@ def apply_profile(name: str) -> dict[str, str]:
 
 
 def _version(package: str) -> str:
-    for name in (package, f"ros-{package}", f"ros-jazzy-{package}"):
+    for name in (f"ros-jazzy-{package}", f"ros-{package}", package):   # "rclpy" alone may be a stub
         try:
             return version(name)
         except PackageNotFoundError:
