@@ -1,4 +1,4 @@
-"""The backend rule (rcmcl_core/backend_choice.py), onnxruntime's provider selection (onnx_backend.py) without a
+"""onnxruntime's provider selection (onnx_backend.py) without a
 GPU (a fake session factory stands in for providers that fail), and InferenceRuntime on each backend."""
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from rcmcl_core.backend_choice import BackendError, choose_backend
 from rcmcl_core.checkpoint import load_model
 from rcmcl_core.inference_runtime import InferenceRuntime, OnnxSettings, RuntimeConfigError
 from rcmcl_core.onnx_backend import (PROVIDER_ORDER, OnnxBackendError, ProviderOptions, ProviderPlan,
@@ -19,27 +18,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")   # conftest.py
 
 TRT, CUDA, CPU = PROVIDER_ORDER
 CPU_DEVICE = torch.device("cpu")
-
-
-def choose(requested="auto", *, device="cpu", exists=True, version="1.32.0", providers=(CPU,), cpu_trace=True):
-    return choose_backend(requested, device_type=device, onnx_path=Path("/m/model.onnx"), onnx_exists=exists,
-                          onnxruntime_version=version, onnxruntime_providers=list(providers), cpu_trace=cpu_trace)
-
-
-def test_auto_follows_its_documented_order():
-    assert choose().backend == "onnxruntime" and "model.onnx found" in choose().reason
-    assert choose(exists=False).backend == "torchscript" and "no ONNX file at /m/model.onnx" in choose(
-        exists=False).reason
-    assert choose(exists=False, cpu_trace=False).backend == "torch"
-    assert choose(version=None).backend == "torchscript" and "not installed" in choose(version=None).reason
-    cuda_cpu_build = choose(device="cuda")
-    assert cuda_cpu_build.backend == "torch" and "no GPU provider" in cuda_cpu_build.reason
-    assert choose(device="cuda", providers=(CUDA, CPU)).backend == "onnxruntime"
-    assert choose("torch").backend == "torch" and choose("onnxruntime", exists=False).backend == "onnxruntime"
-    with pytest.raises(BackendError, match="CPU only"):
-        choose("torchscript", device="cuda")
-    with pytest.raises(BackendError, match="backend must be one of"):
-        choose("tensorflow")
 
 
 def test_provider_lists_parse_and_plans_follow_the_installed_build():
