@@ -5,6 +5,7 @@ arguments and sets `handler` (args -> exit code); add a new one to SUBCOMMANDS.
     rcmcl pretrain | probe | finetune | evaluate | export ...   (rcmcl_core/commands/training.py)
     rcmcl plot tsne | gates | robustness | calibration ...     (rcmcl_core/commands/plot.py)
     rcmcl label-efficiency run | report                          (rcmcl_core/commands/label_efficiency.py)
+    rcmcl prepare ntu | ntu-fixture ...                          (rcmcl_core/commands/prepare.py)
 """
 from __future__ import annotations
 
@@ -84,8 +85,14 @@ def add_label_efficiency_commands(subparsers: argparse._SubParsersAction) -> Non
     register(subparsers)
 
 
+def add_prepare_commands(subparsers: argparse._SubParsersAction) -> None:
+    """prepare ntu | ntu-fixture (rcmcl_core/commands/prepare.py)."""
+    from rcmcl_core.commands.prepare import register
+    register(subparsers)
+
+
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    add_generate, add_training_commands, add_plot_commands, add_label_efficiency_commands)
+    add_generate, add_training_commands, add_plot_commands, add_label_efficiency_commands, add_prepare_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,27 +17,20 @@ gives each clip's true length.
 """
 from __future__ import annotations
 
-import logging
 import re
-from collections import Counter
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
 from rcmcl_core.config import RCMCLConfig
 import rcmcl_core.data.ntu.media as media
 from rcmcl_core.data.dataset import NUM_FRAMES_FIELD
-from rcmcl_core.data.ntu.classes import ntu_class_names
-from rcmcl_core.data.ntu.missing import missing_skeletons
-from rcmcl_core.data.ntu.skeleton_file import NTUFormatError, read_skeleton
-from rcmcl_core.data.ntu.splits import NTUNameError, NTUSample, ntu_splits, parse_sample_name
-from rcmcl_core.data.shards import Manifest, write_shard
+from rcmcl_core.data.ntu.skeleton_file import read_skeleton
+from rcmcl_core.data.ntu.splits import NTUSample
+from rcmcl_core.data.shards import Manifest
 from rcmcl_core.geometry.pinhole import Intrinsics
 from rcmcl_core.geometry.pinhole import backproject, crop_to_person, sample_points, scale_intrinsics
-
-log = logging.getLogger(__name__)
 
 NTU_CLIPS_PER_SHARD = 16          # NTU clips run to 300 frames; 16 keeps a paper-size shard < ~0.5 GB in RAM
 NTU_CROP_MARGIN_M = 0.3           # masked depth already isolates people; the crop only drops stray pixels
@@ -82,82 +75,63 @@ def find_ntu_files(ntu_root: Path) -> NTUSources:
 
 def build_ntu_shards(*, ntu_root: Path, out: Path, version: int, config: RCMCLConfig, fps: float = media.NTU_FPS,
                      limit: int | None = None, seed: int = 0) -> Manifest:
-    """Convert the available NTU-`version` samples under `ntu_root` into shards + manifest under `out`.
+    """Convert the available NTU-`version` samples under `ntu_root` into shards + manifest under `out`, in
+    this process (`rcmcl prepare ntu` is the parallel, resumable command: rcmcl_core/data/ntu/prepare.py).
 
     `fps` (<= 30) is the stored frame rate (frames are subsampled from NTU's 30 fps); `limit` caps the
-    number of written clips. Samples on the published missing-skeleton lists, files that parse to no
+    number of samples converted. Samples on the published missing-skeleton lists, files that parse to no
     bodies and unreadable files are skipped, never fatal: manifest.extra['skipped'] maps name -> reason
     and 'skipped_counts' counts reasons."""
-    if version not in (60, 120):
-        raise ValueError(f"NTU version must be 60 or 120, got {version!r}")
-    if not 0 < fps <= media.NTU_FPS:
-        raise ValueError(f"fps must be in (0, {media.NTU_FPS}] (NTU is captured at 30 fps), got {fps}")
-    sources = find_ntu_files(ntu_root)
-    if sources.rgb:
-        media.opencv()                      # fail now, not after hours, when videos exist but cv2 does not
-    missing = set(missing_skeletons(version))
-    for path in sources.missing_lists:
-        missing.update(_NAME_IN_TEXT.findall(path.read_text(errors="replace")))
-    rng = np.random.default_rng(seed)
-    writer = _ShardWriter(Path(out))
-    skipped: dict[str, str] = {}
-    counts: Counter[str] = Counter()
-    rgb_missing, depth_missing = [], []
+    from rcmcl_core.data.ntu.prepare import PrepareRequest, prepare_ntu
 
-    def skip(name: str, kind: str, reason: str) -> None:
-        skipped[name], counts[kind] = reason, counts[kind] + 1
-        log.info("skipping %s: %s", name, reason)
-
-    for name in tqdm(sorted(sources.skeletons), desc=f"NTU-{version} -> shards", unit="clip"):
-        if limit is not None and writer.count >= limit:
-            break
-        try:
-            sample = parse_sample_name(name)
-        except NTUNameError as err:
-            skip(name, "bad name", str(err))
-            continue
-        if not sample.in_version(version):
-            continue
-        if name in missing:
-            skip(name, "listed missing", "on the published list of samples with missing skeletons")
-            continue
-        try:
-            clip = _convert(sample, sources, config=config, fps=fps, rng=rng)
-        except (NTUFormatError, media.NTUMediaError) as err:
-            skip(name, "unreadable", str(err))
-            continue
-        if clip is None:
-            skip(name, "no bodies", "the skeleton file has no tracked body in any frame")
-            continue
-        if name not in sources.rgb:
-            rgb_missing.append(name)
-        if name not in sources.depth:
-            depth_missing.append(name)
-        writer.add(clip)
-    writer.flush()
-    if skipped:
-        log.warning("NTU-%d: skipped %d samples (%s)", version, len(skipped),
-                    ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
-    splits, split_fields = ntu_splits(version)
-    size = config.clip.image_size
-    # One manifest entry for all clips: the published Kinect v2 values (clips differ by a pixel or two).
-    unmirrored = media.unmirrored_intrinsics(media.NTU_DEPTH_INTRINSICS, mirrored=media.NTU_IMAGES_MIRRORED)
-    intrinsics = scale_intrinsics(unmirrored, width=size, height=size)
-    manifest = Manifest(
-        source=f"ntu{version}", classes=ntu_class_names(version), fps=float(fps), intrinsics=intrinsics,
-        shards=writer.shards, num_clips=writer.count, splits=splits, split_fields=split_fields,
-        extra={"ntu_version": version, "num_frames_field": NUM_FRAMES_FIELD, "rgb_missing": rgb_missing,
-               "depth_missing": depth_missing, "skipped": skipped, "skipped_counts": dict(counts)})
-    manifest.save(out)
-    return manifest
+    request = PrepareRequest(root=Path(ntu_root), out=Path(out), version=version, config=config, fps=fps,
+                             workers=1, seed=seed, limit=limit, progress=True)
+    return prepare_ntu(request).manifest
 
 
-def _convert(sample: NTUSample, sources: NTUSources, *, config: RCMCLConfig, fps: float,
-             rng: np.random.Generator) -> dict[str, np.ndarray] | None:
-    """One sample -> per-clip arrays in the shard layout (without the leading S axis); None if no body."""
+MIN_SAMPLE_FRAMES = 8
+"""A skeleton file with fewer frames (0.27 s at 30 fps) is skipped as 'too few frames'."""
+MAX_MISSING_DEPTH_FRACTION = 0.1
+"""A sample whose masked depth lacks more of the kept frames (by MDepth number) is skipped as 'depth frames
+missing'; fewer gaps take the nearest numbered frame (NTU has a few samples a frame or two short)."""
+STAGES = ("skeleton parse", "depth png decode", "back-projection + crop", "point sampling", "rgb decode",
+          "rgb registration")
+"""The stages whose seconds convert_sample adds to `timer` (benchmarks/ntu_prepare.py prints them)."""
+
+
+class NTUSkip(ValueError):
+    """A sample that is skipped, with the reason's kind ('too few frames', 'depth frames missing', ...)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _Timer:
+    def __init__(self, totals: dict[str, float] | None) -> None:
+        self.totals = totals
+
+    def add(self, stage: str, started: float) -> float:
+        now = time.perf_counter()
+        if self.totals is not None:
+            self.totals[stage] = self.totals.get(stage, 0.0) + now - started
+        return now
+
+
+def convert_sample(sample: NTUSample, sources: NTUSources, *, config: RCMCLConfig, fps: float,
+                   rng: np.random.Generator, modalities: tuple[str, ...] = ("skeleton", "depth", "rgb"),
+                   timer: dict[str, float] | None = None) -> dict[str, np.ndarray] | None:
+    """One sample -> per-clip arrays in the shard layout (without the leading S axis); None if no body.
+    Depth and rgb are read only when in `modalities` and present (zeros / NaN points otherwise: absent).
+    Raises NTUSkip, NTUFormatError or NTUMediaError for a sample to skip; `timer` collects STAGES seconds."""
+    clock = _Timer(timer)
+    started = time.perf_counter()
     sequence = read_skeleton(sources.skeletons[sample.name])
+    started = clock.add("skeleton parse", started)
     if not sequence.bodies or sequence.num_frames == 0:
         return None
+    if sequence.num_frames < MIN_SAMPLE_FRAMES:
+        raise NTUSkip("too few frames", f"{sequence.num_frames} frames (< {MIN_SAMPLE_FRAMES})")
     joints, valid, depth_xy, color_xy = sequence.to_arrays(max_bodies=config.clip.max_bodies)
     mirrored = media.images_are_mirrored(joints, depth_xy, valid)
     keep = resample_indices(num_frames=sequence.num_frames, fps=fps)
@@ -165,14 +139,14 @@ def _convert(sample: NTUSample, sources: NTUSources, *, config: RCMCLConfig, fps
     size, count = config.clip.image_size, config.clip.num_points
     depth_mm = np.zeros((len(keep), size, size), np.uint16)
     points = np.full((len(keep), count, 3), np.nan, np.float32)
-    if sample.name in sources.depth:
+    if "depth" in modalities and sample.name in sources.depth:
         intrinsics = media.fit_depth_intrinsics(joints, depth_xy, valid)
         _read_depth(sources.depth[sample.name], keep, skeleton, valid[keep], intrinsics=intrinsics,
-                    mirrored=mirrored, rng=rng, depth_out=depth_mm, points_out=points)
+                    mirrored=mirrored, rng=rng, depth_out=depth_mm, points_out=points, clock=clock)
     rgb = np.zeros((len(keep), size, size, 3), np.uint8)
-    if sample.name in sources.rgb:
+    if "rgb" in modalities and sample.name in sources.rgb:
         affine = media.fit_depth_to_color(depth_xy, color_xy, valid)
-        _read_rgb(sources.rgb[sample.name], keep, affine, mirrored=mirrored, rgb_out=rgb)
+        _read_rgb(sources.rgb[sample.name], keep, affine, mirrored=mirrored, rgb_out=rgb, clock=clock)
     return {"rgb": rgb, "depth_mm": depth_mm, "skeleton": skeleton, "skeleton_valid": valid[keep],
             "points": points, "label": np.int64(sample.label), "subject": np.int64(sample.performer),
             "camera": np.int64(sample.camera), "setup": np.int64(sample.setup), "clip_id": sample.name}
@@ -187,16 +161,26 @@ def resample_indices(*, num_frames: int, fps: float) -> np.ndarray:
 
 def _read_depth(folder: Path, keep: np.ndarray, skeleton: np.ndarray, valid: np.ndarray, *,
                 intrinsics: Intrinsics, mirrored: bool, rng: np.random.Generator, depth_out: np.ndarray,
-                points_out: np.ndarray) -> None:
-    """Fill depth_out (T, S, S) mm and points_out (T, N, 3) m from a masked depth folder. Frame counts of
-    depth and skeleton differ in a few NTU samples: the nearest existing depth frame is used."""
-    frames = media.masked_depth_frames(folder)
+                points_out: np.ndarray, clock: _Timer) -> None:
+    """Fill depth_out (T, S, S) mm and points_out (T, N, 3) m from a masked depth folder. Frame k (0-based)
+    is MDepth number k + 1; a missing number takes the nearest present one, unless more than
+    MAX_MISSING_DEPTH_FRACTION of the kept frames are missing (NTUSkip)."""
+    frames = media.numbered_depth_frames(folder)
+    numbers = np.array(sorted(frames))
+    wanted = keep + 1
+    missing = int((~np.isin(wanted, numbers)).sum())
+    if missing > MAX_MISSING_DEPTH_FRACTION * len(wanted):
+        raise NTUSkip("depth frames missing", f"{folder}: {missing} of the {len(wanted)} kept frames have no "
+                                              f"MDepth png (the folder has {len(numbers)})")
+    nearest = numbers[np.abs(numbers[None, :] - wanted[:, None]).argmin(axis=1)]
     full = media.NTU_DEPTH_INTRINSICS
     intrinsics = media.unmirrored_intrinsics(intrinsics, mirrored=mirrored)
     size = depth_out.shape[-1]
-    for out_index, frame_index in enumerate(keep):
-        path = frames[min(int(frame_index), len(frames) - 1)]
+    for out_index, number in enumerate(nearest):
+        path = frames[int(number)]
+        started = time.perf_counter()
         depth = media.read_depth_png(path)
+        started = clock.add("depth png decode", started)
         if depth.shape != (full.height, full.width):
             raise media.NTUMediaError(f"{path}: masked depth must be {full.width}x{full.height}, "
                                       f"got {depth.shape[1]}x{depth.shape[0]}")
@@ -206,57 +190,44 @@ def _read_depth(folder: Path, keep: np.ndarray, skeleton: np.ndarray, valid: np.
         bodies = skeleton[out_index][valid[out_index]]
         cloud = backproject(depth.astype(np.float32) / 1000.0, intrinsics=intrinsics)
         cloud = crop_to_person(cloud, skeleton=bodies if len(bodies) else None, margin_m=NTU_CROP_MARGIN_M)
+        started = clock.add("back-projection + crop", started)
         points_out[out_index] = sample_points(cloud, points_out.shape[1], rng=rng, method=NTU_POINT_SAMPLING)
+        clock.add("point sampling", started)
 
 
-def _read_rgb(path: Path, keep: np.ndarray, affine: np.ndarray, *, mirrored: bool, rgb_out: np.ndarray) -> None:
+def _read_rgb(path: Path, keep: np.ndarray, affine: np.ndarray, *, mirrored: bool, rgb_out: np.ndarray,
+              clock: _Timer) -> None:
     """Fill rgb_out (T, S, S, 3) with the kept video frames registered onto the depth grid; frames past
     the end of a short video repeat its last frame."""
     wanted: dict[int, list[int]] = {}
     for out_index, frame_index in enumerate(keep):
         wanted.setdefault(int(frame_index), []).append(out_index)
     last, filled = None, np.zeros(len(keep), bool)
+    started = time.perf_counter()
     for frame_index, frame in enumerate(media.iter_rgb_frames(path)):
+        started = clock.add("rgb decode", started)
         if frame_index > keep.max():
             break
         if frame_index in wanted:
             last = media.register_rgb(frame, affine, size=rgb_out.shape[1], mirrored=mirrored)
             rgb_out[wanted[frame_index]] = last
             filled[wanted[frame_index]] = True
+            started = clock.add("rgb registration", started)
     if last is None:
         raise media.NTUMediaError(f"{path}: the video has no decodable frames")
     rgb_out[~filled] = last
 
 
-class _ShardWriter:
-    """Buffers clips and writes a shard every NTU_CLIPS_PER_SHARD clips, padding frames to the longest."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.buffer: list[dict[str, np.ndarray]] = []
-        self.shards: list[str] = []
-        self.count = 0
-
-    def add(self, clip: dict[str, np.ndarray]) -> None:
-        self.buffer.append(clip)
-        self.count += 1
-        if len(self.buffer) >= NTU_CLIPS_PER_SHARD:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        length = max(len(clip["skeleton"]) for clip in self.buffer)
-        pad_values = {"rgb": 0, "depth_mm": 0, "skeleton": 0.0, "skeleton_valid": False, "points": np.nan}
-        stacked = {}
-        for key, fill in pad_values.items():
-            stacked[key] = np.stack([_pad(clip[key], length, fill) for clip in self.buffer])
-        for key in ("label", "subject", "camera", "setup"):
-            stacked[key] = np.array([clip[key] for clip in self.buffer], np.int64)
-        stacked["clip_id"] = np.array([clip["clip_id"] for clip in self.buffer], dtype="<U32")
-        stacked[NUM_FRAMES_FIELD] = np.array([len(clip["skeleton"]) for clip in self.buffer], np.int64)
-        self.shards.append(write_shard(self.out, len(self.shards), stacked))
-        self.buffer = []
+def stack_clips(clips: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Clips of convert_sample -> one shard's arrays, frames padded to the longest, `num_frames` (S,) added."""
+    length = max(len(clip["skeleton"]) for clip in clips)
+    pad_values = {"rgb": 0, "depth_mm": 0, "skeleton": 0.0, "skeleton_valid": False, "points": np.nan}
+    stacked = {key: np.stack([_pad(clip[key], length, fill) for clip in clips]) for key, fill in pad_values.items()}
+    for key in ("label", "subject", "camera", "setup"):
+        stacked[key] = np.array([clip[key] for clip in clips], np.int64)
+    stacked["clip_id"] = np.array([clip["clip_id"] for clip in clips], dtype="<U32")
+    stacked[NUM_FRAMES_FIELD] = np.array([len(clip["skeleton"]) for clip in clips], np.int64)
+    return stacked
 
 
 def _pad(array: np.ndarray, length: int, fill) -> np.ndarray:

@@ -59,17 +59,23 @@ def read_depth_png(path: str | Path) -> np.ndarray:
     return array
 
 
-def masked_depth_frames(folder: str | Path) -> list[Path]:
-    """The MDepth-XXXXXXXX.png files of one sample folder in frame order (numbers are 1-based)."""
+def numbered_depth_frames(folder: str | Path) -> dict[int, Path]:
+    """{frame number (1-based): path} of the MDepth-XXXXXXXX.png files of one sample folder."""
     folder = Path(folder)
-    numbered = []
+    numbered = {}
     for path in folder.iterdir() if folder.is_dir() else ():
         match = MASKED_DEPTH_NAME.fullmatch(path.name)
         if match:
-            numbered.append((int(match.group(1)), path))
+            numbered[int(match.group(1))] = path
     if not numbered:
         raise NTUMediaError(f"{folder}: no masked depth frames (expected files named MDepth-00000001.png)")
-    return [path for _, path in sorted(numbered)]
+    return numbered
+
+
+def masked_depth_frames(folder: str | Path) -> list[Path]:
+    """The MDepth-XXXXXXXX.png files of one sample folder in frame order (numbers are 1-based)."""
+    numbered = numbered_depth_frames(folder)
+    return [numbered[number] for number in sorted(numbered)]
 
 
 def resize_nearest(image: np.ndarray, *, size: int) -> np.ndarray:
