@@ -12,8 +12,9 @@ from torch.utils.data import Dataset
 
 class ClassUnion(Dataset):
     """Parts with ClipDataset's class_names, labels, clip_ids (and set_epoch): item i of part p keeps its
-    arrays (its clip_id becomes '<p>/<clip_id>') and gets label + the class count of the parts before p. Class names must not repeat across parts
-    (ValueError names them): the same name in two parts would be two classes."""
+    arrays (its clip_id becomes '<p>/<clip_id>') and gets label + the class count of the parts before p.
+    Class names must not repeat across parts (ValueError names them): the same name in two parts would be two
+    classes."""
 
     def __init__(self, parts: Sequence[Dataset]) -> None:
         if not parts:

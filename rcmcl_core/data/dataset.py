@@ -3,8 +3,8 @@
 Each item is one window: clip.frames (T) frames spread over clip.window_s seconds of the clip, stored at
 manifest.fps. Frame k of a window sits at the centre of the k-th of T equal parts of the window
 [offset, offset + window_s); the offset is random while training and centred for evaluation, the same
-rule the ROS node uses to resample live streams (docs/ARCHITECTURE.md, "Sync and windowing"). A clip shorter than the window
-repeats its first/last frame (nearest frame), as the node fills gaps.
+rule the ROS node uses to resample live streams (docs/ARCHITECTURE.md, "Sync and windowing"). A clip shorter
+than the window repeats its first/last frame (nearest frame), as the node fills gaps.
 
 Item (docs/ARCHITECTURE.md "Tensor contracts" without the batch axis):
     rgb (T, 3, S, S) float32 [0, 1]; depth (T, 1, S, S) float32 metres, 0 = invalid;

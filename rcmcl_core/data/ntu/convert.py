@@ -28,9 +28,8 @@ import rcmcl_core.data.ntu.media as media
 from rcmcl_core.data.dataset import NUM_FRAMES_FIELD
 from rcmcl_core.data.ntu.skeleton_file import read_skeleton
 from rcmcl_core.data.ntu.splits import NTUSample
-from rcmcl_core.data.shards import Manifest
 from rcmcl_core.geometry.pinhole import Intrinsics
-from rcmcl_core.geometry.pinhole import backproject, crop_to_person, sample_points, scale_intrinsics
+from rcmcl_core.geometry.pinhole import backproject, crop_to_person, sample_points
 
 NTU_CLIPS_PER_SHARD = 16          # NTU clips run to 300 frames; 16 keeps a paper-size shard < ~0.5 GB in RAM
 NTU_CROP_MARGIN_M = 0.3           # masked depth already isolates people; the crop only drops stray pixels
@@ -71,22 +70,6 @@ def find_ntu_files(ntu_root: Path) -> NTUSources:
                                 f"{root}/nturgb+d_skeletons/S001C001P001R001A001.skeleton)")
     lists = [root / name for name in OFFICIAL_MISSING_LISTS if (root / name).is_file()]
     return NTUSources(skeletons=skeletons, depth=depth, rgb=rgb, missing_lists=lists)
-
-
-def build_ntu_shards(*, ntu_root: Path, out: Path, version: int, config: RCMCLConfig, fps: float = media.NTU_FPS,
-                     limit: int | None = None, seed: int = 0) -> Manifest:
-    """Convert the available NTU-`version` samples under `ntu_root` into shards + manifest under `out`, in
-    this process (`rcmcl prepare ntu` is the parallel, resumable command: rcmcl_core/data/ntu/prepare.py).
-
-    `fps` (<= 30) is the stored frame rate (frames are subsampled from NTU's 30 fps); `limit` caps the
-    number of samples converted. Samples on the published missing-skeleton lists, files that parse to no
-    bodies and unreadable files are skipped, never fatal: manifest.extra['skipped'] maps name -> reason
-    and 'skipped_counts' counts reasons."""
-    from rcmcl_core.data.ntu.prepare import PrepareRequest, prepare_ntu
-
-    request = PrepareRequest(root=Path(ntu_root), out=Path(out), version=version, config=config, fps=fps,
-                             workers=1, seed=seed, limit=limit, progress=True)
-    return prepare_ntu(request).manifest
 
 
 MIN_SAMPLE_FRAMES = 8

@@ -310,3 +310,17 @@ def write_manifest(request: PrepareRequest, plan: Plan) -> Manifest:
                            "bytes": sum(r["bytes"] for r in records)}})
     manifest.save(request.out)
     return manifest
+
+
+def build_ntu_shards(*, ntu_root: Path, out: Path, version: int, config: RCMCLConfig, fps: float = media.NTU_FPS,
+                     limit: int | None = None, seed: int = 0) -> Manifest:
+    """Convert the available NTU-`version` samples under `ntu_root` into shards + manifest under `out`, in
+    this process (`rcmcl prepare ntu` is the parallel, resumable command over the same code).
+
+    `fps` (<= 30) is the stored frame rate (frames are subsampled from NTU's 30 fps); `limit` caps the
+    number of samples converted. Samples on the published missing-skeleton lists, files that parse to no
+    bodies and unreadable files are skipped, never fatal: manifest.extra['skipped'] maps name -> reason
+    and 'skipped_counts' counts reasons."""
+    request = PrepareRequest(root=Path(ntu_root), out=Path(out), version=version, config=config, fps=fps,
+                             workers=1, seed=seed, limit=limit, progress=True)
+    return prepare_ntu(request).manifest

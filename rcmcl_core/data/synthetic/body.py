@@ -174,7 +174,8 @@ def solve_joints(controls: Controls, subject: Subject) -> tuple[np.ndarray, dict
     forward = torso @ np.array([0.0, 0.0, 1.0])
     for side, sign in SIDES.items():
         mirror = np.array([sign, 1.0, 1.0])
-        shoulder = joints[:, J["spine_shoulder"]] + torso @ (np.array([sign * lengths["shoulder_half"], -0.03 * k, -0.01]))
+        shoulder = joints[:, J["spine_shoulder"]] + torso @ (
+            np.array([sign * lengths["shoulder_half"], -0.03 * k, -0.01]))
         wrist_target = joints[:, J["spine_shoulder"]] + np.einsum("fij,fj->fi", torso, controls.hand[side] * mirror * k)
         pole = np.einsum("fij,fj->fi", torso, controls.elbow_pole[side] * mirror)
         elbow, wrist = two_bone_ik(shoulder, wrist_target, pole, first=lengths["upper_arm"], second=lengths["forearm"])
@@ -239,7 +240,8 @@ def body_primitives(joints: np.ndarray, subject: Subject) -> Primitives:
         colour.append(subject.shirt)
     forward = _unit(np.cross(across, spine_up))
     head = joints[:, J["head"]]
-    centres = [head, head + k * (0.025 * spine_up - 0.03 * forward), joints[:, J["left_hand"]], joints[:, J["right_hand"]]]
+    centres = [head, head + k * (0.025 * spine_up - 0.03 * forward), joints[:, J["left_hand"]],
+               joints[:, J["right_hand"]]]
     return Primitives.build(
         capsules=(np.stack(a, 1), np.stack(b, 1), np.array(radius), np.array(colour)),
         spheres=(np.stack(centres, 1), np.array([0.1, 0.095, 0.045, 0.045]) * k,

@@ -1,4 +1,5 @@
-"""The procedural tri-modal action benchmark (docs/ARCHITECTURE.md, "The synthetic benchmark"; classes and design in docs/DATASET.md).
+"""The procedural tri-modal action benchmark (docs/ARCHITECTURE.md, "The synthetic benchmark"; classes and
+design in docs/DATASET.md).
 
 Each performance (class, subject, repetition) is rendered by three cameras around the performer, like
 NTU RGB+D: camera 1 in front, cameras 2 and 3 at -45 and +45 degrees. Per clip and frame: RGB, depth

@@ -37,7 +37,8 @@ class CameraPose:
         return cls(rotation=np.stack([right, down, forward]), position=position)
 
     @classmethod
-    def on_circle(cls, *, azimuth_deg: float, distance_m: float, height_m: float, target_height_m: float) -> "CameraPose":
+    def on_circle(cls, *, azimuth_deg: float, distance_m: float, height_m: float,
+                  target_height_m: float) -> "CameraPose":
         """Camera at `azimuth_deg` around the origin (0 = in front of a person facing +Z), looking at it."""
         a = np.deg2rad(azimuth_deg)
         return cls.look_at([distance_m * np.sin(a), height_m, distance_m * np.cos(a)], [0.0, target_height_m, 0.0])

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rcmcl_core.geometry.pinhole import Intrinsics
-from rcmcl_core.geometry.pinhole import (KINECT_V2_DEPTH, KINECT_V2_RANGE_M, PERSON_CROP_MARGIN_M, PERSON_FLOOR_CLEARANCE_M,
-                                 backproject, crop_to_person, sample_points)
+from rcmcl_core.geometry.pinhole import (KINECT_V2_DEPTH, KINECT_V2_RANGE_M, PERSON_CROP_MARGIN_M,
+                                         PERSON_FLOOR_CLEARANCE_M, backproject, crop_to_person, sample_points)
 
 
 @dataclass(frozen=True)

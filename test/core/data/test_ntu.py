@@ -288,7 +288,7 @@ def _ntu_root(tmp_path):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     from rcmcl_core.config import preset
-    from rcmcl_core.data.ntu.convert import build_ntu_shards
+    from rcmcl_core.data.ntu.prepare import build_ntu_shards
 
     tmp_path = tmp_path_factory.mktemp("ntu")
     root, poses = _ntu_root(tmp_path)
@@ -353,7 +353,7 @@ def test_built_shards_load_in_the_clip_dataset(built):
 
 def test_build_stops_after_limit_clips(tmp_path):
     from rcmcl_core.config import preset
-    from rcmcl_core.data.ntu.convert import build_ntu_shards
+    from rcmcl_core.data.ntu.prepare import build_ntu_shards
 
     root, _ = _ntu_root(tmp_path)
     manifest = build_ntu_shards(ntu_root=root, out=tmp_path / "out", version=60, config=preset("tiny"), limit=0)

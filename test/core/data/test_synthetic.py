@@ -7,8 +7,8 @@ import pytest
 
 from rcmcl_core.config import ModelConfig, preset
 from rcmcl_core.data.shards import Manifest, read_shard
-from rcmcl_core.data.synthetic.generate import (SYNTHETIC_PRESETS, ClipSpec, clip_frames, clip_specs, generate, make_clip,
-                                       render_specs, synthetic_intrinsics)
+from rcmcl_core.data.synthetic.generate import (SYNTHETIC_PRESETS, ClipSpec, clip_frames, clip_specs, generate,
+                                                make_clip, render_specs, synthetic_intrinsics)
 from rcmcl_core.data.synthetic.classes import CLASSES, CLASS_NAMES, modality_pairs
 from rcmcl_core.data.synthetic.body import make_subject
 from rcmcl_core.geometry.skeleton_layout import NTU_BONES, centre_on_root
