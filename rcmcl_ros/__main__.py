@@ -3,6 +3,7 @@
     python -m rcmcl_ros node --ros-args --params-file config/rcmcl.yaml
     python -m rcmcl_ros make-demo-bag | play BAG | evaluate-bag BAG --out DIR | watch
     python -m rcmcl_ros make-shards BAGS... --labels FILE --out DIR
+    python -m rcmcl_ros security policy --params-file config/rcmcl.yaml --out DIR
 
 Console scripts (setup.py): `rcmcl-ros` -> main, `rcmcl_node` -> node_main, `rcmcl_play` -> play_main,
 `rcmcl_lifecycle_node` -> lifecycle_node_main.
@@ -81,6 +82,13 @@ def watch_command(argv: list[str]) -> int:
     return watch(argv)
 
 
+def security_command(argv: list[str]) -> int:
+    """SROS2: the permissions policy for the node's topics (security policy)."""
+    from rcmcl_ros.security.policy_command import security_command as security
+
+    return security(argv)
+
+
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "node": node_command,
     "make-demo-bag": make_demo_bag_command,
@@ -89,6 +97,7 @@ SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "make-shards": make_shards_command,
     "teach-demo": teach_demo_command,
     "watch": watch_command,
+    "security": security_command,
 }
 """command name -> function(argv) -> exit status. Each imports its module when called (rclpy and torch
 load only for the commands that need them) and parses its own arguments, so `<command> --help` is its own."""

@@ -56,7 +56,8 @@ def python_files() -> list[Path]:
 def _is_python(path: Path) -> bool:
     if path.suffix == ".py":
         return True
-    return path.suffix == "" and path.read_bytes()[:64].startswith(b"#!") and b"python" in path.read_bytes()[:64]
+    first = path.read_bytes()[:128].split(b"\n", 1)[0]          # the shebang line alone decides
+    return path.suffix == "" and first.startswith(b"#!") and b"python" in first
 
 
 def markdown_files() -> list[Path]:

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rcmcl_ros.bag",),
     ("rcmcl_ros.node",),
     ("rcmcl_ros.launch_plan",),
+    ("rcmcl_ros.security",),
     ("rcmcl_ros.__main__",),
 )
 """Bottom first. A unit is a top-level module or a subpackage (all its modules)."""

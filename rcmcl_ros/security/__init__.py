@@ -1,0 +1,1 @@
+"""Running the node secured with SROS2: its permissions policy (policy.py)."""

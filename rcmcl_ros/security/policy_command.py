@@ -1,0 +1,117 @@
+"""`python -m rcmcl_ros security policy`: the SROS2 policy and permissions for the node as configured.
+
+    python -m rcmcl_ros security policy --params-file config/rcmcl.yaml [--namespace /robot]
+        [--camera-namespace k4a] [--remap FROM:=TO ...] [--enclave /rcmcl/rcmcl_node]
+        [--driver-enclave /k4a/azure_kinect_ros_driver] [--lifecycle] [--out DIR]
+
+Writes DIR/policy.xml (for `ros2 security create_permission`) and DIR/permissions.xml (the DDS document the
+keystore signs), or prints the policy without --out. No rclpy import.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rcmcl_core.atomic_io import atomic_write_bytes
+
+NODE_NAME = "rcmcl_node"
+DEFAULTS = {"rgb_topic": "rgb/image_raw", "depth_topic": "depth_to_rgb/image_raw", "points_topic": "points2",
+            "skeleton_topic": "body_tracking_data", "rgb_transport": "raw", "points_source": "topic",
+            "camera_info_topic": "depth_to_rgb/camera_info", "people_camera_info_topic": "", "max_people": 1,
+            "use_tf": True, "use_sim_time": False}
+"""The parameters that decide the node's interfaces, with the node's defaults (rcmcl_ros/node/params.py; a
+test checks they agree)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rcmcl_ros security policy", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--params-file", type=Path, default=None, help="the node's parameters YAML")
+    p.add_argument("--node-name", default=NODE_NAME)
+    p.add_argument("--namespace", default="/", help="the node's namespace (default /)")
+    p.add_argument("--camera-namespace", default="", help="as the launch argument: the four inputs under it")
+    p.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="a remap, as -r FROM:=TO")
+    p.add_argument("--enclave", default=None, help="default /rcmcl/<node name> (the launch files' default)")
+    p.add_argument("--driver-enclave", default=None, help="also grant the camera driver (it publishes the inputs)")
+    p.add_argument("--driver-namespace", default=None, help="the driver's namespace (default: --camera-namespace)")
+    p.add_argument("--lifecycle", action="store_true", help="the managed node (its state services and topic)")
+    p.add_argument("--domain", type=int, default=None, help="the one DDS domain allowed (default: all, 0-230)")
+    p.add_argument("--days", type=int, default=3650, help="validity of the grants (days from now)")
+    p.add_argument("--out", type=Path, default=None, help="folder for policy.xml and permissions.xml")
+    return p
+
+
+def read_parameters(path: Path | None, node_name: str) -> dict[str, Any]:
+    """The interface-deciding parameters from a params YAML (its `<node>` or `/**` section), over DEFAULTS."""
+    values = dict(DEFAULTS)
+    if path is None:
+        return values
+    import yaml
+
+    if not path.is_file():
+        raise FileNotFoundError(f"params file not found: {path}")
+    document = yaml.safe_load(path.read_text()) or {}
+    for key in ("/**", node_name, f"/{node_name}"):
+        section = (document.get(key) or {}).get("ros__parameters") or {}
+        values.update({k: v for k, v in section.items() if k in DEFAULTS})
+    return values
+
+
+def parse_remaps(items: list[str]) -> dict[str, str]:
+    remaps = {}
+    for item in items:
+        source, sep, target = item.partition(":=")
+        if not sep or not source or not target:
+            raise ValueError(f"--remap must be FROM:=TO, got {item!r}")
+        remaps[source] = target
+    return remaps
+
+
+def policy_command(argv: list[str]) -> int:
+    from rcmcl_ros.launch_plan import input_remappings
+    from rcmcl_ros.node.interfaces import node_interfaces
+    from rcmcl_ros.security.policy import driver_grant, node_grant, permissions_xml, policy_xml, validity
+
+    args = build_parser().parse_args(argv)
+    try:
+        values = read_parameters(args.params_file, args.node_name)
+        remaps = dict(input_remappings(args.camera_namespace))
+        remaps.update(parse_remaps(args.remap))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"security policy: error: {error}", file=sys.stderr)
+        return 2
+    interfaces = node_interfaces(**values, lifecycle=args.lifecycle)
+    enclave = args.enclave or f"/rcmcl/{args.node_name}"
+    grants = [node_grant(interfaces, enclave=enclave, namespace=args.namespace, node_name=args.node_name,
+                         remaps=remaps)]
+    if args.driver_enclave:
+        namespace = args.driver_namespace if args.driver_namespace is not None else (args.camera_namespace or "/")
+        grants.append(driver_grant(interfaces, enclave=args.driver_enclave, node_grant_=grants[0],
+                                   namespace=namespace))
+    not_before, not_after = validity(args.days)
+    policy = policy_xml(grants)
+    if args.out is None:
+        print(policy, end="")
+        return 0
+    atomic_write_bytes(args.out / "policy.xml", policy.encode())
+    atomic_write_bytes(args.out / "permissions.xml",
+                       permissions_xml(grants, domain_id=args.domain, not_before=not_before,
+                                       not_after=not_after).encode())
+    topics = sum(len(g.publish) + len(g.subscribe) + len(g.reply) for g in grants)
+    print(f"security policy: {len(grants)} enclave(s) ({', '.join(g.enclave for g in grants)}), {topics} names -> "
+          f"{args.out / 'policy.xml'}, {args.out / 'permissions.xml'}")
+    return 0
+
+
+def security_command(argv: list[str]) -> int:
+    """`security policy ...` (the only subcommand so far)."""
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: python -m rcmcl_ros security policy [--help] ...\n  policy: the SROS2 policy and "
+              "permissions for the node's topics")
+        return 0 if argv else 2
+    if argv[0] == "policy":
+        return policy_command(argv[1:])
+    print(f"security: unknown subcommand {argv[0]!r} (expected: policy)", file=sys.stderr)
+    return 2

@@ -1,0 +1,107 @@
+"""The SROS2 policy generator (rcmcl_ros/security/policy.py, `python -m rcmcl_ros security policy`): the names it
+grants are the ones a live node creates, under a namespace, remaps and the parameters that change them; the
+permissions document names every DDS topic, default DENY; a permissions file that misses one is named."""
+from __future__ import annotations
+
+import importlib.util
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+import rclpy  # noqa: F401  (a core dependency: a broken wheel must fail, not skip)
+from rclpy.parameter import Parameter
+
+from rcmcl_ros.__main__ import main
+from rcmcl_ros.node.interfaces import node_interfaces, resolve
+from rcmcl_ros.node.params import parameter_defaults
+from rcmcl_ros.node.ros_node import RCMCLNode
+from rcmcl_ros.security.policy import node_grant, permissions_xml, uncovered, validity
+from rcmcl_ros.security.policy_command import DEFAULTS
+
+HAS_TF = importlib.util.find_spec("tf2_ros") is not None
+
+
+def live_names(node) -> tuple[set[str], set[str], set[str]]:
+    name, namespace = node.get_name(), node.get_namespace()
+    deadline = time.monotonic() + 5.0
+    while True:
+        found = tuple({topic for topic, _ in call(name, namespace)} for call in (
+            node.get_publisher_names_and_types_by_node, node.get_subscriber_names_and_types_by_node,
+            node.get_service_names_and_types_by_node))
+        if found[0] and found[1] or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+CASES = {
+    "defaults": ({}, [], {}),
+    "people, cloud from depth, compressed colour, remapped": (
+        {"max_people": 2, "points_source": "depth", "rgb_transport": "compressed"},
+        ["--ros-args", "-r", "body_tracking_data:=/k4a/body_tracking_data"],
+        {"body_tracking_data": "/k4a/body_tracking_data"}),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_the_policy_names_exactly_what_a_live_node_creates(case, rclpy_context, tiny_checkpoint):
+    parameters, cli_args, remaps = CASES[case]
+    node = RCMCLNode(context=rclpy_context, namespace="/robot", cli_args=cli_args or None, parameter_overrides=[
+        Parameter("checkpoint", value=str(tiny_checkpoint())), *(Parameter(k, value=v) for k, v in parameters.items())])
+    try:
+        publishes, subscribes, services = live_names(node)
+    finally:
+        node.destroy_node()
+    interfaces = node_interfaces(**{**DEFAULTS, **parameters, "use_tf": HAS_TF})
+
+    def names(items):
+        return {resolve(i.name, namespace="/robot", node_name="rcmcl_node", remaps=remaps) for i in items}
+
+    assert names(interfaces.publishes) == publishes
+    assert names(interfaces.subscribes) == subscribes
+    assert names(interfaces.services) == services
+
+
+def test_the_commands_defaults_are_the_nodes():
+    defaults = parameter_defaults()
+    assert {k: defaults[k] for k in DEFAULTS if k != "use_sim_time"} == {k: v for k, v in DEFAULTS.items()
+                                                                         if k != "use_sim_time"}
+
+
+def test_the_permissions_document_grants_each_enclave_its_dds_names_and_denies_the_rest(tmp_path):
+    assert main(["security", "policy", "--camera-namespace", "k4a", "--driver-enclave", "/k4a/driver",
+                 "--out", str(tmp_path)]) == 0
+    root = ET.fromstring((tmp_path / "permissions.xml").read_text())
+    grants = {g.get("name"): g for g in root.iter("grant")}
+    assert set(grants) == {"/rcmcl/rcmcl_node", "/k4a/driver"}
+    node = grants["/rcmcl/rcmcl_node"]
+    assert node.findtext("subject_name") == "CN=/rcmcl/rcmcl_node" and node.findtext("default") == "DENY"
+    subscribe = {t.text for t in node.find("allow_rule/subscribe").iter("topic")}
+    publish = {t.text for t in node.find("allow_rule/publish").iter("topic")}
+    assert {"rt/k4a/body_tracking_data", "rt/k4a/rgb/image_raw", "rq/rcmcl_node/get_parametersRequest",
+            "ros_discovery_info"} <= subscribe
+    assert {"rt/rcmcl_node/action", "rt/diagnostics", "rt/rosout", "rr/rcmcl_node/get_parametersReply"} <= publish
+    driver = {t.text for t in grants["/k4a/driver"].find("allow_rule/publish").iter("topic")}
+    assert {"rt/k4a/body_tracking_data", "rt/k4a/points2", "rt/k4a/depth_to_rgb/image_raw"} <= driver
+    assert "rt/rcmcl_node/action" not in driver
+    policy = ET.fromstring((tmp_path / "policy.xml").read_text())
+    assert policy.get("version") == "0.2.0" and [e.get("path") for e in policy.iter("enclave")] == [
+        "/rcmcl/rcmcl_node", "/k4a/driver"]
+
+
+def test_a_permissions_file_that_misses_a_topic_is_named():
+    grant = node_grant(node_interfaces(**DEFAULTS), enclave="/rcmcl/rcmcl_node")
+    start, end = validity()
+    full = permissions_xml([grant], not_before=start, not_after=end)
+    assert uncovered(grant, full) == []
+    cut = full.replace("          <topic>rt/body_tracking_data</topic>\n", "")
+    assert uncovered(grant, cut) == ["subscribe rt/body_tracking_data"]
+    wildcard = cut.replace("<subscribe><topics>", "<subscribe><topics>\n          <topic>rt/body_*</topic>")
+    assert uncovered(grant, wildcard) == []
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
+    assert main(["security", "policy", "--remap", "nonsense"]) == 2
+    assert main(["security", "policy", "--params-file", str(tmp_path / "none.yaml")]) == 2
+    assert main(["security", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "--remap must be FROM:=TO" in err and "params file not found" in err and "unknown subcommand" in err
