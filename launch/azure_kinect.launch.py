@@ -13,6 +13,7 @@ Arguments (descriptions and defaults: rcmcl_ros/launch_plan.py, ARGUMENTS; `--sh
   device       auto | cpu | cuda; empty keeps the params file's value
   backend      auto | torch | torchscript | onnxruntime; empty keeps the params file's value
   dds_profile  Fast DDS transport for driver and node: shm (default), shm_localhost, off or an XML path
+  enclave      SROS2 enclave (default /rcmcl/rcmcl_node; used with ROS_SECURITY_ENABLE=true)
 """
 from launch import LaunchDescription
 from launch.actions import IncludeLaunchDescription, LogInfo, OpaqueFunction
@@ -66,7 +67,7 @@ def _start(context, *_args, **_kwargs):
     actions.append(IncludeLaunchDescription(
         PythonLaunchDescriptionSource(f"{share}/launch/rcmcl.launch.py"),
         launch_arguments=[(name, given[name]) for name in ("params_file", "checkpoint", "device", "backend",
-                                                              "dds_profile")]))
+                                                              "dds_profile", "enclave")]))
     message = plan.rviz_message(plan.is_true(given["rviz"]), installed=_share_of("rviz2") is not None)
     if message is not None:
         actions.append(LogInfo(msg=message))

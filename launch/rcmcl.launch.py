@@ -11,6 +11,7 @@ Arguments (descriptions and defaults: rcmcl_ros/launch_plan.py, ARGUMENTS; `--sh
   camera_namespace  namespace of the camera driver; the four inputs are remapped under it (empty: as is)
   use_sim_time      true when replaying a bag with /clock
   dds_profile       Fast DDS transport: shm (default), shm_localhost, off or an XML path (README, "Transport")
+  enclave           SROS2 enclave (default /rcmcl/rcmcl_node; used with ROS_SECURITY_ENABLE=true)
 
 The launch ends when the node does: with status 1 when it failed (for example a checkpoint that does not load).
 """
@@ -34,7 +35,8 @@ def _start(context, *_args, **_kwargs):
                                       checkpoint=given["checkpoint"], device=given["device"], backend=given["backend"],
                                       use_sim_time=plan.is_true(given["use_sim_time"]))
     node = Node(package=plan.PACKAGE, executable=plan.NODE_EXECUTABLE, name=plan.NODE_EXECUTABLE, output="screen",
-                emulate_tty=True, parameters=parameters, remappings=plan.input_remappings(given["camera_namespace"]))
+                emulate_tty=True, parameters=parameters, remappings=plan.input_remappings(given["camera_namespace"]),
+                ros_arguments=plan.node_ros_arguments(given["enclave"]))
     return [*launch_actions(given["dds_profile"], config_dir=f"{share}/config"), node,
             plan.exit_handler(node, "node")]
 

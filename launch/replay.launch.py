@@ -14,6 +14,7 @@ Arguments (descriptions and defaults: rcmcl_ros/launch_plan.py, ARGUMENTS; `--sh
   device       auto | cpu | cuda; empty keeps the params file's value
   backend      auto | torch | torchscript | onnxruntime; empty keeps the params file's value
   dds_profile  Fast DDS transport: shm_localhost (default: shared memory + UDP on 127.0.0.1), shm, off or a path
+  enclave      SROS2 enclave of the node (default /rcmcl/rcmcl_node; used with ROS_SECURITY_ENABLE=true)
 
 The launch ends when the player finishes (or the node exits); with status 1 when either failed.
 """
@@ -38,7 +39,7 @@ def _start(context, *_args, **_kwargs):
                                       checkpoint=given["checkpoint"], device=given["device"], backend=given["backend"],
                                       use_sim_time=True)
     node = Node(package=plan.PACKAGE, executable=plan.NODE_EXECUTABLE, name=plan.NODE_EXECUTABLE, output="screen",
-                emulate_tty=True, parameters=parameters)
+                emulate_tty=True, parameters=parameters, ros_arguments=plan.node_ros_arguments(given["enclave"]))
     player = Node(package=plan.PACKAGE, executable=plan.PLAYER_EXECUTABLE, name=plan.PLAYER_NAME, output="screen",
                   emulate_tty=True, arguments=player_arguments)
     return [*launch_actions(given["dds_profile"], config_dir=f"{share}/config"), node, player,

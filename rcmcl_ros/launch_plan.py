@@ -47,6 +47,8 @@ ARGUMENTS = {argument.name: argument for argument in (
     LaunchArgument("device", "auto, cpu or cuda; empty keeps the params file's value"),
     LaunchArgument("backend", "auto, torch, torchscript or onnxruntime (README, 'Backends'); empty keeps the params "
                               "file's value"),
+    LaunchArgument("enclave", "SROS2 enclave of the node, passed as --enclave (used when ROS_SECURITY_ENABLE=true; "
+                              "README, 'Running secured'); empty: none", f"/rcmcl/{NODE_EXECUTABLE}"),
     LaunchArgument("camera_namespace", "camera driver namespace; the four inputs are remapped under it (empty: "
                                        "as they are)"),
     LaunchArgument("use_sim_time", "true: run on /clock (bag replay)", "false"),
@@ -64,9 +66,10 @@ ARGUMENTS = {argument.name: argument for argument in (
 
 FILE_ARGUMENTS = {
     "rcmcl.launch.py": ("params_file", "checkpoint", "device", "backend", "camera_namespace", "use_sim_time",
-                        "dds_profile"),
-    "azure_kinect.launch.py": ("rviz", "params_file", "checkpoint", "device", "backend", "dds_profile"),
-    "replay.launch.py": ("bag", "rate", "loop", "params_file", "checkpoint", "device", "backend", "dds_profile"),
+                        "dds_profile", "enclave"),
+    "azure_kinect.launch.py": ("rviz", "params_file", "checkpoint", "device", "backend", "dds_profile", "enclave"),
+    "replay.launch.py": ("bag", "rate", "loop", "params_file", "checkpoint", "device", "backend", "dds_profile",
+                         "enclave"),
 }
 """The arguments each launch file declares, in the order `ros2 launch --show-args` lists them."""
 FILE_DEFAULTS = {"replay.launch.py": {"dds_profile": "shm_localhost"}}
@@ -114,6 +117,14 @@ def node_parameters(*, params_file: str, checkpoint: str, device: str, use_sim_t
         if value.strip():
             overrides[name] = value.strip()
     return [params_file, overrides]
+
+
+def node_ros_arguments(enclave: str) -> list[str]:
+    """`ros_arguments=` for the node: its SROS2 enclave ('' : none; ROS ignores it while security is off)."""
+    enclave = enclave.strip()
+    if enclave and not enclave.startswith("/"):
+        raise LaunchError(f"enclave must be an absolute path such as /rcmcl/{NODE_EXECUTABLE}, got {enclave!r}")
+    return ["--enclave", enclave] if enclave else []
 
 
 def input_topics() -> tuple[str, ...]:

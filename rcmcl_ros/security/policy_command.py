@@ -69,27 +69,34 @@ def parse_remaps(items: list[str]) -> dict[str, str]:
     return remaps
 
 
-def policy_command(argv: list[str]) -> int:
+def grants_from_args(args: argparse.Namespace) -> list:
+    """The node's grant (and the driver's with --driver-enclave) for the parsed policy arguments."""
     from rcmcl_ros.launch_plan import input_remappings
     from rcmcl_ros.node.interfaces import node_interfaces
-    from rcmcl_ros.security.policy import driver_grant, node_grant, permissions_xml, policy_xml, validity
+    from rcmcl_ros.security.policy import driver_grant, node_grant
 
-    args = build_parser().parse_args(argv)
-    try:
-        values = read_parameters(args.params_file, args.node_name)
-        remaps = dict(input_remappings(args.camera_namespace))
-        remaps.update(parse_remaps(args.remap))
-    except (FileNotFoundError, ValueError) as error:
-        print(f"security policy: error: {error}", file=sys.stderr)
-        return 2
+    values = read_parameters(args.params_file, args.node_name)
+    remaps = dict(input_remappings(args.camera_namespace))
+    remaps.update(parse_remaps(args.remap))
     interfaces = node_interfaces(**values, lifecycle=args.lifecycle)
-    enclave = args.enclave or f"/rcmcl/{args.node_name}"
-    grants = [node_grant(interfaces, enclave=enclave, namespace=args.namespace, node_name=args.node_name,
-                         remaps=remaps)]
+    grants = [node_grant(interfaces, enclave=args.enclave or f"/rcmcl/{args.node_name}", namespace=args.namespace,
+                         node_name=args.node_name, remaps=remaps)]
     if args.driver_enclave:
         namespace = args.driver_namespace if args.driver_namespace is not None else (args.camera_namespace or "/")
         grants.append(driver_grant(interfaces, enclave=args.driver_enclave, node_grant_=grants[0],
                                    namespace=namespace))
+    return grants
+
+
+def policy_command(argv: list[str]) -> int:
+    from rcmcl_ros.security.policy import permissions_xml, policy_xml, validity
+
+    args = build_parser().parse_args(argv)
+    try:
+        grants = grants_from_args(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"security policy: error: {error}", file=sys.stderr)
+        return 2
     not_before, not_after = validity(args.days)
     policy = policy_xml(grants)
     if args.out is None:
@@ -105,13 +112,62 @@ def policy_command(argv: list[str]) -> int:
     return 0
 
 
+def keystore_command(argv: list[str]) -> int:
+    """`security keystore DIR`: a new keystore (CA, signed governance); an existing one is kept."""
+    from rcmcl_ros.security.keystore import KeystoreError, create_keystore
+
+    parser = argparse.ArgumentParser(prog="python -m rcmcl_ros security keystore",
+                                     description="Create an SROS2 keystore (openssl, or `ros2 security` when "
+                                                 "installed); keys stay on this machine.")
+    parser.add_argument("keystore", type=Path)
+    parser.add_argument("--days", type=int, default=3650, help="validity of the CA certificate")
+    args = parser.parse_args(argv)
+    try:
+        create_keystore(args.keystore, days=args.days)
+    except KeystoreError as error:
+        print(f"security keystore: error: {error}", file=sys.stderr)
+        return 2
+    print(f"security keystore: {args.keystore} (export ROS_SECURITY_KEYSTORE={args.keystore.resolve()})")
+    return 0
+
+
+def enclave_command(argv: list[str]) -> int:
+    """`security enclave KEYSTORE [policy arguments]`: the node's enclave (and the driver's) with permissions
+    generated from the node's parameters, signed."""
+    from rcmcl_ros.security.keystore import KeystoreError, create_enclave
+    from rcmcl_ros.security.policy import permissions_xml, validity
+
+    parser = build_parser()
+    parser.prog = "python -m rcmcl_ros security enclave"
+    parser.add_argument("keystore", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        grants = grants_from_args(args)
+        not_before, not_after = validity(args.days)
+        for grant in grants:
+            folder = create_enclave(args.keystore, grant.enclave, days=args.days, permissions=permissions_xml(
+                [grant], domain_id=args.domain, not_before=not_before, not_after=not_after))
+            print(f"security enclave: {grant.enclave} -> {folder}")
+    except (FileNotFoundError, ValueError, KeystoreError) as error:
+        print(f"security enclave: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+SECURITY_COMMANDS = {"policy": policy_command, "keystore": keystore_command, "enclave": enclave_command}
+
+
 def security_command(argv: list[str]) -> int:
-    """`security policy ...` (the only subcommand so far)."""
+    """`security policy | keystore | enclave ...`."""
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m rcmcl_ros security policy [--help] ...\n  policy: the SROS2 policy and "
-              "permissions for the node's topics")
+        print("usage: python -m rcmcl_ros security {policy,keystore,enclave} [--help] ...\n"
+              "  policy:   the SROS2 policy and permissions for the node's topics\n"
+              "  keystore: create a keystore (CA, signed governance)\n"
+              "  enclave:  the node's enclave (and the camera driver's) with generated, signed permissions")
         return 0 if argv else 2
-    if argv[0] == "policy":
-        return policy_command(argv[1:])
-    print(f"security: unknown subcommand {argv[0]!r} (expected: policy)", file=sys.stderr)
-    return 2
+    command = SECURITY_COMMANDS.get(argv[0])
+    if command is None:
+        print(f"security: unknown subcommand {argv[0]!r} (expected: {', '.join(SECURITY_COMMANDS)})",
+              file=sys.stderr)
+        return 2
+    return command(argv[1:])

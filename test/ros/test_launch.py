@@ -340,3 +340,11 @@ def test_every_data_files_entry_of_setup_py_installs_at_least_one_file():
     for pattern in globs:
         assert list(ROOT.glob(pattern)), f"setup.py data_files glob {pattern!r} matches nothing"
     assert "tests_require" not in (ROOT / "setup.py").read_text()              # setuptools warns: deprecated
+
+
+def test_the_enclave_goes_to_the_node_as_a_ros_argument():
+    assert plan.ARGUMENTS["enclave"].default == "/rcmcl/rcmcl_node"
+    assert plan.node_ros_arguments("/rcmcl/rcmcl_node") == ["--enclave", "/rcmcl/rcmcl_node"]
+    assert plan.node_ros_arguments(" ") == []
+    with pytest.raises(plan.LaunchError, match="absolute path"):
+        plan.node_ros_arguments("rcmcl/rcmcl_node")
