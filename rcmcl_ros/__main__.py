@@ -35,9 +35,31 @@ def node_command(argv: list[str]) -> int:
     if wants_help:
         print(NODE_USAGE)
         return 0
+    if not secured_start_ok(rest, lifecycle=lifecycle):
+        return 1
     from rcmcl_ros.node.node_command import run   # rclpy and torch load only when a node is wanted
 
     return run(["rcmcl_node", *rest], lifecycle=lifecycle)
+
+
+def secured_start_ok(ros_args: list[str], *, lifecycle: bool) -> bool:
+    """With ROS_SECURITY_ENABLE=true, the SROS2 checks before rclpy.init creates the DDS participant
+    (rcmcl_ros/security/preflight.py): False, with one line naming the problem, when the start cannot work."""
+    import os
+
+    from rcmcl_ros.security.preflight import SecurityPreflightError, preflight, secured
+
+    if not secured(os.environ):
+        return True
+    import rclpy.logging
+
+    logger = rclpy.logging.get_logger("rcmcl_node")
+    try:
+        preflight(os.environ, ros_args, node_name="rcmcl_node", lifecycle=lifecycle, warn=logger.warning)
+    except SecurityPreflightError as error:
+        logger.error(f"cannot start: {error}")
+        return False
+    return True
 
 
 def make_demo_bag_command(argv: list[str]) -> int:

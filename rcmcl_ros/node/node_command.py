@@ -16,16 +16,6 @@ from rcmcl_ros.node.ros_node import NODE_NAME, NodeStartError, RCMCLNode
 def run(args: list[str] | None = None, *, lifecycle: bool = False) -> int:
     """init, spin until Ctrl-C / shutdown, clean up. 0 on a clean exit; 1 when the node cannot start.
     lifecycle: the managed node (lifecycle_node.py), which loads and subscribes on configure / activate."""
-    import os
-
-    from rcmcl_ros.security.preflight import SecurityPreflightError, preflight
-
-    logger = rclpy.logging.get_logger(NODE_NAME)
-    try:                                      # before rclpy.init creates the (secured) DDS participant
-        preflight(os.environ, list(args or []), node_name=NODE_NAME, lifecycle=lifecycle, warn=logger.warning)
-    except SecurityPreflightError as error:
-        logger.error(f"cannot start: {error}")
-        return 1
     rclpy.init(args=args)
     node = None
     try:
