@@ -15,7 +15,6 @@ speed.png into --out; the goal is onnxruntime >= 1.15x the trace (batch 1, all p
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -101,10 +100,9 @@ def bag_replay(checkpoint: Path, onnx: Path, *, threads: int) -> dict[str, dict]
 
 
 def plot(summary: list[dict], path_png: Path, threads: list[int]) -> bytes:
-    import matplotlib
+    from rcmcl_core.plots.results import figure_png, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [c for c, _ in cells()]
     fig, axes = plt.subplots(1, len(threads), figsize=(6 * len(threads), 5), sharey=True, squeeze=False)
@@ -121,10 +119,7 @@ def plot(summary: list[dict], path_png: Path, threads: list[int]) -> bytes:
     axes[0][0].legend(loc="lower right")
     fig.suptitle("bundled compact model on the CPU: InferenceRuntime.forward per backend", fontsize=10)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=110)
 
 
 def markdown(result: dict) -> str:

@@ -14,7 +14,6 @@ Writes results.json, README.md and stages.png into --out. Goal: NTU-120 skeleton
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -69,10 +68,9 @@ def projection(row: dict, *, fixture_frames: int, mean_frames: float) -> dict:
 
 
 def plot(result: dict) -> bytes:
-    import matplotlib
+    from rcmcl_core.plots.results import figure_png, pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = list(SETS)
     fig, axis = plt.subplots(figsize=(8, 3.5))
@@ -85,10 +83,7 @@ def plot(result: dict) -> bytes:
     axis.legend(fontsize=7, loc="lower right")
     axis.invert_yaxis()
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig, dpi=110)
 
 
 def markdown(result: dict) -> str:
