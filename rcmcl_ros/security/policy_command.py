@@ -43,20 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def read_parameters(path: Path | None, node_name: str) -> dict[str, Any]:
-    """The interface-deciding parameters from a params YAML (its `<node>` or `/**` section), over DEFAULTS."""
-    values = dict(DEFAULTS)
-    if path is None:
-        return values
+def file_parameters(path: Path, node_name: str) -> dict[str, Any]:
+    """The interface-deciding parameters a params YAML sets (its `/**` or `<node>` section), nothing else."""
     import yaml
 
     if not path.is_file():
         raise FileNotFoundError(f"params file not found: {path}")
     document = yaml.safe_load(path.read_text()) or {}
+    values: dict[str, Any] = {}
     for key in ("/**", node_name, f"/{node_name}"):
         section = (document.get(key) or {}).get("ros__parameters") or {}
         values.update({k: v for k, v in section.items() if k in DEFAULTS})
     return values
+
+
+def read_parameters(path: Path | None, node_name: str) -> dict[str, Any]:
+    """DEFAULTS with what the params YAML `path` (None: none) sets."""
+    return {**DEFAULTS, **(file_parameters(path, node_name) if path is not None else {})}
 
 
 def parse_remaps(items: list[str]) -> dict[str, str]:

@@ -82,7 +82,7 @@ def preflight(environ: Mapping[str, str], argv: list[str], *, node_name: str, li
 
     from rcmcl_ros.node.interfaces import node_interfaces
     from rcmcl_ros.security.policy import node_grant, uncovered
-    from rcmcl_ros.security.policy_command import read_parameters
+    from rcmcl_ros.security.policy_command import DEFAULTS, file_parameters
 
     strategy = environ.get("ROS_SECURITY_STRATEGY", "Permissive")
     if strategy != "Enforce":
@@ -109,12 +109,10 @@ def preflight(environ: Mapping[str, str], argv: list[str], *, node_name: str, li
     if certificate_expired(folder / "cert.pem"):
         raise SecurityPreflightError(f"the certificate of enclave {args.enclave} ({folder / 'cert.pem'}) has "
                                      "expired: re-create the enclave")
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(DEFAULTS)           # then each params file in order, then -p (as rcl does)
     for path in args.params_files:
-        values.update(read_parameters(path, name))
-    overrides = {k: yaml.safe_load(v) for k, v in args.params.items()}
-    values.update({k: v for k, v in overrides.items() if k in read_parameters(None, name)})
-    values = {**read_parameters(None, name), **values}
+        values.update(file_parameters(path, name))
+    values.update({k: yaml.safe_load(v) for k, v in args.params.items() if k in DEFAULTS})
     grant = node_grant(node_interfaces(**values, lifecycle=lifecycle), enclave=args.enclave,
                        namespace=args.namespace, node_name=name, remaps=args.remaps)
     gaps = uncovered(grant, (folder / "permissions.xml").read_text())

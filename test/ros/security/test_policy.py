@@ -105,3 +105,23 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     assert main(["security", "bogus"]) == 2
     err = capsys.readouterr().err
     assert "--remap must be FROM:=TO" in err and "params file not found" in err and "unknown subcommand" in err
+
+
+def test_preflight_reads_every_params_file_in_order_then_the_p_overrides(tmp_path):
+    from rcmcl_ros.security.keystore import create_enclave, create_keystore
+    from rcmcl_ros.security.preflight import SecurityPreflightError, preflight
+
+    keystore = create_keystore(tmp_path / "keystore")
+    start, end = validity()
+    one_person = node_grant(node_interfaces(**DEFAULTS), enclave="/rcmcl/rcmcl_node")
+    create_enclave(keystore, "/rcmcl/rcmcl_node", permissions=permissions_xml([one_person], not_before=start,
+                                                                               not_after=end))
+    people = tmp_path / "people.yaml"
+    people.write_text("rcmcl_node:\n  ros__parameters:\n    max_people: 3\n")
+    other = tmp_path / "other.yaml"
+    other.write_text("rcmcl_node:\n  ros__parameters:\n    stride_s: 0.2\n")
+    env = {"ROS_SECURITY_ENABLE": "true", "ROS_SECURITY_STRATEGY": "Enforce", "ROS_SECURITY_KEYSTORE": str(keystore)}
+    argv = ["--ros-args", "--enclave", "/rcmcl/rcmcl_node", "--params-file", str(people), "--params-file", str(other)]
+    with pytest.raises(SecurityPreflightError, match="rt/rcmcl_node/people_markers"):
+        preflight(env, argv, node_name="rcmcl_node")         # the second file keeps the first one's max_people
+    preflight(env, [*argv, "-p", "max_people:=1"], node_name="rcmcl_node")   # -p wins over both files
