@@ -171,8 +171,7 @@ class OnnxForward:
         if not self.path.is_file():
             raise OnnxBackendError(f"ONNX file not found: {self.path} (write it with `rcmcl export CHECKPOINT "
                                    f"{self.path} --format onnx`)")
-        requested = parse_providers(providers) if isinstance(providers, str) else tuple(providers) or None
-        plan = plan_providers(requested, available_providers())
+        plan = plan_providers(parse_providers(providers), available_providers())
         self.session, started_notes = open_session(str(self.path), plan, options, threads=threads, factory=factory)
         self.notes = plan.notes + started_notes
         check_matches(self.session.get_modelmeta().custom_metadata_map, config=config, labels=labels,
@@ -182,10 +181,14 @@ class OnnxForward:
         self._shapes = clip_shapes(config)
 
     def feeds(self, batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """The session's inputs: float32 arrays (zeros for a None or absent slot) and the bool mask."""
+        """The session's inputs: float32 arrays (zeros for a None or absent slot) and the bool mask. Raises
+        ValueError for a sample with no modality present."""
         present = batch["present"]
         present = (present.detach().cpu().numpy() if isinstance(present, torch.Tensor)
                    else np.asarray(present)).astype(bool).reshape(-1, len(MODALITIES))
+        if not present.any(axis=1).all():
+            raise ValueError("no modality present in a sample of the batch: at least one of rgbd, skeleton, "
+                             "points is needed")
         feeds: dict[str, np.ndarray] = {"present": present}
         for m, modality in enumerate(MODALITIES):
             for key in INPUTS[modality]:
@@ -203,10 +206,6 @@ class OnnxForward:
         return {name: feeds[name] for name in INPUT_NAMES}
 
     def __call__(self, batch: Mapping[str, Any]) -> Output:
-        if not np.asarray(batch["present"].cpu() if isinstance(batch["present"], torch.Tensor)
-                          else batch["present"]).any(axis=-1).all():
-            raise ValueError("no modality present in a sample of the batch: at least one of rgbd, skeleton, "
-                             "points is needed")
         logits, gates, z, fused = (torch.from_numpy(a) for a in self.session.run(list(OUTPUT_NAMES),
                                                                                   self.feeds(batch)))
         return Output(logits=logits, gates=gates, z=z, fused=fused)
