@@ -46,10 +46,30 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="node parameter max_people (> 1: per-person decisions on ~/decision, counted per body)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary figures here")
     parser.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or 71))
+    parser.add_argument("--security", choices=("off", "build", "enforce"), default="off",
+                        help="SROS2 (benchmarks/secured.py): off; build: the security-enabled Fast DDS build with "
+                             "security off; enforce: that build under Enforce, every process its own enclave")
+    parser.add_argument("--protection", choices=("encrypt", "sign", "rtps-sign"), default="encrypt",
+                        help="with --security enforce: how the governance protects topic traffic "
+                             "(rcmcl_ros/security/keystore.py PROTECTION; encrypt is SROS2's default)")
     parser.add_argument("--dds-profile", default="shm_localhost",
                         help="shipped Fast DDS profile (shm, shm_localhost) set in the variable this Fast DDS reads "
                              "(rcmcl_ros/node/transport.py), or off")
     return parser.parse_args(argv)
+
+
+def interface_parameters(args: argparse.Namespace) -> dict:
+    """The node parameters the benchmark arguments set."""
+    node_parameters = {} if args.input_rate_hz is None else {"input_rate_hz": float(args.input_rate_hz)}
+    if args.no_raw or args.raw:
+        node_parameters["raw_subscriptions"] = bool(args.raw)
+    if args.points_from_depth:
+        node_parameters["points_source"] = "depth"
+    if args.input_qos_depth is not None:
+        node_parameters["input_qos_depth"] = args.input_qos_depth
+    if args.max_people is not None:
+        node_parameters["max_people"] = args.max_people
+    return node_parameters
 
 
 def people_figures(statuses: list, *, seconds: float) -> dict[str, dict]:
@@ -70,7 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     sys.path.insert(0, str(HERE))
     from ros_setup import apply_profile
+    from secured import enclave, enter, loaded_fastdds
 
+    node_parameters = interface_parameters(args)
+    security = enter(args.security, domain_id=args.domain, node_parameters=node_parameters,
+                     protection=args.protection)
     ros = apply_profile(args.dds_profile)
     import numpy as np
 
@@ -79,20 +103,15 @@ def main(argv: list[str] | None = None) -> None:
     from traffic import SIZES, STREAMS, Segment, SensorFrames, TrafficRun, TrafficSpec
 
     checkpoint, what = lite_checkpoint() if args.model == "lite" else bundled_checkpoint()
-    node_parameters = {} if args.input_rate_hz is None else {"input_rate_hz": float(args.input_rate_hz)}
-    if args.no_raw or args.raw:
-        node_parameters["raw_subscriptions"] = bool(args.raw)
-    if args.points_from_depth:
-        node_parameters["points_source"] = "depth"
-    if args.input_qos_depth is not None:
-        node_parameters["input_qos_depth"] = args.input_qos_depth
-    if args.max_people is not None:
-        node_parameters["max_people"] = args.max_people
-    with LiveNode(domain_id=args.domain, checkpoint=checkpoint, **node_parameters) as live:
-        start = time.time() + 4.0                         # children start and discover the node meanwhile
+    mode = args.security
+    with LiveNode(domain_id=args.domain, checkpoint=checkpoint, enclave=enclave(mode, "node"),
+                  **node_parameters) as live:
+        security["fastdds_library"] = loaded_fastdds()
+        start = time.time() + (8.0 if mode == "enforce" else 4.0)   # children start, discover (and authenticate)
         since = start + args.warmup
         spec = TrafficSpec(domain_id=args.domain, segments=[Segment(seconds=args.warmup + args.seconds)],
-                           start_wall=start, rate_hz=args.rate, sizes=args.sizes, people=args.people)
+                           start_wall=start, rate_hz=args.rate, sizes=args.sizes, people=args.people,
+                           enclave=enclave(mode, "traffic"), probe_enclave=enclave(mode, "probe"))
         run = TrafficRun(spec, probe=not args.no_probe, probe_since_s=since)
         cpu_started = None
 
@@ -134,7 +153,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} (shared CPU)")
     print(f"- checkpoint: {what}; backend {backend}; 1 thread; stride {stride_s} s; node alive at the end: {alive}")
     print(f"- ROS 2: {ros['distro']} (rclpy {ros['rclpy']}, Fast DDS {ros['fastdds']}), profile {ros['dds_profile']} "
-          f"via {ros['variable'] or 'none'}")
+          f"via {ros['variable'] or 'none'}; security {security['security']}"
+          f"{' (' + security['protection'] + ')' if security['protection'] else ''} (Fast DDS library "
+          f"{security['fastdds_library']})")
     print(f"- frames: rgb {sizes.rgb[1]}x{sizes.rgb[0]} bgra8 ({frames.nbytes('rgb') / 1e6:.1f} MB), depth "
           f"{sizes.depth[1]}x{sizes.depth[0]} 16UC1 ({frames.nbytes('depth') / 1e6:.2f} MB), cloud "
           f"{sizes.points} points ({frames.nbytes('points') / 1e6:.1f} MB), skeleton {sizes.joints} joints\n")
@@ -201,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         args.json.write_text(json.dumps({
             "seconds": args.seconds, "checkpoint": what, "node_parameters": node_parameters, "rate_hz": args.rate,
             "sizes": args.sizes,
-            "ros": ros, "backend": backend,
+            "ros": ros, "backend": backend, "security": security,
             "published": published["published"], "received": received, "skipped": snapshot.get("skipped", {}),
             "delivered": delivered,
             "frame_sets_delivered": min(v for s, v in delivered.items()

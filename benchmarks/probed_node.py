@@ -136,9 +136,12 @@ class ProbedNode(RCMCLNode):
 class LiveNode:
     """ProbedNode in its own rclpy context and executor thread. Use as a context manager."""
 
-    def __init__(self, *, domain_id: int, checkpoint: Path, keep: int = 200_000, **parameters: Any) -> None:
+    def __init__(self, *, domain_id: int, checkpoint: Path, keep: int = 200_000, enclave: str | None = None,
+                 **parameters: Any) -> None:
+        from traffic import ros_init_args
+
         self.context = Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
+        rclpy.init(args=ros_init_args(enclave), context=self.context, domain_id=domain_id)
         params = {"checkpoint": str(checkpoint), "device": "cpu", "torch_threads": 1, **parameters}
         self.node = ProbedNode(context=self.context, keep=keep,
                                parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])

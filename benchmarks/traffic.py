@@ -72,6 +72,8 @@ class TrafficSpec:
     seed: int = 0
     serialized: bool = True            # publish pre-serialised CDR bytes (a C++ driver's cost, not rclpy's)
     people: int = 1                    # persons in the scene (bodies in the skeleton, bands in the images)
+    enclave: str | None = None         # SROS2 enclave of the publisher (benchmarks/secured.py); None: unsecured
+    probe_enclave: str | None = None   # the transport probe's
 
 
 def sensor_qos() -> Any:
@@ -238,7 +240,7 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
     if spec.hostile_per_tick > 0:
         from hostile import hostile_message as hostile   # test/hostile.py, on sys.path via the parent
     context = Context()
-    rclpy.init(context=context, domain_id=spec.domain_id)
+    rclpy.init(args=ros_init_args(spec.enclave), context=context, domain_id=spec.domain_id)
     node = Node("traffic", context=context)
     types = message_types()
     publishers = {s: node.create_publisher(types[s], TOPICS[s], sensor_qos()) for s in STREAMS}
@@ -291,7 +293,13 @@ def publish_traffic(spec: TrafficSpec, results: Any) -> None:
         rclpy.try_shutdown(context=context)
 
 
-def probe_transport(domain_id: int, until_wall: float, since_s: float, results: Any) -> None:
+def ros_init_args(enclave: str | None) -> list[str]:
+    """rclpy.init arguments: the enclave when secured, else none (not the parent's sys.argv)."""
+    return ["rcmcl_bench", "--ros-args", "--enclave", enclave] if enclave else ["rcmcl_bench"]
+
+
+def probe_transport(domain_id: int, until_wall: float, since_s: float, results: Any,
+                    enclave: str | None = None) -> None:
     """Spawn target: a plain subscriber (the node's sensor QoS) measuring time.time() - header.stamp per
     message stamped >= since_s, until time.time() reaches until_wall. Puts {stream: latencies (s)}."""
     import rclpy
@@ -300,7 +308,7 @@ def probe_transport(domain_id: int, until_wall: float, since_s: float, results: 
     from rclpy.node import Node
 
     context = Context()
-    rclpy.init(context=context, domain_id=domain_id)
+    rclpy.init(args=ros_init_args(enclave), context=context, domain_id=domain_id)
     node = Node("transport_probe", context=context)
     latency: dict[str, list[float]] = {s: [] for s in STREAMS}
 
@@ -344,7 +352,7 @@ class TrafficRun:
         if probe:
             self.probe = context.Process(target=probe_transport, name="transport_probe", daemon=True,
                                          args=(spec.domain_id, self.end_wall + 0.5, probe_since_s,
-                                               self._probe_results))
+                                               self._probe_results, spec.probe_enclave))
             self.probe.start()
         self.publisher.start()
 

@@ -28,7 +28,7 @@ GOVERNANCE = """<?xml version="1.0" encoding="UTF-8"?>
       <enable_join_access_control>true</enable_join_access_control>
       <discovery_protection_kind>ENCRYPT</discovery_protection_kind>
       <liveliness_protection_kind>ENCRYPT</liveliness_protection_kind>
-      <rtps_protection_kind>SIGN</rtps_protection_kind>
+      <rtps_protection_kind>{rtps}</rtps_protection_kind>
       <topic_access_rules>
         <topic_rule>
           <topic_expression>*</topic_expression>
@@ -36,15 +36,29 @@ GOVERNANCE = """<?xml version="1.0" encoding="UTF-8"?>
           <enable_liveliness_protection>true</enable_liveliness_protection>
           <enable_read_access_control>true</enable_read_access_control>
           <enable_write_access_control>true</enable_write_access_control>
-          <metadata_protection_kind>ENCRYPT</metadata_protection_kind>
-          <data_protection_kind>ENCRYPT</data_protection_kind>
+          <metadata_protection_kind>{metadata}</metadata_protection_kind>
+          <data_protection_kind>{data}</data_protection_kind>
         </topic_rule>
       </topic_access_rules>
     </domain_rule>
   </domain_access_rules>
 </dds>
 """
-"""SROS2's default governance: authenticated participants only, access control on every topic, encrypted."""
+"""The governance document: authenticated participants only, access control on every topic, discovery and
+liveliness encrypted; the protection of topic traffic is one of PROTECTION."""
+
+PROTECTION = {"encrypt": {"rtps": "SIGN", "metadata": "ENCRYPT", "data": "ENCRYPT"},
+              "sign": {"rtps": "SIGN", "metadata": "SIGN", "data": "NONE"},
+              "rtps-sign": {"rtps": "SIGN", "metadata": "NONE", "data": "NONE"}}
+"""encrypt: SROS2's default (each sample encrypted, its submessage encrypted, every RTPS message signed);
+sign: readable on the wire but every submessage and message authenticated (no injection, no tampering);
+rtps-sign: every RTPS message authenticated once, nothing encrypted."""
+
+
+def governance_xml(protection: str = "encrypt") -> str:
+    if protection not in PROTECTION:
+        raise KeystoreError(f"protection must be one of {', '.join(PROTECTION)}, not {protection!r}")
+    return GOVERNANCE.format(**PROTECTION[protection])
 
 
 class KeystoreError(RuntimeError):
@@ -66,15 +80,26 @@ def sign(document: Path, out: Path, *, keystore: Path) -> None:
              "-inkey", str(keystore / "private" / "permissions_ca.key.pem"))
 
 
-def create_keystore(path: str | Path, *, days: int = 3650) -> Path:
-    """A new keystore at `path` (an existing one is kept: KeystoreError when it is not a keystore)."""
+def create_keystore(path: str | Path, *, days: int = 3650, protection: str | None = None) -> Path:
+    """A new keystore at `path` whose governance protects topic traffic as PROTECTION[protection] says (None:
+    encrypt). An existing keystore is kept; KeystoreError when it is not one, or when `protection` is given and
+    its governance differs (its enclaves carry that governance: make a new keystore)."""
     root = Path(path)
     if (root / "public" / "ca.cert.pem").is_file():
+        present = root / "enclaves" / "governance.xml"
+        if protection is not None and (not present.is_file() or present.read_text() != governance_xml(protection)):
+            raise KeystoreError(f"{root} is a keystore with another governance than protection {protection!r}; "
+                                "its enclaves carry it: make a new keystore for another protection")
         return root
     if root.exists() and any(root.iterdir()):
         raise KeystoreError(f"{root} exists and is not an SROS2 keystore (no public/ca.cert.pem)")
+    protection = protection or "encrypt"
+    document = governance_xml(protection)
     if shutil.which("ros2") is not None:
         subprocess.run(["ros2", "security", "create_keystore", str(root)], check=True)
+        if protection != "encrypt":                   # ros2 security writes SROS2's default; re-sign ours
+            atomic_write_bytes(root / "enclaves" / "governance.xml", document.encode())
+            sign(root / "enclaves" / "governance.xml", root / "enclaves" / "governance.p7s", keystore=root)
         return root
     for folder in ("public", "private", "enclaves"):
         (root / folder).mkdir(parents=True, exist_ok=True)
@@ -86,7 +111,7 @@ def create_keystore(path: str | Path, *, days: int = 3650) -> Path:
     for role in ("identity_ca", "permissions_ca"):
         (root / "public" / f"{role}.cert.pem").symlink_to("ca.cert.pem")
         (root / "private" / f"{role}.key.pem").symlink_to("ca.key.pem")
-    atomic_write_bytes(root / "enclaves" / "governance.xml", GOVERNANCE.encode())
+    atomic_write_bytes(root / "enclaves" / "governance.xml", document.encode())
     sign(root / "enclaves" / "governance.xml", root / "enclaves" / "governance.p7s", keystore=root)
     return root
 

@@ -117,16 +117,20 @@ def policy_command(argv: list[str]) -> int:
 
 def keystore_command(argv: list[str]) -> int:
     """`security keystore DIR`: a new keystore (CA, signed governance); an existing one is kept."""
-    from rcmcl_ros.security.keystore import KeystoreError, create_keystore
+    from rcmcl_ros.security.keystore import PROTECTION, KeystoreError, create_keystore
 
     parser = argparse.ArgumentParser(prog="python -m rcmcl_ros security keystore",
                                      description="Create an SROS2 keystore (openssl, or `ros2 security` when "
                                                  "installed); keys stay on this machine.")
     parser.add_argument("keystore", type=Path)
     parser.add_argument("--days", type=int, default=3650, help="validity of the CA certificate")
+    parser.add_argument("--protection", choices=tuple(PROTECTION), default=None,
+                        help="how the governance protects topic traffic: encrypt (SROS2's default, for a new "
+                             "keystore), sign (authenticated, readable on the wire), rtps-sign (every RTPS "
+                             "message authenticated once); README 'Running secured' gives their cost")
     args = parser.parse_args(argv)
     try:
-        create_keystore(args.keystore, days=args.days)
+        create_keystore(args.keystore, days=args.days, protection=args.protection)
     except KeystoreError as error:
         print(f"security keystore: error: {error}", file=sys.stderr)
         return 2

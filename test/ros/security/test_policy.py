@@ -125,3 +125,62 @@ def test_preflight_reads_every_params_file_in_order_then_the_p_overrides(tmp_pat
     with pytest.raises(SecurityPreflightError, match="rt/rcmcl_node/people_markers"):
         preflight(env, argv, node_name="rcmcl_node")         # the second file keeps the first one's max_people
     preflight(env, [*argv, "-p", "max_people:=1"], node_name="rcmcl_node")   # -p wins over both files
+
+
+def test_the_secured_benchmark_keystore_covers_the_node_and_its_traffic(tmp_path):
+    """benchmarks/secured.py (node_latency --security enforce): the node's enclave passes the node's own
+    preflight for the benchmark's parameters, the traffic publisher may publish every topic it opens and the
+    probe may read every node input, and nothing beyond (default DENY)."""
+    import sys
+    from pathlib import Path
+
+    from rcmcl_ros.security.policy import Grant
+    from rcmcl_ros.security.preflight import preflight
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
+    import secured
+    from traffic import CAMERA_INFO_TOPIC, TOPICS
+
+    parameters = {"max_people": 2, "points_source": "depth"}
+    keystore = secured.make_keystore(tmp_path / "keystore", parameters)
+    env = {"ROS_SECURITY_ENABLE": "true", "ROS_SECURITY_STRATEGY": "Enforce", "ROS_SECURITY_KEYSTORE": str(keystore)}
+    argv = ["--ros-args", "--enclave", secured.NODE_ENCLAVE, *[a for k, v in parameters.items()
+                                                               for a in ("-p", f"{k}:={v}")]]
+    preflight(env, argv, node_name="rcmcl_node")
+
+    def permissions(enclave: str) -> str:
+        return (keystore / "enclaves" / enclave.strip("/") / "permissions.xml").read_text()
+
+    opened = [f"/{t}" for t in TOPICS.values()] + [f"/{CAMERA_INFO_TOPIC}", "/clock", "/rosout", "/parameter_events"]
+    traffic = Grant(secured.TRAFFIC_ENCLAVE, "/", "traffic", publish=opened, subscribe=["/parameter_events"])
+    assert uncovered(traffic, permissions(secured.TRAFFIC_ENCLAVE)) == []
+    probe = Grant(secured.PROBE_ENCLAVE, "/", "transport_probe", subscribe=[f"/{t}" for t in TOPICS.values()])
+    assert uncovered(probe, permissions(secured.PROBE_ENCLAVE)) == []
+    intruder = Grant(secured.PROBE_ENCLAVE, "/", "transport_probe", publish=["/body_tracking_data"])
+    assert uncovered(intruder, permissions(secured.PROBE_ENCLAVE)) == ["publish rt/body_tracking_data"]
+
+
+def test_keystore_protection_is_written_signed_and_never_silently_changed(tmp_path):
+    """`security keystore --protection`: the governance names the chosen protection kinds (encrypt is SROS2's
+    default), is S/MIME-signed, and an existing keystore asked for another protection is an error, not kept
+    quietly (its enclaves carry the old governance)."""
+    import subprocess
+
+    from rcmcl_ros.security.keystore import PROTECTION, KeystoreError, create_keystore
+
+    root = create_keystore(tmp_path / "signed", protection="sign")
+    governance = ET.parse(root / "enclaves" / "governance.xml").getroot()
+    kinds = {e.tag: e.text for e in governance.iter() if e.tag.endswith("_protection_kind")}
+    assert kinds == {"discovery_protection_kind": "ENCRYPT", "liveliness_protection_kind": "ENCRYPT",
+                     "rtps_protection_kind": "SIGN", "metadata_protection_kind": "SIGN", "data_protection_kind": "NONE"}
+    verified = subprocess.run(["openssl", "smime", "-verify", "-in", str(root / "enclaves" / "governance.p7s"),
+                               "-CAfile", str(root / "public" / "permissions_ca.cert.pem")], capture_output=True)
+    assert verified.returncode == 0 and b"<data_protection_kind>NONE" in verified.stdout
+    assert create_keystore(root) == root and create_keystore(root, protection="sign") == root
+    with pytest.raises(KeystoreError, match="another governance"):
+        create_keystore(root, protection="encrypt")
+    default = ET.parse(create_keystore(tmp_path / "default") / "enclaves" / "governance.xml").getroot()
+    assert {e.tag: e.text for e in default.iter() if e.tag.endswith("_protection_kind")} == {
+        "discovery_protection_kind": "ENCRYPT", "liveliness_protection_kind": "ENCRYPT",
+        **{f"{k}_protection_kind": v for k, v in PROTECTION["encrypt"].items()}}
+    assert main(["security", "keystore", str(root), "--protection", "rtps-sign"]) == 2

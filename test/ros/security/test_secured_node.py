@@ -41,23 +41,38 @@ def build():
 
 
 @pytest.fixture(scope="module")
-def keystore(tmp_path_factory) -> Path:
-    root = create_keystore(tmp_path_factory.mktemp("sros2") / "keystore")
-    grant = node_grant(node_interfaces(**DEFAULTS), enclave=NODE_ENCLAVE)
-    start, end = validity()
-    inputs = [n for n in grant.subscribe if n not in ("/tf", "/tf_static")]
-    common = ["/rosout", "/parameter_events"]
+def keystores(tmp_path_factory):
+    """keystores(protection) -> a keystore with that governance protection (made once per module): the node's
+    enclave from its default parameters, a camera, an observer and an intruder (no input permissions)."""
+    made: dict[str, Path] = {}
 
-    def peer_grant(mode: str, publish: list[str]) -> Grant:
-        return Grant(f"/test/{mode}", "/", f"peer_{mode}", publish=publish + common,
-                     subscribe=grant.publish + ["/parameter_events"],
-                     reply=[f"/peer_{mode}/{name}" for name in PARAMETER_SERVICES])
+    def make(protection: str) -> Path:
+        if protection in made:
+            return made[protection]
+        root = create_keystore(tmp_path_factory.mktemp("sros2") / "keystore", protection=protection)
+        grant = node_grant(node_interfaces(**DEFAULTS), enclave=NODE_ENCLAVE)
+        start, end = validity()
+        inputs = [n for n in grant.subscribe if n not in ("/tf", "/tf_static")]
+        common = ["/rosout", "/parameter_events"]
 
-    peers = {NODE_ENCLAVE: grant, "/test/camera": peer_grant("camera", inputs),
-             "/test/observer": peer_grant("observer", []), "/test/intruder": peer_grant("intruder", [])}
-    for enclave, rights in peers.items():
-        create_enclave(root, enclave, permissions=permissions_xml([rights], not_before=start, not_after=end))
-    return root
+        def peer_grant(mode: str, publish: list[str]) -> Grant:
+            return Grant(f"/test/{mode}", "/", f"peer_{mode}", publish=publish + common,
+                         subscribe=grant.publish + ["/parameter_events"],
+                         reply=[f"/peer_{mode}/{name}" for name in PARAMETER_SERVICES])
+
+        peers = {NODE_ENCLAVE: grant, "/test/camera": peer_grant("camera", inputs),
+                 "/test/observer": peer_grant("observer", []), "/test/intruder": peer_grant("intruder", [])}
+        for enclave, rights in peers.items():
+            create_enclave(root, enclave, permissions=permissions_xml([rights], not_before=start, not_after=end))
+        made[protection] = root
+        return root
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def keystore(keystores) -> Path:
+    return keystores("encrypt")
 
 
 class NodeProcess:
@@ -113,9 +128,12 @@ def node_argv(checkpoint: Path) -> list[str]:
             "input_rate_hz:=0.0", "-p", "torch_threads:=1"]
 
 
-def test_only_certified_and_permitted_peers_reach_the_secured_node(build, keystore, tiny_checkpoint, ros_domain,
-                                                                   tmp_path):
-    domain = ros_domain
+@pytest.mark.parametrize("protection", ["encrypt", "rtps-sign"])
+def test_only_certified_and_permitted_peers_reach_the_secured_node(build, keystores, protection, tiny_checkpoint,
+                                                                   ros_domain, tmp_path):
+    """SROS2's default governance and the lightest one offered (rtps-sign: nothing encrypted, every RTPS
+    message authenticated) keep out the same uncertified and unpermitted peers."""
+    domain, keystore = ros_domain, keystores(protection)
     secured = build.secured_environment(keystore=keystore, domain_id=domain)
     plain = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     for key in ("ROS_SECURITY_ENABLE", "ROS_SECURITY_STRATEGY", "ROS_SECURITY_KEYSTORE"):
