@@ -3,10 +3,11 @@
 off: the installed wheels, no security. build: the security-enabled Fast DDS build (the project's shared
 sros2/lib, found by test/ros/security/sros2_build.py) loaded, security off: the baseline that separates the
 library swap from the cost of security. enforce: that build under SROS2 Enforce, with a keystore made here by
-rcmcl_ros.security (SROS2's default governance: every topic encrypted, access control on), one enclave each
-for the node, the traffic publisher and the transport probe, the node's permissions generated from its
-parameters. The dynamic loader reads LD_LIBRARY_PATH only when a process starts, so `enter` re-executes the
-benchmark once with the build's environment; its spawned children inherit it and pass their own enclave.
+rcmcl_ros.security (its governance protection `--protection`: encrypt, SROS2's default, or sign / rtps-sign),
+one enclave each for the node, the traffic publisher and the transport probe, the node's permissions
+generated from its parameters. The dynamic loader reads LD_LIBRARY_PATH only when a process starts, so
+`enter` re-executes the benchmark once with the build's environment; its spawned children inherit it and
+pass their own enclave.
 """
 from __future__ import annotations
 
@@ -106,6 +107,7 @@ def loaded_fastdds() -> str | None:
 
 def enclave(mode: str, which: str) -> str | None:
     """The enclave a process of the run passes (--enclave), None when not enforcing."""
-    return {"node": NODE_ENCLAVE, "traffic": TRAFFIC_ENCLAVE, "probe": PROBE_ENCLAVE}[which] if mode == "enforce" \
-        else None
+    if mode != "enforce":
+        return None
+    return {"node": NODE_ENCLAVE, "traffic": TRAFFIC_ENCLAVE, "probe": PROBE_ENCLAVE}[which]
 
