@@ -55,7 +55,7 @@ def secured_start_ok(ros_args: list[str], *, lifecycle: bool) -> bool:
 
     logger = rclpy.logging.get_logger("rcmcl_node")
     try:
-        preflight(os.environ, ros_args, node_name="rcmcl_node", lifecycle=lifecycle, warn=logger.warning)
+        logger.info(preflight(os.environ, ros_args, node_name="rcmcl_node", lifecycle=lifecycle, warn=logger.warning))
     except SecurityPreflightError as error:
         logger.error(f"cannot start: {error}")
         return False

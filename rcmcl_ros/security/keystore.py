@@ -149,6 +149,21 @@ def create_enclave(keystore: str | Path, enclave: str, *, permissions: str, days
     return folder
 
 
+def governance_protection(signed: Path) -> str:
+    """The PROTECTION name of a signed governance document (an enclave's governance.p7s, S/MIME with the
+    XML in clear text), else its kinds as 'rtps X, metadata Y, data Z' (several topic rules: the first one's);
+    'unreadable' when the document has no governance XML."""
+    import re
+
+    text = signed.read_text(errors="replace")
+    kinds = {name: re.search(rf"<{name}_protection_kind>\s*(\w+)\s*<", text) for name in ("rtps", "metadata", "data")}
+    if not all(kinds.values()):
+        return "unreadable"
+    found = {name: match.group(1) for name, match in kinds.items()}
+    named = [name for name, wanted in PROTECTION.items() if wanted == found]
+    return named[0] if named else ", ".join(f"{name} {kind}" for name, kind in found.items())
+
+
 def certificate_expired(cert: Path) -> bool:
     """True when `cert` is past its notAfter (openssl x509 -checkend 0)."""
     if shutil.which("openssl") is None:

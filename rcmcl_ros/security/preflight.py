@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from rcmcl_ros.security.keystore import ENCLAVE_FILES, certificate_expired, enclave_dir
+from rcmcl_ros.security.keystore import ENCLAVE_FILES, certificate_expired, enclave_dir, governance_protection
 
 TRUE = ("true", "1", "yes", "on")
 
@@ -73,11 +73,13 @@ def secured(environ: Mapping[str, str]) -> bool:
 
 
 def preflight(environ: Mapping[str, str], argv: list[str], *, node_name: str, lifecycle: bool = False,
-              warn: Callable[[str], None] = lambda text: None) -> None:
+              warn: Callable[[str], None] = lambda text: None) -> str | None:
     """Raise SecurityPreflightError for a secured start that cannot work; `warn` hears a strategy other than
-    Enforce first (so it is said also when a later check fails). Does nothing without ROS_SECURITY_ENABLE=true."""
+    Enforce first (so it is said also when a later check fails). Returns what will run, for the start-up log
+    (enclave, keystore, strategy, the governance's protection of topic traffic); None without
+    ROS_SECURITY_ENABLE=true (nothing checked)."""
     if not secured(environ):
-        return
+        return None
     import yaml
 
     from rcmcl_ros.node.interfaces import node_interfaces
@@ -121,3 +123,8 @@ def preflight(environ: Mapping[str, str], argv: list[str], *, node_name: str, li
                                      f"node's topics: {', '.join(gaps[:6])}{' ...' if len(gaps) > 6 else ''}; "
                                      "regenerate them with `python -m rcmcl_ros security enclave ...` from the "
                                      "node's parameters")
+    protection = governance_protection(folder / "governance.p7s")
+    readable = "; topic data is readable on the wire and in shared memory" if protection in ("sign", "rtps-sign") \
+        else ""
+    return (f"SROS2 {strategy}: enclave {args.enclave} in {keystore}, topic traffic protection {protection}"
+            f"{readable}")

@@ -124,7 +124,9 @@ def test_preflight_reads_every_params_file_in_order_then_the_p_overrides(tmp_pat
     argv = ["--ros-args", "--enclave", "/rcmcl/rcmcl_node", "--params-file", str(people), "--params-file", str(other)]
     with pytest.raises(SecurityPreflightError, match="rt/rcmcl_node/people_markers"):
         preflight(env, argv, node_name="rcmcl_node")         # the second file keeps the first one's max_people
-    preflight(env, [*argv, "-p", "max_people:=1"], node_name="rcmcl_node")   # -p wins over both files
+    said = preflight(env, [*argv, "-p", "max_people:=1"], node_name="rcmcl_node")   # -p wins over both files
+    assert said == f"SROS2 Enforce: enclave /rcmcl/rcmcl_node in {keystore}, topic traffic protection encrypt"
+    assert preflight({}, argv, node_name="rcmcl_node") is None                       # not secured: no checks
 
 
 def test_the_secured_benchmark_keystore_covers_the_node_and_its_traffic(tmp_path):
@@ -184,3 +186,15 @@ def test_keystore_protection_is_written_signed_and_never_silently_changed(tmp_pa
         "discovery_protection_kind": "ENCRYPT", "liveliness_protection_kind": "ENCRYPT",
         **{f"{k}_protection_kind": v for k, v in PROTECTION["encrypt"].items()}}
     assert main(["security", "keystore", str(root), "--protection", "rtps-sign"]) == 2
+    from rcmcl_ros.security.keystore import create_enclave, governance_protection
+
+    folder = create_enclave(root, "/rcmcl/rcmcl_node", permissions=permissions_xml(
+        [node_grant(node_interfaces(**DEFAULTS), enclave="/rcmcl/rcmcl_node")], not_before="2026-01-01T00:00:00",
+        not_after="2036-01-01T00:00:00"))
+    assert governance_protection(folder / "governance.p7s") == "sign"       # what the enclave carries, named
+    odd = tmp_path / "odd.p7s"
+    odd.write_text((root / "enclaves" / "governance.xml").read_text().replace(
+        "<rtps_protection_kind>SIGN", "<rtps_protection_kind>NONE"))
+    assert governance_protection(odd) == "rtps NONE, metadata SIGN, data NONE"
+    odd.write_text("not a governance document")
+    assert governance_protection(odd) == "unreadable"

@@ -142,6 +142,7 @@ def test_only_certified_and_permitted_peers_reach_the_secured_node(build, keysto
     try:
         assert node.wait_for("rcmcl ready"), "".join(node.output)[-3000:]
         assert any("Found security directory" in line for line in node.output)
+        assert any(f"topic traffic protection {protection}" in line for line in node.output)
         camera = finished(peer("camera", 8.0, tmp_path / "camera.json", env=secured, enclave="/test/camera"),
                           tmp_path / "camera.json")
         assert camera["publisher_error"] is None and camera["decisions"] >= 5, camera
