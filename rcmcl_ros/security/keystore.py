@@ -87,7 +87,7 @@ def create_keystore(path: str | Path, *, days: int = 3650, protection: str | Non
     root = Path(path)
     if (root / "public" / "ca.cert.pem").is_file():
         present = root / "enclaves" / "governance.xml"
-        if protection is not None and (not present.is_file() or present.read_text() != governance_xml(protection)):
+        if protection is not None and (not present.is_file() or governance_protection(present) != protection):
             raise KeystoreError(f"{root} is a keystore with another governance than protection {protection!r}; "
                                 "its enclaves carry it: make a new keystore for another protection")
         return root
@@ -150,8 +150,8 @@ def create_enclave(keystore: str | Path, enclave: str, *, permissions: str, days
 
 
 def governance_protection(signed: Path) -> str:
-    """The PROTECTION name of a signed governance document (an enclave's governance.p7s, S/MIME with the
-    XML in clear text), else its kinds as 'rtps X, metadata Y, data Z' (several topic rules: the first one's);
+    """The PROTECTION name of a governance document (governance.xml, or an enclave's governance.p7s: S/MIME
+    with the XML in clear text), else its kinds as 'rtps X, metadata Y, data Z' (several topic rules: the first one's);
     'unreadable' when the document has no governance XML."""
     import re
 

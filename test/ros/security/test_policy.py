@@ -166,6 +166,7 @@ def test_keystore_protection_is_written_signed_and_never_silently_changed(tmp_pa
     """`security keystore --protection`: the governance names the chosen protection kinds (encrypt is SROS2's
     default), is S/MIME-signed, and an existing keystore asked for another protection is an error, not kept
     quietly (its enclaves carry the old governance)."""
+    import shutil
     import subprocess
 
     from rcmcl_ros.security.keystore import PROTECTION, KeystoreError, create_keystore
@@ -181,6 +182,13 @@ def test_keystore_protection_is_written_signed_and_never_silently_changed(tmp_pa
     assert create_keystore(root) == root and create_keystore(root, protection="sign") == root
     with pytest.raises(KeystoreError, match="another governance"):
         create_keystore(root, protection="encrypt")
+    other_tool = tmp_path / "other_tool"              # e.g. `ros2 security`: its own text, the same kinds
+    shutil.copytree(root, other_tool, symlinks=True)
+    governance = other_tool / "enclaves" / "governance.xml"
+    governance.write_text(governance.read_text().replace("<dds ", "<!-- written by another tool -->\n<dds ", 1))
+    assert create_keystore(other_tool, protection="sign") == other_tool
+    with pytest.raises(KeystoreError, match="another governance"):
+        create_keystore(other_tool, protection="rtps-sign")
     default = ET.parse(create_keystore(tmp_path / "default") / "enclaves" / "governance.xml").getroot()
     assert {e.tag: e.text for e in default.iter() if e.tag.endswith("_protection_kind")} == {
         "discovery_protection_kind": "ENCRYPT", "liveliness_protection_kind": "ENCRYPT",
