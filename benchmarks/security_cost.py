@@ -64,15 +64,16 @@ def table(groups: dict, *, probe: bool) -> list[str]:
         add50, add95 = ([r["node_adds_ms"][q] for r in runs] for q in ("p50", "p95"))
         node_cpu = [r["node_process_cpu_per_s"] for r in runs]
         pub_cpu = [r["publisher_cpu_per_s"] for r in runs]
+        total_cpu = [n + p for n, p in zip(node_cpu, pub_cpu)]
         ratio = "1 (baseline)"
         if key != ("off", None) and base:
-            cpu = mean([n + p for n, p in zip(node_cpu, pub_cpu)])
             base_cpu = mean([r["node_process_cpu_per_s"] + r["publisher_cpu_per_s"] for r in base])
-            ratio = f"{mean(e2e50) / mean([r['end_to_end_ms']['p50'] for r in base]):.2f}x, {cpu / base_cpu:.2f}x"
+            ratio = (f"{mean(e2e50) / mean([r['end_to_end_ms']['p50'] for r in base]):.2f}x, "
+                     f"{mean(total_cpu) / base_cpu:.2f}x")
         lines.append(f"| {label} | {len(runs)} | {spread(rate, 2)} ({100 * min(complete):.0f} %) | "
                      f"{spread([100 * r['frame_sets_delivered'] for r in runs])} % | {spread(e2e50)} / {spread(e2e95)} "
                      f"| {spread(add50)} / {spread(add95)} | {spread(node_cpu, 2)} | {spread(pub_cpu, 2)} | "
-                     f"{spread([n + p for n, p in zip(node_cpu, pub_cpu)], 2)} | {ratio} |")
+                     f"{spread(total_cpu, 2)} | {ratio} |")
     return lines
 
 
